@@ -1,0 +1,1 @@
+"""Runnable examples of source-billing: the DuckDB demo (`make demo`)."""

@@ -1,0 +1,57 @@
+"""End-to-end fixtures: one local sandbox of the three APIs per test session, on 127.0.0.1.
+
+The sandbox's port is chosen at start, so the standard tests' sandbox config file (listed in
+acceptance-test-config.yml) is written here, before any test reads it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sandbox import credentials
+from sandbox.process import SandboxProcess
+
+ROOT = Path(__file__).resolve().parent.parent
+STANDARD_TESTS_CONFIG = ROOT / "integration_tests" / "generated" / "sandbox_config.json"
+SESSION_SCALE = 150
+
+
+def sandbox_config(
+    sandbox: SandboxProcess, *, stripe_key: str = credentials.STRIPE_TEST_KEY
+) -> dict[str, Any]:
+    """A configuration of all three APIs pointing at the sandbox."""
+    return {
+        "stripe": {"client_secret": stripe_key, "api_base_url": sandbox.base_url("stripe")},
+        "orb": {"api_key": credentials.ORB_API_KEY, "api_base_url": sandbox.base_url("orb")},
+        "integrator_io": {
+            "api_token": credentials.INTEGRATOR_TOKEN,
+            "api_base_url": sandbox.base_url("integrator"),
+        },
+    }
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[SandboxProcess]:
+    """The session's sandbox; tests that change its data create their own objects and clean up by id."""
+    with SandboxProcess(scale=SESSION_SCALE, integrator_page_size=40, max_seconds=1800) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def config(sandbox: SandboxProcess) -> dict[str, Any]:
+    """The sandbox configuration of all three APIs."""
+    return sandbox_config(sandbox)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def standard_tests_config(config: dict[str, Any]) -> Iterator[Path]:
+    """Write the config file the standard tests read; removed at the end of the session."""
+    STANDARD_TESTS_CONFIG.parent.mkdir(exist_ok=True)
+    STANDARD_TESTS_CONFIG.write_text(json.dumps(config, indent=2))
+    yield STANDARD_TESTS_CONFIG
+    STANDARD_TESTS_CONFIG.unlink(missing_ok=True)

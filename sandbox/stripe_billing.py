@@ -1,0 +1,430 @@
+"""Factories for Stripe's billing objects (customers, subscriptions, invoices, credit notes, quotes).
+
+Each factory returns one object with the fields the 2023-08-16 OpenAPI spec defines for it, filled
+with small realistic values. Ids that objects point at always exist in the same account.
+"""
+
+from __future__ import annotations
+
+from sandbox.seed import DAY, EmailPool
+from sandbox.store import JsonObject
+from sandbox.stripe_context import SeedContext, list_object, price_summary
+
+
+def customer(ctx: SeedContext, index: int) -> JsonObject:
+    """A customer; e-mails come from the shared pool so joins with Orb and licenses find matches."""
+    return {
+        "id": ctx.new_id("cus"),
+        "object": "customer",
+        "address": None,
+        "balance": 0 if ctx.chance(0.9) else -ctx.amount(100, 5000),
+        "created": ctx.created(),
+        "currency": ctx.currency(),
+        "default_source": None,
+        "delinquent": ctx.chance(0.05),
+        "description": None,
+        "discount": None,
+        "email": EmailPool.email(ctx.slot * 1_000_000 + index),
+        "invoice_prefix": ctx.new_id("x", 9)[3:].upper(),
+        "invoice_settings": {"custom_fields": None, "default_payment_method": None, "footer": None},
+        "livemode": False,
+        "metadata": ctx.metadata(),
+        "name": f"User {index}",
+        "next_invoice_sequence": ctx.rng.randint(1, 40),
+        "phone": None,
+        "preferred_locales": [],
+        "shipping": None,
+        "tax_exempt": "none",
+        "test_clock": None,
+    }
+
+
+SUBSCRIPTION_STATUSES = (
+    "active",
+    "active",
+    "active",
+    "active",
+    "trialing",
+    "past_due",
+    "canceled",
+    "canceled",
+)
+
+
+def subscription(ctx: SeedContext, index: int) -> JsonObject:
+    """A subscription of an existing customer; ``items`` is filled after its items exist.
+
+    The first subscription belongs to the first customer and is active, so an active subscription
+    whose e-mail holds no license always exists (licenses never use the first customer's e-mail).
+    """
+    customers = ctx.generated.get("customers") or []
+    cust = customers[0] if index == 0 and customers else ctx.pick("customers")
+    status = "active" if index == 0 else ctx.choice(SUBSCRIPTION_STATUSES)
+    created = ctx.after(cust)
+    period_start = max(created, ctx.now - ctx.rng.randint(0, 29) * DAY)
+    canceled_at = ctx.after({"created": created}) if status == "canceled" else None
+    return {
+        "id": ctx.new_id("sub"),
+        "object": "subscription",
+        "application": None,
+        "application_fee_percent": None,
+        "automatic_tax": {"enabled": False},
+        "billing_cycle_anchor": created,
+        "billing_thresholds": None,
+        "cancel_at": None,
+        "cancel_at_period_end": False,
+        "canceled_at": canceled_at,
+        "cancellation_details": {"comment": None, "feedback": None, "reason": None},
+        "collection_method": "charge_automatically",
+        "created": created,
+        "currency": "usd" if cust is None else cust["currency"],
+        "current_period_end": period_start + 30 * DAY,
+        "current_period_start": period_start,
+        "customer": None if cust is None else cust["id"],
+        "days_until_due": None,
+        "default_payment_method": None,
+        "default_tax_rates": [],
+        "description": None,
+        "discount": None,
+        "ended_at": canceled_at,
+        "items": None,
+        "latest_invoice": None,
+        "livemode": False,
+        "metadata": ctx.metadata(),
+        "on_behalf_of": None,
+        "pause_collection": None,
+        "schedule": None,
+        "start_date": created,
+        "status": status,
+        "test_clock": None,
+        "transfer_data": None,
+        "trial_end": None,
+        "trial_start": None,
+    }
+
+
+def subscription_item(ctx: SeedContext, index: int, parent: JsonObject) -> JsonObject:
+    """One item of a subscription (Stripe embeds the price)."""
+    return {
+        "id": ctx.new_id("si"),
+        "object": "subscription_item",
+        "billing_thresholds": None,
+        "created": int(parent["created"]) + 1,
+        "metadata": {},
+        "price": price_summary(ctx.pick("prices")),
+        "quantity": ctx.rng.randint(1, 5),
+        "subscription": parent["id"],
+        "tax_rates": [],
+    }
+
+
+def fill_subscription(ctx: SeedContext, sub: JsonObject, items: list[JsonObject]) -> None:
+    """Embed the first page of items in their subscription."""
+    url = f"/v1/subscription_items?subscription={sub['id']}"
+    sub["items"] = list_object(items[:10], url, len(items) > 10, len(items))
+
+
+INVOICE_STATUSES = ("paid", "paid", "paid", "paid", "open", "draft", "void", "uncollectible")
+
+
+def invoice(ctx: SeedContext, index: int) -> JsonObject:
+    """An invoice; amounts and ``lines`` are filled after its lines exist."""
+    sub = ctx.pick("subscriptions") if ctx.chance(0.8) else None
+    cust_id = sub["customer"] if sub is not None else ctx.pick_id("customers")
+    cust = ctx.collections["customers"].get(cust_id) if cust_id else None
+    created = ctx.after(sub, cust)
+    status = ctx.choice(INVOICE_STATUSES)
+    finalized = None if status == "draft" else created + 3600
+    return {
+        "id": ctx.new_id("in"),
+        "object": "invoice",
+        "account_country": "US",
+        "account_name": "Sandbox Inc.",
+        "amount_due": 0,
+        "amount_paid": 0,
+        "amount_remaining": 0,
+        "amount_shipping": 0,
+        "attempt_count": 0 if status == "draft" else 1,
+        "attempted": status != "draft",
+        "auto_advance": status in ("draft", "open"),
+        "automatic_tax": {"enabled": False, "status": None},
+        "billing_reason": "subscription_cycle" if sub is not None else "manual",
+        "charge": None,
+        "collection_method": "charge_automatically" if ctx.chance(0.8) else "send_invoice",
+        "created": created,
+        "currency": "usd" if cust is None else cust["currency"],
+        "customer": cust_id,
+        "customer_email": None if cust is None else cust["email"],
+        "customer_name": None if cust is None else cust["name"],
+        "default_payment_method": None,
+        "description": None,
+        "discount": None,
+        "due_date": None,
+        "effective_at": finalized,
+        "ending_balance": None if status == "draft" else 0,
+        "footer": None,
+        "hosted_invoice_url": None,
+        "invoice_pdf": None,
+        "lines": None,
+        "livemode": False,
+        "metadata": ctx.metadata(),
+        "number": None if status == "draft" else f"SBX-{index:06d}",
+        "paid": status == "paid",
+        "paid_out_of_band": False,
+        "payment_intent": None,
+        "period_end": created,
+        "period_start": created - 30 * DAY,
+        "post_payment_credit_notes_amount": 0,
+        "pre_payment_credit_notes_amount": 0,
+        "starting_balance": 0,
+        "status": status,
+        "status_transitions": {
+            "finalized_at": finalized,
+            "marked_uncollectible_at": created + 7 * DAY if status == "uncollectible" else None,
+            "paid_at": created + 7200 if status == "paid" else None,
+            "voided_at": created + 7200 if status == "void" else None,
+        },
+        "subscription": None if sub is None else sub["id"],
+        "subtotal": 0,
+        "tax": None,
+        "total": 0,
+        "total_tax_amounts": [],
+        "webhooks_delivered_at": finalized,
+    }
+
+
+def invoice_lines_count(ctx: SeedContext) -> int:
+    """Lines per invoice: mostly 1-4, but 15% have 10-30 so embedded ``lines`` has ``has_more``."""
+    return ctx.rng.randint(10, 30) if ctx.chance(0.15) else ctx.rng.randint(1, 4)
+
+
+def invoice_line(ctx: SeedContext, index: int, parent: JsonObject) -> JsonObject:
+    """A line of an invoice (``line_item``); lines have no ``created`` and keep insertion order."""
+    prc = ctx.pick("prices")
+    quantity = ctx.rng.randint(1, 3)
+    unit = int(prc["unit_amount"]) if prc else ctx.amount(900, 9900)
+    return {
+        "id": ctx.new_id("il"),
+        "object": "line_item",
+        "amount": unit * quantity,
+        "amount_excluding_tax": unit * quantity,
+        "currency": parent["currency"],
+        "description": f"{quantity} x {prc['nickname'] if prc else 'Service'}",
+        "discount_amounts": [],
+        "discountable": True,
+        "discounts": [],
+        "invoice_item": None,
+        "livemode": False,
+        "metadata": {},
+        "period": {"end": parent["period_end"], "start": parent["period_start"]},
+        "plan": None,
+        "price": price_summary(prc),
+        "proration": False,
+        "proration_details": {"credited_items": None},
+        "quantity": quantity,
+        "subscription": parent["subscription"],
+        "tax_amounts": [],
+        "tax_rates": [],
+        "type": "subscription" if parent["subscription"] else "invoiceitem",
+        "unit_amount_excluding_tax": str(unit),
+    }
+
+
+def fill_invoice(ctx: SeedContext, inv: JsonObject, lines: list[JsonObject]) -> None:
+    """Compute an invoice's totals from all its lines and embed the first ten."""
+    total = sum(int(line["amount"]) for line in lines)
+    paid = inv["status"] == "paid"
+    inv.update(subtotal=total, total=total, amount_due=0 if inv["status"] == "draft" else total)
+    inv.update(amount_paid=total if paid else 0, amount_remaining=0 if paid else inv["amount_due"])
+    inv["lines"] = list_object(lines[:10], f"/v1/invoices/{inv['id']}/lines", len(lines) > 10, len(lines))
+
+
+def invoiceitem(ctx: SeedContext, index: int) -> JsonObject:
+    """A pending or invoiced invoice item."""
+    inv = ctx.pick("invoices") if ctx.chance(0.6) else None
+    cust_id = inv["customer"] if inv is not None else ctx.pick_id("customers")
+    amount = ctx.amount(500, 20000)
+    date = ctx.after(inv)
+    return {
+        "id": ctx.new_id("ii"),
+        "object": "invoiceitem",
+        "amount": amount,
+        "currency": "usd",
+        "customer": cust_id,
+        "date": date,
+        "description": f"One-off charge {index}",
+        "discountable": True,
+        "discounts": [],
+        "invoice": None if inv is None else inv["id"],
+        "livemode": False,
+        "metadata": ctx.metadata(),
+        "period": {"end": date, "start": date},
+        "price": None,
+        "proration": False,
+        "quantity": 1,
+        "subscription": None,
+        "tax_rates": [],
+        "test_clock": None,
+        "unit_amount": amount,
+        "unit_amount_decimal": str(amount),
+    }
+
+
+def credit_note(ctx: SeedContext, index: int) -> JsonObject:
+    """A credit note against an existing invoice; ``lines`` and amounts are filled afterwards."""
+    inv = ctx.pick("invoices")
+    created = ctx.after(inv)
+    status = "void" if ctx.chance(0.1) else "issued"
+    return {
+        "id": ctx.new_id("cn"),
+        "object": "credit_note",
+        "amount": 0,
+        "amount_shipping": 0,
+        "created": created,
+        "currency": "usd" if inv is None else inv["currency"],
+        "customer": None if inv is None else inv["customer"],
+        "customer_balance_transaction": None,
+        "discount_amount": 0,
+        "discount_amounts": [],
+        "effective_at": created,
+        "invoice": None if inv is None else inv["id"],
+        "lines": None,
+        "livemode": False,
+        "memo": None,
+        "metadata": ctx.metadata(),
+        "number": f"SBX-CN-{index:05d}",
+        "out_of_band_amount": None,
+        "pdf": f"https://pay.stripe.com/credit_notes/sandbox/{index}/pdf",
+        "reason": ctx.choice(("duplicate", "order_change", "product_unsatisfactory", None)),
+        "refund": None,
+        "shipping_cost": None,
+        "status": status,
+        "subtotal": 0,
+        "subtotal_excluding_tax": 0,
+        "tax_amounts": [],
+        "total": 0,
+        "total_excluding_tax": 0,
+        "type": ctx.choice(("pre_payment", "post_payment")),
+        "voided_at": created + 3600 if status == "void" else None,
+    }
+
+
+def credit_note_line(ctx: SeedContext, index: int, parent: JsonObject) -> JsonObject:
+    """A line of a credit note."""
+    amount = ctx.amount(100, 10000)
+    return {
+        "id": ctx.new_id("cnli"),
+        "object": "credit_note_line_item",
+        "amount": amount,
+        "amount_excluding_tax": amount,
+        "description": "Credit for unused time",
+        "discount_amount": 0,
+        "discount_amounts": [],
+        "invoice_line_item": None,
+        "livemode": False,
+        "quantity": 1,
+        "tax_amounts": [],
+        "tax_rates": [],
+        "type": "custom_line_item",
+        "unit_amount": amount,
+        "unit_amount_decimal": str(amount),
+        "unit_amount_excluding_tax": str(amount),
+    }
+
+
+def fill_credit_note(ctx: SeedContext, note: JsonObject, lines: list[JsonObject]) -> None:
+    """Compute a credit note's amounts from its lines and embed the first ten."""
+    total = sum(int(line["amount"]) for line in lines)
+    note.update(
+        amount=total, subtotal=total, subtotal_excluding_tax=total, total=total, total_excluding_tax=total
+    )
+    url = f"/v1/credit_notes/{note['id']}/lines"
+    note["lines"] = list_object(lines[:10], url, len(lines) > 10, len(lines))
+
+
+def quote(ctx: SeedContext, index: int) -> JsonObject:
+    """A quote for an existing customer."""
+    cust = ctx.pick("customers")
+    created = ctx.after(cust)
+    total = ctx.amount(5000, 500000)
+    status = ctx.choice(("draft", "open", "accepted", "canceled"))
+    totals = {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0}
+    return {
+        "id": ctx.new_id("qt"),
+        "object": "quote",
+        "amount_subtotal": total,
+        "amount_total": total,
+        "application": None,
+        "automatic_tax": {"enabled": False, "status": None},
+        "collection_method": "charge_automatically",
+        "computed": {
+            "recurring": None,
+            "upfront": {"amount_subtotal": total, "amount_total": total, "total_details": totals},
+        },
+        "created": created,
+        "currency": "usd",
+        "customer": None if cust is None else cust["id"],
+        "description": None,
+        "discounts": [],
+        "expires_at": created + 30 * DAY,
+        "footer": None,
+        "from_quote": None,
+        "header": None,
+        "invoice": None,
+        "livemode": False,
+        "metadata": ctx.metadata(),
+        "number": None if status == "draft" else f"QT-SBX-{index:05d}",
+        "on_behalf_of": None,
+        "status": status,
+        "status_transitions": {
+            "accepted_at": created + DAY if status == "accepted" else None,
+            "canceled_at": created + DAY if status == "canceled" else None,
+            "finalized_at": None if status == "draft" else created + 600,
+        },
+        "subscription": None,
+        "subscription_data": {"description": None, "effective_date": None, "trial_period_days": None},
+        "subscription_schedule": None,
+        "test_clock": None,
+        "total_details": totals,
+        "transfer_data": None,
+    }
+
+
+def subscription_schedule(ctx: SeedContext, index: int) -> JsonObject:
+    """A subscription schedule with two phases."""
+    cust = ctx.pick("customers")
+    created = ctx.after(cust)
+    prc = ctx.pick("prices")
+    status = ctx.choice(("not_started", "active", "completed", "released", "canceled"))
+    middle = created + 30 * DAY
+    phases = [
+        {
+            "start_date": start,
+            "end_date": start + 30 * DAY,
+            "items": [{"price": prc and prc["id"], "quantity": 1}],
+        }
+        for start in (created, middle)
+    ]
+    return {
+        "id": ctx.new_id("sub_sched"),
+        "object": "subscription_schedule",
+        "application": None,
+        "canceled_at": created + DAY if status == "canceled" else None,
+        "completed_at": middle + 30 * DAY if status == "completed" else None,
+        "created": created,
+        "current_phase": {"end_date": middle, "start_date": created} if status == "active" else None,
+        "customer": None if cust is None else cust["id"],
+        "default_settings": {
+            "billing_cycle_anchor": "automatic",
+            "collection_method": "charge_automatically",
+        },
+        "end_behavior": "release",
+        "livemode": False,
+        "metadata": ctx.metadata(),
+        "phases": phases,
+        "released_at": created + DAY if status == "released" else None,
+        "released_subscription": None,
+        "status": status,
+        "subscription": None,
+        "test_clock": None,
+    }

@@ -1,0 +1,186 @@
+"""Factories for Stripe's catalogue objects (products, prices, plans, coupons, rates, promotion codes).
+
+Each factory returns one object with the fields the 2023-08-16 OpenAPI spec defines for it.
+"""
+
+from __future__ import annotations
+
+from sandbox.store import JsonObject
+from sandbox.stripe_context import SeedContext
+
+PRODUCT_NAMES = ("Connector", "Sync", "Bridge", "Flow", "Gateway", "Hub", "Link", "Relay")
+EDITIONS = ("Starter", "Standard", "Premium", "Enterprise")
+
+
+def product(ctx: SeedContext, index: int) -> JsonObject:
+    """A product of the vendor's catalogue (integration apps and add-ons)."""
+    created = ctx.created()
+    return {
+        "id": ctx.new_id("prod"),
+        "object": "product",
+        "active": ctx.chance(0.9),
+        "created": created,
+        "default_price": None,
+        "description": "Integration app subscription",
+        "features": [],
+        "images": [],
+        "livemode": False,
+        "metadata": ctx.metadata(),
+        "name": f"{ctx.choice(PRODUCT_NAMES)} {ctx.choice(EDITIONS)} {index}",
+        "package_dimensions": None,
+        "shippable": None,
+        "statement_descriptor": None,
+        "tax_code": None,
+        "type": "service",
+        "unit_label": None,
+        "updated": ctx.after({"created": created}),
+        "url": None,
+    }
+
+
+def price(ctx: SeedContext, index: int) -> JsonObject:
+    """A price of an existing product; most are monthly or yearly recurring."""
+    prod = ctx.pick("products")
+    recurring = ctx.chance(0.8)
+    amount = ctx.amount(900, 99900)
+    return {
+        "id": ctx.new_id("price"),
+        "object": "price",
+        "active": ctx.chance(0.9),
+        "billing_scheme": "per_unit",
+        "created": ctx.after(prod),
+        "currency": ctx.currency(),
+        "custom_unit_amount": None,
+        "livemode": False,
+        "lookup_key": None,
+        "metadata": ctx.metadata(),
+        "nickname": f"Price {index}",
+        "product": None if prod is None else prod["id"],
+        "recurring": {
+            "aggregate_usage": None,
+            "interval": ctx.choice(("month", "month", "year")),
+            "interval_count": 1,
+            "trial_period_days": None,
+            "usage_type": "licensed",
+        }
+        if recurring
+        else None,
+        "tax_behavior": "unspecified",
+        "tiers_mode": None,
+        "transform_quantity": None,
+        "type": "recurring" if recurring else "one_time",
+        "unit_amount": amount,
+        "unit_amount_decimal": str(amount),
+    }
+
+
+def plan(ctx: SeedContext, index: int) -> JsonObject:
+    """A legacy plan of an existing product."""
+    prod = ctx.pick("products")
+    amount = ctx.amount(900, 99900)
+    return {
+        "id": ctx.new_id("plan"),
+        "object": "plan",
+        "active": ctx.chance(0.85),
+        "aggregate_usage": None,
+        "amount": amount,
+        "amount_decimal": str(amount),
+        "billing_scheme": "per_unit",
+        "created": ctx.after(prod),
+        "currency": ctx.currency(),
+        "interval": ctx.choice(("month", "year")),
+        "interval_count": 1,
+        "livemode": False,
+        "metadata": ctx.metadata(),
+        "nickname": f"Plan {index}",
+        "product": None if prod is None else prod["id"],
+        "tiers_mode": None,
+        "transform_usage": None,
+        "trial_period_days": None,
+        "usage_type": "licensed",
+    }
+
+
+def coupon(ctx: SeedContext, index: int) -> JsonObject:
+    """A coupon (percent or amount off)."""
+    percent = ctx.chance(0.7)
+    duration = ctx.choice(("once", "repeating", "forever"))
+    return {
+        "id": ctx.new_id("co", 10)[3:].upper(),
+        "object": "coupon",
+        "amount_off": None if percent else ctx.amount(500, 5000),
+        "created": ctx.created(),
+        "currency": None if percent else "usd",
+        "duration": duration,
+        "duration_in_months": 3 if duration == "repeating" else None,
+        "livemode": False,
+        "max_redemptions": None,
+        "metadata": ctx.metadata(),
+        "name": f"Coupon {index}",
+        "percent_off": float(ctx.choice((5, 10, 15, 20, 25))) if percent else None,
+        "redeem_by": None,
+        "times_redeemed": ctx.rng.randint(0, 50),
+        "valid": ctx.chance(0.9),
+    }
+
+
+def tax_rate(ctx: SeedContext, index: int) -> JsonObject:
+    """A sales tax rate."""
+    return {
+        "id": ctx.new_id("txr"),
+        "object": "tax_rate",
+        "active": ctx.chance(0.9),
+        "country": "US",
+        "created": ctx.created(),
+        "description": f"Sales tax {index}",
+        "display_name": "Sales Tax",
+        "inclusive": ctx.chance(0.2),
+        "jurisdiction": ctx.choice(("CA", "NY", "TX", "WA")),
+        "livemode": False,
+        "metadata": ctx.metadata(),
+        "percentage": ctx.choice((4.0, 6.25, 7.25, 8.875)),
+        "state": ctx.choice(("CA", "NY", "TX", "WA")),
+        "tax_type": "sales_tax",
+    }
+
+
+def shipping_rate(ctx: SeedContext, index: int) -> JsonObject:
+    """A fixed-amount shipping rate."""
+    return {
+        "id": ctx.new_id("shr"),
+        "object": "shipping_rate",
+        "active": ctx.chance(0.9),
+        "created": ctx.created(),
+        "delivery_estimate": None,
+        "display_name": f"Shipping {index}",
+        "fixed_amount": {"amount": ctx.amount(0, 3000), "currency": "usd"},
+        "livemode": False,
+        "metadata": ctx.metadata(),
+        "tax_behavior": "unspecified",
+        "tax_code": None,
+        "type": "fixed_amount",
+    }
+
+
+def promotion_code(ctx: SeedContext, index: int) -> JsonObject:
+    """A promotion code; Stripe embeds the whole coupon."""
+    cpn = ctx.pick("coupons")
+    return {
+        "id": ctx.new_id("promo"),
+        "object": "promotion_code",
+        "active": ctx.chance(0.8),
+        "code": f"SAVE{index:04d}",
+        "coupon": cpn,
+        "created": ctx.after(cpn),
+        "customer": ctx.pick_id("customers") if ctx.chance(0.2) else None,
+        "expires_at": None,
+        "livemode": False,
+        "max_redemptions": None,
+        "metadata": ctx.metadata(),
+        "restrictions": {
+            "first_time_transaction": False,
+            "minimum_amount": None,
+            "minimum_amount_currency": None,
+        },
+        "times_redeemed": ctx.rng.randint(0, 20),
+    }

@@ -1,0 +1,376 @@
+"""Factories for Stripe's payment objects (payment methods and intents, charges, refunds, payouts...).
+
+Each factory returns one object with the fields the 2023-08-16 OpenAPI spec defines for it. Where two
+objects describe one money movement (a charge and its payment intent, a refund and its charge) the
+factory keeps both sides consistent.
+"""
+
+from __future__ import annotations
+
+from sandbox.seed import DAY
+from sandbox.store import JsonObject
+from sandbox.stripe_context import SeedContext, list_object
+
+BRANDS = ("visa", "mastercard", "amex")
+
+
+def _card(ctx: SeedContext) -> JsonObject:
+    return {
+        "brand": ctx.choice(BRANDS),
+        "country": "US",
+        "exp_month": ctx.rng.randint(1, 12),
+        "exp_year": ctx.rng.randint(2026, 2031),
+        "funding": "credit",
+        "last4": f"{ctx.rng.randint(0, 9999):04d}",
+    }
+
+
+def payment_method(ctx: SeedContext, index: int) -> JsonObject:
+    """A card attached to an existing customer."""
+    cust = ctx.pick("customers")
+    card = _card(ctx)
+    card.update(
+        checks={"address_line1_check": None, "address_postal_code_check": None, "cvc_check": "pass"},
+        fingerprint=ctx.new_id("fp", 16)[3:],
+        networks={"available": [card["brand"]], "preferred": None},
+        three_d_secure_usage={"supported": True},
+        wallet=None,
+    )
+    return {
+        "id": ctx.new_id("pm"),
+        "object": "payment_method",
+        "billing_details": {
+            "address": None,
+            "email": None if cust is None else cust["email"],
+            "name": None if cust is None else cust["name"],
+            "phone": None,
+        },
+        "card": card,
+        "created": ctx.after(cust),
+        "customer": None if cust is None else cust["id"],
+        "livemode": False,
+        "metadata": {},
+        "type": "card",
+    }
+
+
+def payment_intent(ctx: SeedContext, index: int) -> JsonObject:
+    """A payment intent of an existing customer; ``latest_charge`` is set by its charge."""
+    cust = ctx.pick("customers")
+    amount = ctx.amount()
+    status = ctx.choice(("succeeded", "succeeded", "succeeded", "requires_payment_method", "canceled"))
+    pi_id = ctx.new_id("pi", 24)
+    return {
+        "id": pi_id,
+        "object": "payment_intent",
+        "amount": amount,
+        "amount_capturable": 0,
+        "amount_received": amount if status == "succeeded" else 0,
+        "application": None,
+        "application_fee_amount": None,
+        "automatic_payment_methods": None,
+        "canceled_at": None,
+        "cancellation_reason": "abandoned" if status == "canceled" else None,
+        "capture_method": "automatic",
+        "client_secret": f"{pi_id}_secret_sandbox",
+        "confirmation_method": "automatic",
+        "created": ctx.after(cust),
+        "currency": "usd" if cust is None else cust["currency"],
+        "customer": None if cust is None else cust["id"],
+        "description": f"Payment {index}",
+        "invoice": None,
+        "last_payment_error": None,
+        "latest_charge": None,
+        "livemode": False,
+        "metadata": ctx.metadata(),
+        "next_action": None,
+        "on_behalf_of": None,
+        "payment_method": None,
+        "payment_method_options": {},
+        "payment_method_types": ["card"],
+        "processing": None,
+        "receipt_email": None if cust is None else cust["email"],
+        "review": None,
+        "setup_future_usage": None,
+        "shipping": None,
+        "statement_descriptor": None,
+        "status": status,
+        "transfer_data": None,
+        "transfer_group": None,
+    }
+
+
+def charge(ctx: SeedContext, index: int) -> JsonObject:
+    """A charge; the index-th charge belongs to the index-th payment intent when there is one."""
+    intents = ctx.generated.get("payment_intents", [])
+    intent = intents[index] if index < len(intents) else None
+    cust_id = intent["customer"] if intent is not None else ctx.pick_id("customers")
+    cust = ctx.collections["customers"].get(cust_id) if cust_id else None
+    amount = int(intent["amount"]) if intent is not None else ctx.amount()
+    status = "succeeded" if intent is None or intent["status"] == "succeeded" else "failed"
+    charge_id = ctx.new_id("ch", 24)
+    if intent is not None:
+        intent["latest_charge"] = charge_id
+    return {
+        "id": charge_id,
+        "object": "charge",
+        "amount": amount,
+        "amount_captured": amount if status == "succeeded" else 0,
+        "amount_refunded": 0,
+        "application": None,
+        "application_fee": None,
+        "application_fee_amount": None,
+        "balance_transaction": None,
+        "billing_details": {"address": None, "email": cust and cust["email"], "name": cust and cust["name"]},
+        "calculated_statement_descriptor": "SANDBOX",
+        "captured": status == "succeeded",
+        "created": ctx.after(intent, cust),
+        "currency": "usd" if cust is None else cust["currency"],
+        "customer": cust_id,
+        "description": None if intent is None else intent["description"],
+        "disputed": False,
+        "failure_code": None if status == "succeeded" else "card_declined",
+        "failure_message": None if status == "succeeded" else "Your card was declined.",
+        "fraud_details": {},
+        "invoice": None,
+        "livemode": False,
+        "metadata": ctx.metadata(),
+        "on_behalf_of": None,
+        "outcome": {
+            "network_status": "approved_by_network" if status == "succeeded" else "declined_by_network",
+            "reason": None,
+            "risk_level": "normal",
+            "risk_score": ctx.rng.randint(0, 60),
+            "seller_message": "Payment complete."
+            if status == "succeeded"
+            else "The bank did not return any further details.",
+            "type": "authorized" if status == "succeeded" else "issuer_declined",
+        },
+        "paid": status == "succeeded",
+        "payment_intent": None if intent is None else intent["id"],
+        "payment_method": ctx.new_id("pm"),
+        "payment_method_details": {"card": _card(ctx), "type": "card"},
+        "receipt_email": None if cust is None else cust["email"],
+        "receipt_number": None,
+        "receipt_url": None,
+        "refunded": False,
+        "review": None,
+        "shipping": None,
+        "source_transfer": None,
+        "statement_descriptor": None,
+        "status": status,
+        "transfer_group": None,
+    }
+
+
+def refund(ctx: SeedContext, index: int) -> JsonObject:
+    """A refund of part or all of a succeeded charge (the charge's refunded amount follows)."""
+    chg = ctx.pick("charges")
+    full = ctx.chance(0.5)
+    amount = 0 if chg is None else (int(chg["amount"]) if full else max(1, int(chg["amount"]) // 3))
+    if chg is not None:
+        chg["amount_refunded"] = min(int(chg["amount"]), int(chg["amount_refunded"]) + amount)
+        chg["refunded"] = chg["amount_refunded"] == chg["amount"]
+    return {
+        "id": ctx.new_id("re", 24),
+        "object": "refund",
+        "amount": amount,
+        "balance_transaction": None,
+        "charge": None if chg is None else chg["id"],
+        "created": ctx.after(chg),
+        "currency": "usd" if chg is None else chg["currency"],
+        "metadata": {},
+        "payment_intent": None if chg is None else chg["payment_intent"],
+        "reason": ctx.choice(("requested_by_customer", "duplicate", None)),
+        "receipt_number": None,
+        "source_transfer_reversal": None,
+        "status": "succeeded",
+        "transfer_reversal": None,
+    }
+
+
+def dispute(ctx: SeedContext, index: int) -> JsonObject:
+    """A dispute of an existing charge (which becomes ``disputed``)."""
+    chg = ctx.pick("charges")
+    if chg is not None:
+        chg["disputed"] = True
+    created = ctx.after(chg)
+    return {
+        "id": ctx.new_id("dp", 24),
+        "object": "dispute",
+        "amount": 0 if chg is None else chg["amount"],
+        "balance_transactions": [],
+        "charge": None if chg is None else chg["id"],
+        "created": created,
+        "currency": "usd" if chg is None else chg["currency"],
+        "evidence": {"customer_email_address": None, "product_description": None, "uncategorized_text": None},
+        "evidence_details": {
+            "due_by": created + 7 * DAY,
+            "has_evidence": False,
+            "past_due": False,
+            "submission_count": 0,
+        },
+        "is_charge_refundable": False,
+        "livemode": False,
+        "metadata": {},
+        "payment_intent": None if chg is None else chg["payment_intent"],
+        "reason": ctx.choice(("fraudulent", "product_not_received", "duplicate", "subscription_canceled")),
+        "status": ctx.choice(("needs_response", "under_review", "won", "lost")),
+    }
+
+
+def payout(ctx: SeedContext, index: int) -> JsonObject:
+    """A payout to the account's bank account."""
+    created = ctx.created()
+    return {
+        "id": ctx.new_id("po", 24),
+        "object": "payout",
+        "amount": ctx.amount(10000, 2000000),
+        "arrival_date": created + 2 * DAY,
+        "automatic": True,
+        "balance_transaction": None,
+        "created": created,
+        "currency": "usd",
+        "description": "STRIPE PAYOUT",
+        "destination": "ba_sandbox",
+        "failure_balance_transaction": None,
+        "failure_code": None,
+        "failure_message": None,
+        "livemode": False,
+        "metadata": {},
+        "method": "standard",
+        "original_payout": None,
+        "reconciliation_status": "completed",
+        "reversed_by": None,
+        "source_type": "card",
+        "statement_descriptor": None,
+        "status": ctx.choice(("paid", "paid", "paid", "in_transit", "pending", "failed")),
+        "type": "bank_account",
+    }
+
+
+def balance_transaction(ctx: SeedContext, index: int) -> JsonObject:
+    """A balance transaction for the index-th charge, refund or payout (its source points back)."""
+    sources = [("charges", "charge", 1), ("refunds", "refund", -1), ("payouts", "payout", -1)]
+    position = index
+    source: JsonObject | None = None
+    kind, sign = "adjustment", 1
+    for resource, source_kind, source_sign in sources:
+        generated = ctx.generated.get(resource, [])
+        if position < len(generated):
+            source = generated[position]
+            kind, sign = source_kind, source_sign
+            break
+        position -= len(generated)
+    txn_id = ctx.new_id("txn", 24)
+    amount = sign * (int(source["amount"]) if source is not None else ctx.amount())
+    fee = int(abs(amount) * 0.029) + 30 if kind == "charge" else 0
+    if source is not None:
+        source["balance_transaction"] = txn_id
+    created = int(source["created"]) if source is not None else ctx.created()
+    return {
+        "id": txn_id,
+        "object": "balance_transaction",
+        "amount": amount,
+        "available_on": created + 2 * DAY,
+        "created": created,
+        "currency": "usd" if source is None else source["currency"],
+        "description": None,
+        "exchange_rate": None,
+        "fee": fee,
+        "fee_details": [
+            {
+                "amount": fee,
+                "application": None,
+                "currency": "usd",
+                "description": "Stripe processing fees",
+                "type": "stripe_fee",
+            }
+        ]
+        if fee
+        else [],
+        "net": amount - fee,
+        "reporting_category": kind,
+        "source": None if source is None else source["id"],
+        "status": "available" if created < ctx.now - 2 * DAY else "pending",
+        "type": kind,
+    }
+
+
+def transfer(ctx: SeedContext, index: int) -> JsonObject:
+    """A transfer to a connected account."""
+    transfer_id = ctx.new_id("tr", 24)
+    return {
+        "id": transfer_id,
+        "object": "transfer",
+        "amount": ctx.amount(1000, 200000),
+        "amount_reversed": 0,
+        "balance_transaction": None,
+        "created": ctx.created(),
+        "currency": "usd",
+        "description": None,
+        "destination": ctx.choice(("acct_sandbox_a", "acct_sandbox_b")),
+        "destination_payment": ctx.new_id("py", 24),
+        "livemode": False,
+        "metadata": {},
+        "reversals": list_object([], f"/v1/transfers/{transfer_id}/reversals", False, 0),
+        "reversed": False,
+        "source_transaction": None,
+        "source_type": "card",
+        "transfer_group": None,
+    }
+
+
+def application_fee(ctx: SeedContext, index: int) -> JsonObject:
+    """An application fee collected on a charge of a connected account."""
+    chg = ctx.pick("charges")
+    fee_id = ctx.new_id("fee", 24)
+    return {
+        "id": fee_id,
+        "object": "application_fee",
+        "account": ctx.choice(("acct_sandbox_a", "acct_sandbox_b")),
+        "amount": 0 if chg is None else max(1, int(chg["amount"]) // 10),
+        "amount_refunded": 0,
+        "application": "ca_sandbox",
+        "balance_transaction": None,
+        "charge": None if chg is None else chg["id"],
+        "created": ctx.after(chg),
+        "currency": "usd" if chg is None else chg["currency"],
+        "livemode": False,
+        "originating_transaction": None,
+        "refunded": False,
+        "refunds": list_object([], f"/v1/application_fees/{fee_id}/refunds", False, 0),
+    }
+
+
+def setup_intent(ctx: SeedContext, index: int) -> JsonObject:
+    """A setup intent that saved (or tried to save) a card for a customer."""
+    cust = ctx.pick("customers")
+    seti_id = ctx.new_id("seti", 24)
+    return {
+        "id": seti_id,
+        "object": "setup_intent",
+        "application": None,
+        "automatic_payment_methods": None,
+        "cancellation_reason": None,
+        "client_secret": f"{seti_id}_secret_sandbox",
+        "created": ctx.after(cust),
+        "customer": None if cust is None else cust["id"],
+        "description": None,
+        "flow_directions": None,
+        "last_setup_error": None,
+        "latest_attempt": None,
+        "livemode": False,
+        "mandate": None,
+        "metadata": {},
+        "next_action": None,
+        "on_behalf_of": None,
+        "payment_method": ctx.pick_id("payment_methods"),
+        "payment_method_options": {
+            "card": {"mandate_options": None, "network": None, "request_three_d_secure": "automatic"}
+        },
+        "payment_method_types": ["card"],
+        "single_use_mandate": None,
+        "status": ctx.choice(("succeeded", "succeeded", "requires_payment_method", "canceled")),
+        "usage": "off_session",
+    }

@@ -1,0 +1,1 @@
+"""Project scripts (schema generators). Run them as modules from the repository root."""

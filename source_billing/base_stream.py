@@ -1,0 +1,163 @@
+"""The stream base every API builds on: error and retry wiring, timeouts, and windowed incremental reads.
+
+Per API, a subclass (`StripeStream`, `OrbStream`, `IntegratorIoStream`) owns the URL, auth, pagination and
+error mapping; concrete streams are declarations on top of it. Nothing here is global: every stream gets
+its API's settings (including the shared rate budget) from the source, so streams can be read on
+concurrent workers.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping, MutableMapping
+from functools import cache
+from typing import Any, ClassVar
+
+import pendulum
+import requests
+from airbyte_cdk.models import SyncMode
+from airbyte_cdk.sources.streams.call_rate import APIBudget
+from airbyte_cdk.sources.streams.core import StreamData
+from airbyte_cdk.sources.streams.http import HttpStream
+from requests.auth import AuthBase
+
+from source_billing.errors import REQUEST_TIMEOUT, ApiErrorHandler, ErrorMapping, RetryAfterBackoff
+from source_billing.incremental import DEFAULT_PARTITION, PartitionedCursor, windows
+from source_billing.schemas import load_schema
+
+
+class ApiStream(HttpStream, ABC):
+    """What every stream of the connector shares, whatever its API."""
+
+    api_name: ClassVar[str]
+    schema_package: ClassVar[str]
+
+    def __init__(
+        self, *, authenticator: AuthBase, api_budget: APIBudget, error_mapping: ErrorMapping
+    ) -> None:
+        # The CDK builds its HTTP client, which asks for the error handler, inside HttpStream.__init__.
+        self._error_mapping = error_mapping
+        super().__init__(authenticator=authenticator, api_budget=api_budget)
+
+    @staticmethod
+    @abstractmethod
+    def error_detail(body: Any) -> str | None:
+        """The human-readable message inside one of this API's error bodies."""
+
+    def get_error_handler(self) -> ApiErrorHandler:
+        return ApiErrorHandler(self.logger, self.api_name, self._error_mapping, self.error_detail)
+
+    def get_backoff_strategy(self) -> RetryAfterBackoff:
+        return RetryAfterBackoff()
+
+    def request_kwargs(
+        self,
+        stream_state: Mapping[str, Any] | None,
+        stream_slice: Mapping[str, Any] | None = None,
+        next_page_token: Mapping[str, Any] | None = None,
+    ) -> Mapping[str, Any]:
+        # Without a read timeout a server that accepts and never answers would hang the sync.
+        return {"timeout": REQUEST_TIMEOUT}
+
+    @cache
+    def get_json_schema(self) -> Mapping[str, Any]:
+        # Schemas live beside the API they describe (`<api>/schemas/`), not in the CDK's one top-level folder.
+        return load_schema(self.schema_package, self.name)
+
+    def get_error_display_message(self, exception: BaseException) -> str | None:
+        if isinstance(exception, requests.HTTPError) and exception.response is not None:
+            return f"{self.api_name} answered {exception.response.status_code} on stream {self.name}."
+        return super().get_error_display_message(exception)
+
+
+class WindowedStream(ApiStream, ABC):
+    """A stream read in windows of creation time per partition, with a cursor per partition.
+
+    Subclasses name the partitions (Connect accounts, or one default partition), the earliest time to read
+    from, and how a window becomes request parameters; this class slices, checkpoints after each window,
+    and resumes from the saved cursor less the lookback.
+    """
+
+    epoch: ClassVar[pendulum.DateTime]
+    """Where a stream with no start date begins: before the API's first possible object."""
+
+    def __init__(
+        self,
+        *,
+        start_date: pendulum.DateTime | None,
+        lookback_window_days: int,
+        slice_range_days: int,
+        **kwargs: Any,
+    ) -> None:
+        self._start_date = start_date
+        self._lookback = pendulum.duration(days=lookback_window_days)
+        self._slice_range = pendulum.duration(days=slice_range_days)
+        self._cursor = PartitionedCursor(self.cursor_field)
+        super().__init__(**kwargs)
+
+    @property
+    @abstractmethod
+    def cursor_field(self) -> str:
+        """The record field the state follows."""
+
+    @abstractmethod
+    def format_cursor(self, moment: pendulum.DateTime) -> Any:
+        """A moment as this API writes its cursor values (state and query parameters)."""
+
+    @abstractmethod
+    def parse_cursor(self, value: Any) -> pendulum.DateTime:
+        """The inverse of `format_cursor`."""
+
+    def partitions(self) -> Iterable[str]:
+        """The partitions whose cursors are tracked separately."""
+        return (DEFAULT_PARTITION,)
+
+    @property
+    def state(self) -> MutableMapping[str, Any]:
+        return self._cursor.state
+
+    @state.setter
+    def state(self, value: MutableMapping[str, Any]) -> None:
+        self._cursor.set_state(value or {})
+
+    def stream_slices(
+        self,
+        *,
+        sync_mode: SyncMode,
+        cursor_field: list[str] | None = None,
+        stream_state: Mapping[str, Any] | None = None,
+    ) -> Iterable[Mapping[str, Any] | None]:
+        # Windows end at the start of the current second, exclusive: an object created later in this second
+        # has `created` >= the saved cursor and is read by the next sync. A full refresh has no next sync,
+        # so its newest window is left open.
+        now = pendulum.now("UTC").replace(microsecond=0)
+        for partition in self.partitions():
+            spans = list(windows(self._read_from(partition, sync_mode), now, self._slice_range))
+            for index, window in enumerate(spans):
+                end = self.format_cursor(window.end)
+                self._cursor.open(partition, end)
+                open_ended = sync_mode == SyncMode.full_refresh and index == len(spans) - 1
+                yield {
+                    "partition": partition,
+                    "start": self.format_cursor(window.start),
+                    "end": None if open_ended else end,
+                    "checkpoint": end,
+                }
+
+    def _read_from(self, partition: str, sync_mode: SyncMode) -> pendulum.DateTime:
+        start = self._start_date or self.epoch
+        saved = self._cursor.value(partition) if sync_mode == SyncMode.incremental else None
+        if saved is not None:
+            start = max(start, self.parse_cursor(saved) - self._lookback)
+        return start
+
+    def read_records(
+        self,
+        sync_mode: SyncMode,
+        cursor_field: list[str] | None = None,
+        stream_slice: Mapping[str, Any] | None = None,
+        stream_state: Mapping[str, Any] | None = None,
+    ) -> Iterable[StreamData]:
+        yield from super().read_records(sync_mode, cursor_field, stream_slice, stream_state)
+        if stream_slice:
+            self._cursor.close(stream_slice["partition"], stream_slice["checkpoint"])

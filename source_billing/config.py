@@ -1,0 +1,315 @@
+"""The connector's configuration: parsed once, validated with messages a user can act on.
+
+The JSON schema in `spec.yaml` catches shape errors (types, enums, bounds) before any of this runs; this
+module adds what a schema cannot say clearly: that at least one API is configured, that dates are real
+RFC 3339 instants in the past, that a base URL is http(s) and plain http only on loopback. Every problem
+is raised as a `config_error` trace naming the field, never quoting a secret.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import pendulum
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+STRIPE_DEFAULT_API_VERSION = "2023-08-16"  # the version of ../shared/stripe/spec3.yaml our schemas follow
+STRIPE_DEFAULT_BASE_URL = "https://api.stripe.com"
+ORB_DEFAULT_BASE_URL = "https://api.withorb.com"
+INTEGRATOR_IO_BASE_URLS = {"us": "https://api.integrator.io", "eu": "https://api.eu.integrator.io"}
+DEFAULT_MAX_CONCURRENCY = 8
+NO_API_CONFIGURED = (
+    "No API is configured: add a `stripe`, `orb` or `integrator_io` section with its API key "
+    "(at least one of the three)."
+)
+
+
+def config_error(message: str) -> AirbyteTracedException:
+    """An error the user must fix in the connector's configuration."""
+    return AirbyteTracedException(
+        message=message, internal_message=message, failure_type=FailureType.config_error
+    )
+
+
+@dataclass(frozen=True)
+class StripeConfig:
+    """The `stripe` section."""
+
+    client_secret: str
+    account_ids: tuple[str, ...] = ()
+    start_date: pendulum.DateTime | None = None
+    lookback_window_days: int = 0
+    slice_range_days: int = 365
+    api_version: str = STRIPE_DEFAULT_API_VERSION
+    api_base_url: str = STRIPE_DEFAULT_BASE_URL
+
+    @property
+    def is_live_mode(self) -> bool:
+        """Live keys get Stripe's live rate limit (100/s); test keys get 25/s."""
+        return self.client_secret.startswith(("sk_live_", "rk_live_"))
+
+
+@dataclass(frozen=True)
+class OrbConfig:
+    """The `orb` section."""
+
+    api_key: str
+    start_date: pendulum.DateTime | None = None
+    lookback_window_days: int = 0
+    numeric_event_properties_keys: tuple[str, ...] = ()
+    string_event_properties_keys: tuple[str, ...] = ()
+    subscription_usage_grouping_key: str | None = None
+    plan_id: str | None = None
+    api_base_url: str = ORB_DEFAULT_BASE_URL
+
+
+@dataclass(frozen=True)
+class IntegratorIoConfig:
+    """The `integrator_io` section."""
+
+    api_token: str
+    region: str = "us"
+    api_base_url: str = INTEGRATOR_IO_BASE_URLS["us"]
+
+
+@dataclass(frozen=True)
+class BillingConfig:
+    """The whole configuration; `None` for an API the user did not configure."""
+
+    stripe: StripeConfig | None = None
+    orb: OrbConfig | None = None
+    integrator_io: IntegratorIoConfig | None = None
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
+    configured_apis: tuple[str, ...] = field(default=())
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> BillingConfig:
+        """Validate a raw config and build the typed one.
+
+        Raises:
+            AirbyteTracedException: a `config_error` naming the field and what to change.
+        """
+        if not isinstance(raw, Mapping):
+            raise config_error("The configuration must be a JSON object.")
+        stripe = _parse_stripe(_section(raw, "stripe"))
+        orb = _parse_orb(_section(raw, "orb"))
+        integrator_io = _parse_integrator_io(_section(raw, "integrator_io"))
+        apis = tuple(
+            name
+            for name, section in (("stripe", stripe), ("orb", orb), ("integrator_io", integrator_io))
+            if section
+        )
+        if not apis:
+            raise config_error(NO_API_CONFIGURED)
+        return cls(
+            stripe=stripe,
+            orb=orb,
+            integrator_io=integrator_io,
+            max_concurrency=_integer(
+                raw, "max_concurrency", "", DEFAULT_MAX_CONCURRENCY, minimum=1, maximum=64
+            ),
+            configured_apis=apis,
+        )
+
+
+def _section(raw: Mapping[str, Any], name: str) -> Mapping[str, Any] | None:
+    value = raw.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise config_error(f"`{name}` must be an object of settings for that API.")
+    return value
+
+
+def _secret(section: Mapping[str, Any], key: str, api: str, where_to_find: str) -> str:
+    value = section.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise config_error(f"`{api}.{key}` is missing or empty: {where_to_find}")
+    if value != value.strip() or any(ch.isspace() for ch in value):
+        # A key pasted with a newline or space would be sent as is and rejected as invalid.
+        raise config_error(
+            f"`{api}.{key}` contains white space: paste the key again without spaces or line breaks."
+        )
+    return value
+
+
+def _integer(
+    section: Mapping[str, Any], key: str, api: str, default: int, *, minimum: int, maximum: int | None = None
+) -> int:
+    value = section.get(key, default)
+    name = f"{api}.{key}" if api else key
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise config_error(f"`{name}` must be a whole number, got {type(value).__name__}.")
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
+        raise config_error(f"`{name}` must be {bound}, got {value}.")
+    return value
+
+
+def _string_list(section: Mapping[str, Any], key: str, api: str) -> tuple[str, ...]:
+    value = section.get(key) or []
+    if (
+        not isinstance(value, Sequence)
+        or isinstance(value, str)
+        or not all(isinstance(v, str) and v for v in value)
+    ):
+        raise config_error(f"`{api}.{key}` must be a list of non-empty strings.")
+    return tuple(value)
+
+
+def _optional_string(section: Mapping[str, Any], key: str, api: str) -> str | None:
+    value = section.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise config_error(f"`{api}.{key}` must be a string.")
+    return value
+
+
+def _start_date(section: Mapping[str, Any], api: str) -> pendulum.DateTime | None:
+    value = section.get("start_date")
+    if value is None or value == "":
+        return None
+    example = "for example 2024-01-01T00:00:00Z"
+    if not isinstance(value, str):
+        raise config_error(f"`{api}.start_date` must be an RFC 3339 date-time string, {example}.")
+    try:
+        parsed = pendulum.parse(value, strict=True)
+    except (ValueError, pendulum.parsing.exceptions.ParserError):
+        raise config_error(
+            f"`{api}.start_date` is not an RFC 3339 date-time ({example}): {value!r}."
+        ) from None
+    if not isinstance(parsed, pendulum.DateTime):
+        raise config_error(f"`{api}.start_date` must be a date and time, {example}; got {value!r}.")
+    if "T" not in value.upper():
+        raise config_error(f"`{api}.start_date` needs a time and time zone, {example}; got {value!r}.")
+    parsed = parsed.in_tz("UTC")
+    if parsed > pendulum.now("UTC"):
+        raise config_error(
+            f"`{api}.start_date` {value!r} is in the future: use a past date, or leave it empty for "
+            "all history."
+        )
+    return parsed
+
+
+def _base_url(section: Mapping[str, Any], api: str, default: str) -> str:
+    value = section.get("api_base_url")
+    if value is None or value == "":
+        return default
+    if not isinstance(value, str):
+        raise config_error(f"`{api}.api_base_url` must be a URL string such as {default}.")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise config_error(
+            f"`{api}.api_base_url` must be an http(s) URL such as {default}; got a value with scheme "
+            f"{parts.scheme!r}."
+        )
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise config_error(
+            f"`{api}.api_base_url` must be a plain base URL such as {default}, without query, "
+            "fragment or credentials."
+        )
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise config_error(
+            f"`{api}.api_base_url` uses plain http to {parts.hostname}: API keys must travel over "
+            "TLS, so use https "
+            "(plain http is accepted only for loopback addresses such as a local test server)."
+        )
+    path = parts.path.rstrip("/")
+    if path.endswith("/v1"):
+        raise config_error(
+            f"`{api}.api_base_url` must be the API root without `/v1` (the connector appends it), "
+            f"such as {default}."
+        )
+    return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+def _is_loopback(hostname: str) -> bool:
+    if hostname == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(hostname).is_loopback
+    except ValueError:
+        return False
+
+
+def _parse_stripe(section: Mapping[str, Any] | None) -> StripeConfig | None:
+    if section is None:
+        return None
+    secret = _secret(
+        section,
+        "client_secret",
+        "stripe",
+        "copy a secret (sk_...) or restricted (rk_...) key from Stripe's Dashboard, Developers > API keys.",
+    )
+    if not secret.startswith(("sk_", "rk_")):
+        raise config_error(
+            "`stripe.client_secret` must be a Stripe secret key (starting with sk_) or restricted "
+            "key (rk_); publishable keys (pk_) cannot read data."
+        )
+    account_ids = _string_list(section, "account_ids", "stripe")
+    for account_id in account_ids:
+        if not account_id.startswith("acct_"):
+            raise config_error(
+                f"`stripe.account_ids` must hold Connect account ids starting with acct_; got {account_id!r}."
+            )
+    if len(set(account_ids)) != len(account_ids):
+        raise config_error(
+            "`stripe.account_ids` lists the same account twice: list each Connect account once."
+        )
+    api_version = _optional_string(section, "api_version", "stripe") or STRIPE_DEFAULT_API_VERSION
+    return StripeConfig(
+        client_secret=secret,
+        account_ids=account_ids,
+        start_date=_start_date(section, "stripe"),
+        lookback_window_days=_integer(section, "lookback_window_days", "stripe", 0, minimum=0, maximum=3650),
+        slice_range_days=_integer(section, "slice_range_days", "stripe", 365, minimum=1, maximum=3650),
+        api_version=api_version,
+        api_base_url=_base_url(section, "stripe", STRIPE_DEFAULT_BASE_URL),
+    )
+
+
+def _parse_orb(section: Mapping[str, Any] | None) -> OrbConfig | None:
+    if section is None:
+        return None
+    return OrbConfig(
+        api_key=_secret(
+            section, "api_key", "orb", "create an API key in Orb's web app under Developers > API keys."
+        ),
+        start_date=_start_date(section, "orb"),
+        lookback_window_days=_integer(section, "lookback_window_days", "orb", 0, minimum=0, maximum=3650),
+        numeric_event_properties_keys=_string_list(section, "numeric_event_properties_keys", "orb"),
+        string_event_properties_keys=_string_list(section, "string_event_properties_keys", "orb"),
+        subscription_usage_grouping_key=_optional_string(section, "subscription_usage_grouping_key", "orb"),
+        plan_id=_optional_string(section, "plan_id", "orb"),
+        api_base_url=_base_url(section, "orb", ORB_DEFAULT_BASE_URL),
+    )
+
+
+def _parse_integrator_io(section: Mapping[str, Any] | None) -> IntegratorIoConfig | None:
+    if section is None:
+        return None
+    region = section.get("region") or "us"
+    if region not in INTEGRATOR_IO_BASE_URLS:
+        raise config_error(
+            "`integrator_io.region` must be `us` or `eu` (the region your integrator.io account "
+            f"lives in); got {region!r}."
+        )
+    return IntegratorIoConfig(
+        api_token=_secret(
+            section,
+            "api_token",
+            "integrator_io",
+            "create a full-access API token in integrator.io under Resources > API tokens, in the "
+            "publishing account.",
+        ),
+        region=region,
+        api_base_url=_base_url(section, "integrator_io", INTEGRATOR_IO_BASE_URLS[region]),
+    )

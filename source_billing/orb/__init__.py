@@ -1,0 +1,31 @@
+"""Orb: usage-based billing (https://docs.withorb.com/api-reference)."""
+
+from __future__ import annotations
+
+import logging
+
+from source_billing.check import probe
+from source_billing.config import OrbConfig
+from source_billing.orb.base import OrbApi, OrbStream, orb_error_detail, orb_error_mapping
+from source_billing.orb.streams import build_streams
+
+__all__ = ["check", "streams"]
+
+
+def streams(config: OrbConfig) -> list[OrbStream]:
+    """The Orb streams for this configuration."""
+    return build_streams(OrbApi.from_config(config))
+
+
+def check(config: OrbConfig, logger: logging.Logger) -> str | None:
+    """None when the key works, else what is wrong. `GET /v1/ping` validates the key and costs nothing."""
+    api = OrbApi.from_config(config)
+    probe(
+        api="Orb",
+        url=f"{api.url_base}ping",
+        authenticator=api.authenticator,
+        error_mapping=orb_error_mapping(),
+        error_detail=orb_error_detail,
+        logger=logger,
+    )
+    return None

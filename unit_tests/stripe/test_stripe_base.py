@@ -1,0 +1,211 @@
+"""Stripe's base stream against mocked HTTP: pagination, headers, windows, and one test per failure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import requests
+import requests_mock
+from airbyte_cdk.models import FailureType, SyncMode
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+from source_billing.config import BillingConfig
+from source_billing.stripe import streams as stripe_streams
+from source_billing.stripe.base import StripeStream
+
+BASE = "https://api.stripe.test"
+URL = f"{BASE}/v1/customers"
+SECRET = "sk_test_SENTINELSECRET"
+
+
+def _stream(**stripe: Any) -> StripeStream:
+    config = BillingConfig.parse({"stripe": {"client_secret": SECRET, "api_base_url": BASE, **stripe}})
+    assert config.stripe is not None
+    return next(s for s in stripe_streams(config.stripe) if s.name == "customers")
+
+
+def _customer(n: int, created: int = 1_700_000_000) -> dict[str, Any]:
+    return {
+        "id": f"cus_{n:05d}",
+        "object": "customer",
+        "created": created - n,
+        "email": f"user{n}@example.com",
+    }
+
+
+def _page(items: list[dict[str, Any]], has_more: bool) -> dict[str, Any]:
+    return {"object": "list", "url": "/v1/customers", "has_more": has_more, "data": items}
+
+
+def _read_all(stream: StripeStream) -> list[dict[str, Any]]:
+    records: list[dict[str, Any]] = []
+    for stream_slice in stream.stream_slices(sync_mode=SyncMode.incremental):
+        records.extend(dict(r) for r in stream.read_records(SyncMode.incremental, stream_slice=stream_slice))
+    return records
+
+
+def test_given_two_pages_when_read_then_follows_starting_after_and_sends_version_and_limit() -> None:
+    stream = _stream(start_date="2023-11-01T00:00:00Z", slice_range_days=3650)
+    with requests_mock.Mocker() as mock:
+        mock.get(
+            URL,
+            [
+                {"json": _page([_customer(1), _customer(2)], has_more=True)},
+                {"json": _page([_customer(3)], has_more=False)},
+            ],
+        )
+        records = _read_all(stream)
+        first, second = mock.request_history
+    assert [r["id"] for r in records] == ["cus_00001", "cus_00002", "cus_00003"]
+    assert first.qs["limit"] == ["100"]
+    assert "starting_after" not in first.qs
+    assert second.qs["starting_after"] == ["cus_00002"]
+    assert first.headers["Stripe-Version"] == "2023-08-16"
+    assert first.headers["Authorization"] == f"Bearer {SECRET}"
+    assert "Stripe-Account" not in first.headers
+    assert all(r["updated"] == r["created"] and r["stripe_account_id"] is None for r in records)
+
+
+def test_given_connect_accounts_when_read_then_each_account_is_read_tagged_and_stated_separately() -> None:
+    stream = _stream(
+        account_ids=["acct_a", "acct_b"], start_date="2023-11-01T00:00:00Z", slice_range_days=3650
+    )
+    with requests_mock.Mocker() as mock:
+        mock.get(URL, json=_page([_customer(1)], has_more=False))
+        records = _read_all(stream)
+        accounts = [r.headers["Stripe-Account"] for r in mock.request_history]
+    assert accounts == ["acct_a", "acct_b"]
+    assert [r["stripe_account_id"] for r in records] == ["acct_a", "acct_b"]
+    assert set(stream.state) == {"acct_a", "acct_b"}
+
+
+def test_given_saved_state_and_lookback_when_sliced_then_starts_at_cursor_less_lookback() -> None:
+    stream = _stream(lookback_window_days=2, start_date="2020-01-01T00:00:00Z")
+    stream.state = {"default": {"updated": 1_700_000_000}}
+    first = next(iter(stream.stream_slices(sync_mode=SyncMode.incremental)))
+    assert first is not None
+    assert first["start"] == 1_700_000_000 - 2 * 86_400
+
+
+def test_given_windows_when_read_then_state_advances_to_each_completed_window_end() -> None:
+    stream = _stream(start_date="2020-01-01T00:00:00Z", slice_range_days=1000)
+    slices = list(stream.stream_slices(sync_mode=SyncMode.incremental))
+    assert len(slices) >= 3
+    with requests_mock.Mocker() as mock:
+        mock.get(URL, json=_page([], has_more=False))
+        first = slices[0]
+        assert first is not None
+        list(stream.read_records(SyncMode.incremental, stream_slice=first))
+        assert stream.state == {"default": {"updated": first["checkpoint"]}}
+        assert mock.request_history[0].qs["created[gte]"] == [str(first["start"])]
+        assert mock.request_history[0].qs["created[lt]"] == [str(first["end"])]
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "failure_type", "expected"),
+    [
+        (
+            400,
+            {"error": {"message": "Received unknown parameter: x", "type": "invalid_request_error"}},
+            FailureType.system_error,
+            "unknown parameter",
+        ),
+        (
+            401,
+            {
+                "error": {
+                    "message": "Invalid API Key provided: sk_test_****RET",
+                    "type": "invalid_request_error",
+                }
+            },
+            FailureType.config_error,
+            "`stripe.client_secret`",
+        ),
+        (
+            403,
+            {
+                "error": {
+                    "message": "Having the 'rak_customer_read' permission would allow this request.",
+                    "type": "invalid_request_error",
+                }
+            },
+            FailureType.config_error,
+            "rak_customer_read",
+        ),
+        (
+            404,
+            {
+                "error": {
+                    "message": "Unrecognized request URL (GET: /v1/customers).",
+                    "type": "invalid_request_error",
+                }
+            },
+            FailureType.config_error,
+            "`stripe.api_base_url`",
+        ),
+    ],
+)
+def test_given_client_error_when_read_then_fails_at_once_with_specific_message(
+    status: int, body: dict[str, Any], failure_type: FailureType, expected: str, sleeps: list[float]
+) -> None:
+    stream = _stream(start_date="2023-11-01T00:00:00Z", slice_range_days=3650)
+    with requests_mock.Mocker() as mock:
+        mock.get(URL, status_code=status, json=body)
+        with pytest.raises(AirbyteTracedException) as caught:
+            _read_all(stream)
+        assert mock.call_count == 1
+    assert caught.value.failure_type == failure_type
+    assert expected in str(caught.value.message)
+    assert SECRET not in str(caught.value.message)
+    assert sleeps == []
+
+
+@pytest.mark.parametrize(
+    ("failure", "expected_wait"),
+    [
+        (
+            {
+                "status_code": 429,
+                "headers": {"Retry-After": "7"},
+                "json": {"error": {"message": "Too many requests"}},
+            },
+            7 + 1,
+        ),
+        ({"status_code": 429, "json": {"error": {"message": "Too many requests"}}}, None),
+        ({"status_code": 500, "json": {"error": {"message": "boom"}}}, None),
+        ({"status_code": 503, "json": {"error": {"message": "down"}}}, None),
+        ({"exc": requests.exceptions.ConnectionError("connection reset by peer")}, None),
+        ({"exc": requests.exceptions.ReadTimeout("read timed out")}, None),
+        ({"status_code": 200, "text": '{"object": "list", "data": [{"id": "cus_1"'}, None),
+    ],
+)
+def test_given_transient_failure_when_read_then_retried_after_backoff_and_succeeds(
+    failure: dict[str, Any], expected_wait: float | None, sleeps: list[float]
+) -> None:
+    stream = _stream(start_date="2023-11-01T00:00:00Z", slice_range_days=3650)
+    with requests_mock.Mocker() as mock:
+        mock.get(URL, [failure, {"json": _page([_customer(1)], has_more=False)}])
+        records = _read_all(stream)
+        assert mock.call_count == 2
+    assert [r["id"] for r in records] == ["cus_00001"]
+    assert len(sleeps) == 1
+    if expected_wait is not None:
+        assert sleeps[0] == expected_wait
+    else:
+        assert (
+            1 < sleeps[0] <= 2
+        )  # exponential backoff with jitter on the first attempt, plus the CDK's second
+
+
+def test_given_persistent_503_when_read_then_bounded_retries_then_transient_error(
+    sleeps: list[float],
+) -> None:
+    stream = _stream(start_date="2023-11-01T00:00:00Z", slice_range_days=3650)
+    with requests_mock.Mocker() as mock:
+        mock.get(URL, status_code=503, json={"error": {"message": "down"}})
+        with pytest.raises(AirbyteTracedException) as caught:
+            _read_all(stream)
+        assert mock.call_count == 9  # the first attempt and 8 retries
+    assert caught.value.failure_type == FailureType.transient_error
+    assert len(sleeps) == 8

@@ -1,0 +1,101 @@
+"""Configuration parsing: every bad input is a config_error that names the field and what to change."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+from source_billing.config import INTEGRATOR_IO_BASE_URLS, NO_API_CONFIGURED, BillingConfig
+
+STRIPE = {"client_secret": "sk_test_sentinel"}
+
+
+def _config_error(raw: Any) -> str:
+    with pytest.raises(AirbyteTracedException) as caught:
+        BillingConfig.parse(raw)
+    assert caught.value.failure_type == FailureType.config_error
+    return str(caught.value.message)
+
+
+def test_given_no_api_section_when_parsed_then_config_error_says_what_to_add() -> None:
+    assert _config_error({}) == NO_API_CONFIGURED
+    assert "`stripe`, `orb` or `integrator_io`" in NO_API_CONFIGURED
+
+
+def test_given_only_stripe_when_parsed_then_only_stripe_is_configured_with_defaults() -> None:
+    parsed = BillingConfig.parse({"stripe": STRIPE})
+    assert parsed.configured_apis == ("stripe",)
+    assert parsed.stripe is not None
+    assert parsed.stripe.api_base_url == "https://api.stripe.com"
+    assert parsed.stripe.slice_range_days == 365
+    assert parsed.stripe.lookback_window_days == 0
+    assert parsed.stripe.api_version == "2023-08-16"
+    assert not parsed.stripe.is_live_mode
+
+
+@pytest.mark.parametrize("key", ["sk_live_x1", "rk_live_x1"])
+def test_given_live_key_when_parsed_then_live_mode(key: str) -> None:
+    parsed = BillingConfig.parse({"stripe": {"client_secret": key}})
+    assert parsed.stripe is not None
+    assert parsed.stripe.is_live_mode
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ({"stripe": {}}, "`stripe.client_secret` is missing"),
+        ({"stripe": {"client_secret": "pk_test_1"}}, "publishable keys"),
+        ({"stripe": {"client_secret": "sk_test_1 "}}, "white space"),
+        ({"stripe": {**STRIPE, "account_ids": ["acc_1"]}}, "starting with acct_"),
+        ({"stripe": {**STRIPE, "account_ids": ["acct_1", "acct_1"]}}, "same account twice"),
+        ({"stripe": {**STRIPE, "start_date": "2024-13-01T00:00:00Z"}}, "not an RFC 3339"),
+        ({"stripe": {**STRIPE, "start_date": "2024-01-01"}}, "needs a time"),
+        ({"stripe": {**STRIPE, "start_date": "2999-01-01T00:00:00Z"}}, "in the future"),
+        ({"stripe": {**STRIPE, "slice_range_days": 0}}, "`stripe.slice_range_days` must be between 1"),
+        ({"stripe": {**STRIPE, "lookback_window_days": "3"}}, "whole number"),
+        ({"stripe": {**STRIPE, "api_base_url": "ftp://example.com"}}, "must be an http(s) URL"),
+        ({"stripe": {**STRIPE, "api_base_url": "http://example.com"}}, "plain http"),
+        ({"stripe": {**STRIPE, "api_base_url": "https://api.stripe.com/v1"}}, "without `/v1`"),
+        ({"orb": {"api_key": ""}}, "`orb.api_key` is missing"),
+        ({"orb": {"api_key": "k", "numeric_event_properties_keys": "tokens"}}, "list of non-empty strings"),
+        ({"integrator_io": {"api_token": "t", "region": "apac"}}, "must be `us` or `eu`"),
+        ({"integrator_io": "token"}, "`integrator_io` must be an object"),
+        ({"stripe": STRIPE, "max_concurrency": 0}, "`max_concurrency` must be between 1"),
+    ],
+)
+def test_given_bad_value_when_parsed_then_specific_config_error(raw: dict[str, Any], expected: str) -> None:
+    assert expected in _config_error(raw)
+
+
+def test_given_secret_with_bad_shape_when_parsed_then_message_never_quotes_it() -> None:
+    message = _config_error({"stripe": {"client_secret": "pk_live_SENTINEL_SECRET"}})
+    assert "SENTINEL" not in message
+
+
+def test_given_loopback_http_base_url_when_parsed_then_accepted_without_trailing_slash() -> None:
+    parsed = BillingConfig.parse({"stripe": {**STRIPE, "api_base_url": "http://127.0.0.1:8080/stripe/"}})
+    assert parsed.stripe is not None
+    assert parsed.stripe.api_base_url == "http://127.0.0.1:8080/stripe"
+
+
+@pytest.mark.parametrize("region", ["us", "eu"])
+def test_given_region_when_parsed_then_base_url_is_the_regions_host(region: str) -> None:
+    parsed = BillingConfig.parse({"integrator_io": {"api_token": "t", "region": region}})
+    assert parsed.integrator_io is not None
+    assert parsed.integrator_io.api_base_url == INTEGRATOR_IO_BASE_URLS[region]
+
+
+def test_given_region_and_base_url_when_parsed_then_base_url_overrides_region() -> None:
+    raw = {
+        "integrator_io": {
+            "api_token": "t",
+            "region": "eu",
+            "api_base_url": "https://proxy.example.com/celigo",
+        }
+    }
+    parsed = BillingConfig.parse(raw)
+    assert parsed.integrator_io is not None
+    assert parsed.integrator_io.api_base_url == "https://proxy.example.com/celigo"

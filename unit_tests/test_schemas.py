@@ -1,0 +1,149 @@
+"""The stream schemas: current with their generators, valid, open, and declaring the keys the streams use.
+
+The generators (``scripts/generate_*_schemas.py``) hold the stream tables: record type, primary key, cursor
+and parent field of every stream. Regenerate after changing a table, the Stripe spec or the Orb SDK version::
+
+    .venv/bin/python -m scripts.generate_stripe_schemas
+    .venv/bin/python -m scripts.generate_orb_schemas
+    .venv/bin/python -m scripts.generate_integrator_io_schemas
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from jsonschema import Draft7Validator
+
+from scripts import generate_integrator_io_schemas, generate_orb_schemas, generate_stripe_schemas
+from scripts.schema_tools import DRAFT_07, StreamRow
+
+GENERATORS = {
+    "stripe": generate_stripe_schemas,
+    "orb": generate_orb_schemas,
+    "integrator_io": generate_integrator_io_schemas,
+}
+_MAX_SCHEMA_BYTES = 150_000
+
+
+def _stream_rows() -> Iterator[Any]:
+    for api, generator in GENERATORS.items():
+        for row in generator.STREAMS:
+            yield pytest.param(generator.OUTPUT_DIR, row, id=f"{api}:{row.name}")
+
+
+def _committed_schema_files() -> Iterator[Any]:
+    for generator in GENERATORS.values():
+        for path in sorted(generator.OUTPUT_DIR.glob("*.json")):
+            yield pytest.param(path, id=f"{path.parent.parent.name}/{path.name}")
+
+
+def _load(path: Path) -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return schema
+
+
+def _sub_schemas(schema: dict[str, Any], where: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every property and array item schema below the top level, with its path."""
+    for name, child in schema.get("properties", {}).items():
+        yield f"{where}.{name}", child
+        yield from _sub_schemas(child, f"{where}.{name}")
+    if "items" in schema:
+        yield f"{where}[]", schema["items"]
+        yield from _sub_schemas(schema["items"], f"{where}[]")
+
+
+@pytest.mark.parametrize("generator", list(GENERATORS.values()), ids=list(GENERATORS))
+def test_given_the_vendor_definitions_when_the_generator_runs_then_it_reproduces_the_committed_files(
+    generator: ModuleType, tmp_path: Path
+) -> None:
+    if generator is generate_stripe_schemas and not generate_stripe_schemas.DEFAULT_SPEC.exists():
+        pytest.skip(f"Stripe's spec is not at {generate_stripe_schemas.DEFAULT_SPEC}")
+
+    generator.main(["--output-dir", str(tmp_path)])
+
+    generated = {path.name: path.read_bytes() for path in tmp_path.glob("*.json")}
+    committed = {path.name: path.read_bytes() for path in generator.OUTPUT_DIR.glob("*.json")}
+    regenerate = f"run `.venv/bin/python -m {generator.__name__}` and commit the result"
+    assert sorted(committed) == sorted(generated), f"schema files differ from the stream table: {regenerate}"
+    stale = sorted(name for name in generated if generated[name] != committed[name])
+    assert not stale, f"committed schemas are not current ({', '.join(stale)}): {regenerate}"
+
+
+@pytest.mark.parametrize("path", list(_committed_schema_files()))
+def test_given_a_committed_schema_then_it_is_an_open_draft_07_object_schema(path: Path) -> None:
+    schema = _load(path)
+
+    Draft7Validator.check_schema(schema)
+    assert schema["$schema"] == DRAFT_07
+    assert schema["type"] == "object"
+    assert schema["additionalProperties"] is True
+    assert schema["properties"]
+    assert len(path.read_bytes()) < _MAX_SCHEMA_BYTES
+
+
+@pytest.mark.parametrize("path", list(_committed_schema_files()))
+def test_given_a_committed_schema_then_every_field_is_nullable_optional_and_open(path: Path) -> None:
+    schema = _load(path)
+
+    assert "required" not in schema
+    for where, sub_schema in _sub_schemas(schema, path.stem):
+        types = sub_schema["type"]
+        assert isinstance(types, list), where
+        assert types[0] == "null", where
+        assert "required" not in sub_schema, where
+        assert "description" not in sub_schema, where
+        if "object" in types:
+            assert sub_schema["additionalProperties"] is True, where
+
+
+@pytest.mark.parametrize(("schema_dir", "row"), list(_stream_rows()))
+def test_given_a_declared_stream_then_its_schema_declares_its_primary_key_cursor_and_parent(
+    schema_dir: Path, row: StreamRow
+) -> None:
+    properties = _load(schema_dir / f"{row.name}.json")["properties"]
+
+    assert row.primary_key in properties
+    assert "string" in properties[row.primary_key]["type"]
+    if row.cursor_field is not None:
+        assert row.cursor_field in properties
+        # One comparable scalar: unix seconds (Stripe) or an ISO-8601 timestamp (Orb, integrator.io).
+        cursor = properties[row.cursor_field]
+        assert cursor["type"] in (["null", "integer"], ["null", "string"])
+        if "string" in cursor["type"]:
+            assert cursor["format"] == "date-time"
+    if row.parent_field is not None:
+        assert properties[row.parent_field]["type"] == ["null", "string"]
+
+
+@pytest.mark.parametrize("row", generate_stripe_schemas.STREAMS, ids=lambda row: row.name)
+def test_given_a_stripe_stream_then_its_schema_carries_the_connector_added_fields(
+    row: generate_stripe_schemas.StripeStreamSchema,
+) -> None:
+    properties = _load(generate_stripe_schemas.OUTPUT_DIR / f"{row.name}.json")["properties"]
+
+    for name, definition in generate_stripe_schemas.CONNECTOR_FIELDS.items():
+        assert properties[name] == definition
+
+
+def test_given_stripe_amounts_and_expandable_fields_then_they_keep_the_wire_types() -> None:
+    properties = _load(generate_stripe_schemas.OUTPUT_DIR / "charges.json")["properties"]
+
+    assert properties["amount"]["type"] == ["null", "integer"]
+    assert properties["created"]["type"] == ["null", "integer"]
+    assert properties["customer"] == {"type": ["null", "string", "object"], "additionalProperties": True}
+
+
+def test_given_orb_money_and_ledger_amounts_then_they_follow_the_sdk_types() -> None:
+    invoice = _load(generate_orb_schemas.OUTPUT_DIR / "orb_invoices.json")["properties"]
+    ledger = _load(generate_orb_schemas.OUTPUT_DIR / "orb_credits_ledger_entries.json")["properties"]
+
+    assert invoice["total"]["type"] == ["null", "string"]
+    assert invoice["invoice_date"] == {"type": ["null", "string"], "format": "date-time"}
+    for field in ("amount", "starting_balance", "ending_balance"):
+        assert ledger[field]["type"] == ["null", "number"]
+    assert ledger["customer_id"]["type"] == ["null", "string"]
