@@ -98,3 +98,27 @@ def test_given_state_when_objects_change_then_next_sync_returns_only_the_changes
     ]
     assert connector["_id"] in {c["_id"] for c in changed}
     assert all(c["lastModified"] >= saved for c in changed)
+
+
+def test_given_many_windows_read_concurrently_when_state_is_emitted_then_it_covers_only_emitted_records(
+    config: dict[str, Any], sandbox: SandboxProcess
+) -> None:
+    narrow = {**config, "stripe": {**config["stripe"], "slice_range_days": 20}, "max_concurrency": 8}
+    output = read(
+        SourceBilling(), narrow, CatalogBuilder().with_stream("customers", SyncMode.incremental).build()
+    )
+    created = {
+        o["id"]: o["created"] for o in sandbox.control("GET", "/_control/objects/stripe/customers")["data"]
+    }
+    seen: set[str] = set()
+    states = 0
+    for message in output.get_message_iterator():
+        if message.record is not None:
+            seen.add(message.record.data["id"])
+        elif message.state is not None and message.state.stream is not None:
+            states += 1
+            cursor = message.state.stream.stream_state.default["updated"]
+            covered = {customer for customer, at in created.items() if at < cursor}
+            assert covered <= seen, f"state {cursor} covers {len(covered - seen)} records not yet emitted"
+    assert states > 10
+    assert seen == set(created)

@@ -17,7 +17,6 @@ import pendulum
 import requests
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams.call_rate import APIBudget
-from airbyte_cdk.sources.streams.core import StreamData
 from airbyte_cdk.sources.streams.http import HttpStream
 from requests.auth import AuthBase
 
@@ -43,6 +42,12 @@ class ApiStream(HttpStream, ABC):
     @abstractmethod
     def error_detail(body: Any) -> str | None:
         """The human-readable message inside one of this API's error bodies."""
+
+    def close_slice(self, stream_slice: Mapping[str, Any]) -> None:
+        """Record that a slice was read in full and all its records were emitted: the only place where a
+        stream's state may advance. `read_records` never touches state, since it runs on a worker thread
+        while the records are still queued for output; the source calls this on the main thread after the
+        slice's last record went out. Streams without state have nothing to do."""
 
     def get_error_handler(self) -> ApiErrorHandler:
         return ApiErrorHandler(self.logger, self.api_name, self._error_mapping, self.error_detail)
@@ -151,13 +156,5 @@ class WindowedStream(ApiStream, ABC):
             start = max(start, self.parse_cursor(saved) - self._lookback)
         return start
 
-    def read_records(
-        self,
-        sync_mode: SyncMode,
-        cursor_field: list[str] | None = None,
-        stream_slice: Mapping[str, Any] | None = None,
-        stream_state: Mapping[str, Any] | None = None,
-    ) -> Iterable[StreamData]:
-        yield from super().read_records(sync_mode, cursor_field, stream_slice, stream_state)
-        if stream_slice:
-            self._cursor.close(stream_slice["partition"], stream_slice["checkpoint"])
+    def close_slice(self, stream_slice: Mapping[str, Any]) -> None:
+        self._cursor.close(stream_slice["partition"], stream_slice["checkpoint"])

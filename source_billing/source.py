@@ -1,23 +1,57 @@
-"""The Airbyte source: validates the configuration, checks each configured API, lists their streams."""
+"""The Airbyte source: validates the configuration, checks each configured API, reads their streams
+concurrently."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from functools import partial
+from queue import Queue
 from typing import Any
 
-from airbyte_cdk.models import AirbyteConnectionStatus, FailureType, Status
-from airbyte_cdk.sources import AbstractSource
+from airbyte_cdk.models import (
+    AirbyteConnectionStatus,
+    AirbyteMessage,
+    AirbyteStateMessage,
+    ConfiguredAirbyteCatalog,
+    FailureType,
+    Status,
+    SyncMode,
+)
+from airbyte_cdk.sources.concurrent_source.concurrent_source import ConcurrentSource
+from airbyte_cdk.sources.concurrent_source.concurrent_source_adapter import ConcurrentSourceAdapter
+from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
+from airbyte_cdk.sources.message import InMemoryMessageRepository, MessageRepository
+from airbyte_cdk.sources.message.concurrent_repository import ConcurrentMessageRepository
 from airbyte_cdk.sources.streams import Stream
+from airbyte_cdk.sources.streams.concurrent.adapters import StreamFacade
+from airbyte_cdk.sources.streams.concurrent.cursor import Cursor, FinalStateCursor
+from airbyte_cdk.sources.streams.concurrent.partitions.types import QueueItem
+from airbyte_cdk.sources.utils.slice_logger import DebugSliceLogger
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_billing import integrator_io, orb, stripe
-from source_billing.config import BillingConfig
+from source_billing.base_stream import ApiStream
+from source_billing.concurrency import SliceCursor
+from source_billing.config import DEFAULT_MAX_CONCURRENCY, BillingConfig
+
+LOGGER = logging.getLogger("airbyte")
+# Records waiting for output; workers block when it is full, so memory stays flat however fast they read.
+QUEUE_SIZE = 10_000
 
 
-class SourceBilling(AbstractSource):
+class SourceBilling(ConcurrentSourceAdapter):
     """Stripe, Orb and integrator.io billing and licensing data, as one Airbyte source."""
+
+    def __init__(self) -> None:
+        self._messages: MessageRepository = InMemoryMessageRepository()
+        self._state_manager = ConnectorStateManager()
+        self._catalog: ConfiguredAirbyteCatalog | None = None
+        super().__init__(_concurrent_source(DEFAULT_MAX_CONCURRENCY, Queue(), self._messages))
+
+    @property
+    def message_repository(self) -> MessageRepository:
+        return self._messages
 
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
         """Like the CDK's, but the message reaches the user as written, not as a Python repr."""
@@ -49,17 +83,61 @@ class SourceBilling(AbstractSource):
             return False, " ".join(problems)
         return True, None
 
-    def streams(self, config: Mapping[str, Any]) -> list[Stream]:
-        """The streams of the configured APIs only."""
+    def read(
+        self,
+        logger: logging.Logger,
+        config: Mapping[str, Any],
+        catalog: ConfiguredAirbyteCatalog,
+        state: list[AirbyteStateMessage] | None = None,
+    ) -> Iterator[AirbyteMessage]:
+        """Read the catalog's streams on `max_concurrency` workers."""
         parsed = BillingConfig.parse(config)
-        found: list[Stream] = []
+        # Built here, on the thread that consumes the queue, as ConcurrentMessageRepository requires.
+        queue: Queue[QueueItem] = Queue(maxsize=QUEUE_SIZE)
+        self._messages = ConcurrentMessageRepository(queue, InMemoryMessageRepository())
+        self._concurrent_source = _concurrent_source(parsed.max_concurrency, queue, self._messages)
+        self._state_manager = ConnectorStateManager(state)
+        self._catalog = catalog
+        yield from super().read(logger, config, catalog, state)
+
+    def streams(self, config: Mapping[str, Any]) -> list[Stream]:
+        """The streams of the configured APIs only; during `read`, wrapped for concurrent reading."""
+        parsed = BillingConfig.parse(config)
+        found: list[ApiStream] = []
         if parsed.stripe:
             found.extend(stripe.streams(parsed.stripe))
         if parsed.orb:
             found.extend(orb.streams(parsed.orb))
         if parsed.integrator_io:
             found.extend(integrator_io.streams(parsed.integrator_io))
-        return found
+        if self._catalog is None:
+            return list(found)
+        modes = {configured.stream.name: configured.sync_mode for configured in self._catalog.streams}
+        return [self._concurrent(stream, modes.get(stream.name, SyncMode.full_refresh)) for stream in found]
+
+    def _concurrent(self, stream: ApiStream, sync_mode: SyncMode) -> Stream:
+        cursor: Cursor
+        state = self._state_manager.get_stream_state(stream.name, stream.namespace)
+        if sync_mode == SyncMode.incremental and stream.cursor_field:
+            stream.state = state
+            cursor = SliceCursor(stream, self._state_manager, self._messages)
+        else:
+            cursor = FinalStateCursor(stream.name, stream.namespace, self._messages)
+        return StreamFacade.create_from_stream(stream, self, LOGGER, state, cursor)
+
+
+def _concurrent_source(
+    workers: int, queue: Queue[QueueItem], messages: MessageRepository
+) -> ConcurrentSource:
+    return ConcurrentSource.create(
+        num_workers=workers,
+        # Fewer partition generators than workers, so that some workers are always free to read.
+        initial_number_of_partitions_to_generate=max(workers // 2, 1),
+        logger=LOGGER,
+        slice_logger=DebugSliceLogger(),
+        message_repository=messages,
+        queue=queue,
+    )
 
 
 def _run_probe(api: str, base_url: str, run: Callable[[], str | None]) -> str | None:

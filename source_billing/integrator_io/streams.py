@@ -26,6 +26,7 @@ class ClientFilteredStream(IntegratorIoStream):
     def __init__(self, *, api: IntegratorIoApi, name: str, path: str, cursor_field: str) -> None:
         self._cursor_field = cursor_field
         self._cursor = PartitionedCursor(cursor_field)
+        self._newest_read: Any = None
         super().__init__(api=api, name=name, path=path)
 
     @property
@@ -40,6 +41,15 @@ class ClientFilteredStream(IntegratorIoStream):
     def state(self, value: MutableMapping[str, Any]) -> None:
         self._cursor.set_state(value or {})
 
+    def stream_slices(
+        self,
+        sync_mode: SyncMode,
+        cursor_field: list[str] | None = None,
+        stream_state: Mapping[str, Any] | None = None,
+    ) -> Iterable[Mapping[str, Any] | None]:
+        since = self._cursor.value(DEFAULT_PARTITION) if sync_mode == SyncMode.incremental else None
+        yield {"since": since}
+
     def read_records(
         self,
         sync_mode: SyncMode,
@@ -47,7 +57,7 @@ class ClientFilteredStream(IntegratorIoStream):
         stream_slice: Mapping[str, Any] | None = None,
         stream_state: Mapping[str, Any] | None = None,
     ) -> Iterable[StreamData]:
-        since = self._cursor.value(DEFAULT_PARTITION) if sync_mode == SyncMode.incremental else None
+        since = (stream_slice or {}).get("since")
         newest = since
         for record in super().read_records(sync_mode, cursor_field, stream_slice, stream_state):
             value = record.get(self._cursor_field) if isinstance(record, Mapping) else None
@@ -56,8 +66,11 @@ class ClientFilteredStream(IntegratorIoStream):
             if value is not None and (newest is None or value > newest):
                 newest = value
             yield record
-        # Only once the whole list was read: an interrupted read must not skip what it did not reach.
-        self._cursor.observe(DEFAULT_PARTITION, newest)
+        # Committed by close_slice once every record is out; a read that breaks off commits nothing.
+        self._newest_read = newest
+
+    def close_slice(self, stream_slice: Mapping[str, Any]) -> None:
+        self._cursor.observe(DEFAULT_PARTITION, self._newest_read)
 
 
 class ConnectorChildStream(HttpSubStream, IntegratorIoStream):

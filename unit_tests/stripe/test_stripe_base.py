@@ -42,6 +42,7 @@ def _read_all(stream: StripeStream) -> list[dict[str, Any]]:
     records: list[dict[str, Any]] = []
     for stream_slice in stream.stream_slices(sync_mode=SyncMode.incremental):
         records.extend(dict(r) for r in stream.read_records(SyncMode.incremental, stream_slice=stream_slice))
+        stream.close_slice(stream_slice)
     return records
 
 
@@ -97,6 +98,8 @@ def test_given_windows_when_read_then_state_advances_to_each_completed_window_en
         first = slices[0]
         assert first is not None
         list(stream.read_records(SyncMode.incremental, stream_slice=first))
+        assert stream.state == {}, "state moves only when the slice is closed"
+        stream.close_slice(first)
         assert stream.state == {"default": {"updated": first["checkpoint"]}}
         assert mock.request_history[0].qs["created[gte]"] == [str(first["start"])]
         assert mock.request_history[0].qs["created[lt]"] == [str(first["end"])]
