@@ -35,7 +35,7 @@ setup(
     description="Airbyte source for Stripe, Orb and Celigo integrator.io billing and licensing data.",
     python_requires=">=3.11,<3.13",
     packages=find_packages(include=["source_billing", "source_billing.*"]),
-    package_data={"source_billing": ["spec.yaml", "*/schemas/*.json"]},
+    package_data={"source_billing": ["spec.yaml", "*/schemas/*.json", "stripe/endpoints.json"]},
     install_requires=MAIN_REQUIREMENTS,
     extras_require={"dev": DEV_REQUIREMENTS, "demo": DEMO_REQUIREMENTS},
     entry_points={"console_scripts": ["source-billing=source_billing.run:run"]},

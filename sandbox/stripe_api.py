@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import itertools
 import re
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from sandbox import credentials as creds
 from sandbox import stripe_search
 from sandbox.clock import Clock
 from sandbox.faults import Limit, RateLimiter
 from sandbox.seed import Scales
-from sandbox.store import JsonObject, SortKey, paginate
+from sandbox.store import Collection, SortKey, paginate
+from sandbox.stripe_accounts import StripeAccounts
 from sandbox.stripe_data import API_VERSION, EVENT_RETENTION, TICKS, StripeAccountData, order_value
 from sandbox.stripe_query import (
     CREATED_KEYS,
     StripeParamError,
     api_key,
+    check_expand,
     check_known,
     created_range,
     expand,
@@ -30,7 +30,8 @@ from sandbox.stripe_query import (
     page_token,
     stripe_error,
 )
-from sandbox.stripe_resources import STRIPE_RESOURCES, StripeResource
+from sandbox.stripe_resources import RESOURCES_BY_NAME, StripeResource
+from sandbox.stripe_routes import Route, match
 from sandbox.wire import ApiRequest, ApiResponse, dumps, json_response
 
 NO_KEY_MESSAGE = (
@@ -49,42 +50,6 @@ KEYS = {
 }
 
 
-@dataclass(frozen=True)
-class Route:
-    """One routable path: a regex, its template (rate-limit key and log name) and its handler kind."""
-
-    pattern: re.Pattern[str]
-    template: str
-    kind: str
-    row: StripeResource | None = None
-
-
-def _compile(template: str) -> re.Pattern[str]:
-    regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template)
-    return re.compile(f"^{regex}$")
-
-
-def _routes() -> list[Route]:
-    routes = [
-        Route(_compile("/v1/events"), "/v1/events", "events"),
-        Route(_compile("/v1/events/{id}"), "/v1/events/{id}", "event"),
-        Route(_compile("/v1/account"), "/v1/account", "account"),
-        Route(_compile("/v1/accounts"), "/v1/accounts", "accounts"),
-    ]
-    for row in STRIPE_RESOURCES:
-        if row.search_fields:
-            routes.append(Route(_compile(row.path + "/search"), row.path + "/search", "search", row))
-        routes.append(Route(_compile(row.path), row.path, "list", row))
-        if row.alt_path:
-            routes.append(Route(_compile(row.alt_path), row.alt_path, "list", row))
-        if row.retrieve_path:
-            routes.append(Route(_compile(row.retrieve_path), row.retrieve_path, "retrieve", row))
-    return routes
-
-
-ROUTES = _routes()
-
-
 @dataclass
 class Caller:
     """Who is calling: key mode, restriction and the account the request acts on."""
@@ -95,8 +60,8 @@ class Caller:
     account: StripeAccountData
 
 
-class StripeApi:
-    """Serves ``/stripe/v1/...``.
+class StripeApi(StripeAccounts):
+    """Serves ``/stripe/v1/...`` (the accounts' data and the control API's changes: ``StripeAccounts``).
 
     Args:
         seed: Run seed.
@@ -108,15 +73,8 @@ class StripeApi:
     name = "stripe"
 
     def __init__(self, seed: int, scales: Scales, clock: Clock, limiter: RateLimiter) -> None:
-        self._seed = seed
-        self._scales = scales
-        self._clock = clock
+        super().__init__(seed, scales, clock)
         self._limiter = limiter
-        self._accounts: dict[str, StripeAccountData] = {}
-        # Connected accounts are generated on first use, but as of the start time, so their data does not
-        # depend on when a client first asks (or on clock changes before that).
-        self._start = clock.now_int()
-        self._lock = threading.Lock()
         self._request_ids = itertools.count(1)
         self._handlers: dict[str, Callable[[ApiRequest, Caller, Route, dict[str, str]], ApiResponse]] = {
             "list": self._list,
@@ -125,52 +83,7 @@ class StripeApi:
             "events": self._events,
             "event": self._event,
             "account": self._account,
-            "accounts": self._accounts_list,
         }
-        self.account(creds.STRIPE_PLATFORM_ACCOUNT)
-
-    def account(self, account_id: str) -> StripeAccountData:
-        """The data of one account, generated on first use (connected accounts cost nothing until used)."""
-        data = self._accounts.get(account_id)
-        if data is None:
-            with self._lock:
-                data = self._accounts.get(account_id)
-                if data is None:
-                    slot = creds.STRIPE_ACCOUNTS.index(account_id)
-                    data = StripeAccountData(
-                        self._seed, account_id, slot, self._clock.now_int(), self._scales
-                    )
-                    self._accounts[account_id] = data
-        return data
-
-    def _account_for_control(self, account: str | None) -> StripeAccountData:
-        account_id = account or creds.STRIPE_PLATFORM_ACCOUNT
-        if account_id not in creds.STRIPE_ACCOUNTS:
-            raise KeyError(f"unknown Stripe account {account_id!r}; use one of {list(creds.STRIPE_ACCOUNTS)}")
-        return self.account(account_id)
-
-    def control_objects(self, resource: str, account: str | None) -> list[JsonObject]:
-        """All current objects of a resource (``events`` included, retention ignored)."""
-        data = self._account_for_control(account)
-        if resource == "events":
-            return list(data.events.objects())
-        if resource not in data.collections:
-            raise KeyError(f"unknown Stripe resource {resource!r}")
-        return list(data.collections[resource].objects())
-
-    def control_create(self, resource: str, fields: dict[str, Any], account: str | None) -> JsonObject:
-        """Create an object (emits its created event)."""
-        return self._account_for_control(account).create(resource, fields, self._clock.now_int())
-
-    def control_update(
-        self, resource: str, object_id: str, fields: dict[str, Any], account: str | None
-    ) -> JsonObject:
-        """Update an object (emits its updated event with ``previous_attributes``)."""
-        return self._account_for_control(account).update(resource, object_id, fields, self._clock.now_int())
-
-    def control_delete(self, resource: str, object_id: str, account: str | None) -> JsonObject:
-        """Delete an object (emits its deleted event)."""
-        return self._account_for_control(account).delete(resource, object_id, self._clock.now_int())
 
     # Entry points -----------------------------------------------------------------------------------
 
@@ -202,14 +115,14 @@ class StripeApi:
             return stripe_error(401, f"Invalid API Key provided: {creds.mask_stripe_key(key)}")
         mode, restricted = KEYS[key]
         account_id = request.headers.get("stripe-account", creds.STRIPE_PLATFORM_ACCOUNT)
-        if account_id not in creds.STRIPE_ACCOUNTS:
+        if not self.is_known(account_id):
             return stripe_error(
                 403,
                 f"The provided key '{creds.mask_stripe_key(key)}' does not have access to account "
                 f"'{account_id}' (or that account does not exist). Application access may have been revoked.",
                 code="account_invalid",
             )
-        route, params = _match(request.path)
+        route, params = match(request.path)
         if route is None or request.method != "GET":
             return stripe_error(
                 404,
@@ -248,35 +161,48 @@ class StripeApi:
         row = route.row
         assert row is not None
         query = normalise(request.query)
-        allowed = LIST_PARAMS | set(row.filters)
+        implied = dict(route.implied)
+        allowed = LIST_PARAMS | (set(row.filters) - set(implied))
         if row.created_filter:
             allowed |= set(CREATED_KEYS)
-        if row.parent_param:
-            allowed.add(row.parent_param)
+        allowed |= {name for name in (row.parent_param, row.link_param) if name}
         check_known(query, allowed)
-        collection = caller.account.collections[row.name]
+        check_expand(query, in_list=True)
+        # Connect objects live in the platform; a connected account lists no accounts of its own.
+        data = (
+            self.platform
+            if row.platform_owned and (row.parent or caller.account.is_platform)
+            else caller.account
+        )
+        collection = data.collections[row.name]
         filters = {name: values for name, values in query.items() if name in row.filters}
-        parent_id = params.get("parent")
+        filters.update((name, [value]) for name, value in implied.items())
+        scope = params.get("parent")
         if row.parent_param:
-            parent_id = query.get(row.parent_param, [None])[0]
-            if not parent_id:
+            scope = query.get(row.parent_param, [None])[0]
+            if not scope:
                 raise StripeParamError(f"Missing required param: {row.parent_param}.", row.parent_param)
-        if parent_id is not None and route.template == row.alt_path and row.alt_field:
-            filters[row.alt_field] = [parent_id]
-            parent_id = None
-        if parent_id is not None and row.parent is not None:
-            parents = caller.account.collections[row.parent]
-            if parents.get(parent_id) is None:
-                parent_object = next(r.object for r in STRIPE_RESOURCES if r.name == row.parent)
-                return stripe_error(
-                    404, f"No such {parent_object}: '{parent_id}'", code="resource_missing", param="id"
+        if scope is not None and route.template == row.alt_path and row.alt_field:
+            filters[row.alt_field] = [scope]
+            scope = None
+        if scope is not None and row.parent is not None:
+            missing = self._missing_parent(row, caller, data, scope)
+            if missing is not None:
+                return missing
+        elif row.link_param and row.link_resource and query.get(row.link_param):
+            scope = query[row.link_param][0]
+            if data.collections[row.link_resource].get(scope) is None:
+                link_object = RESOURCES_BY_NAME[row.link_resource].object
+                raise StripeParamError(
+                    f"No such {link_object}: '{scope}'", row.link_param, "resource_missing"
                 )
-            order = collection.children(parent_id)
+        if scope is not None:
+            order = collection.children(scope)
             if filters:
                 allowed_ids = {key[1] for key in order}
                 predicate = filter_predicate(filters, ())
                 order = collection.view(
-                    ("children", parent_id, _spec(filters)),
+                    ("children", scope, _spec(filters)),
                     lambda object_id, obj: object_id in allowed_ids and predicate(object_id, obj),
                 )
         elif filters or row.hidden_statuses:
@@ -284,14 +210,30 @@ class StripeApi:
         else:
             order = collection.order()
         low, high = created_range(query) if row.created_filter else (None, None)
-        url = request.path
-        return self._page(query, caller, collection.name, order, low, high, url, row.object)
+        return self._page(query, data, collection, order, low, high, request.path, row.object)
+
+    def _missing_parent(
+        self, row: StripeResource, caller: Caller, data: StripeAccountData, parent_id: str
+    ) -> ApiResponse | None:
+        """Stripe's 404 when a child list's parent does not exist (or belongs to another account)."""
+        assert row.parent is not None
+        if row.platform_owned:
+            # Persons and external accounts: an account's own, or the platform's connected accounts'.
+            own = parent_id == caller.account.account
+            if own or (caller.account.is_platform and data.collections[row.parent].get(parent_id)):
+                return None
+        elif data.collections[row.parent].get(parent_id) is not None:
+            return None
+        parent_object = RESOURCES_BY_NAME[row.parent].object
+        return stripe_error(
+            404, f"No such {parent_object}: '{parent_id}'", code="resource_missing", param="id"
+        )
 
     def _page(
         self,
         query: dict[str, list[str]],
-        caller: Caller,
-        resource: str,
+        data: StripeAccountData,
+        collection: Collection,
         order: list[SortKey],
         low: int | None,
         high: int | None,
@@ -300,7 +242,6 @@ class StripeApi:
     ) -> ApiResponse:
         """Cut a page and serialise it from cached object bytes."""
         limit = limit_of(query)
-        collection = caller.account.events if resource == "events" else caller.account.collections[resource]
         after_id = query.get("starting_after", [None])[0]
         before_id = query.get("ending_before", [None])[0]
         if after_id and before_id:
@@ -310,7 +251,8 @@ class StripeApi:
         cursors: dict[str, SortKey | None] = {}
         for name, cursor_id in (("starting_after", after_id), ("ending_before", before_id)):
             if cursor_id:
-                key = collection.key_of(cursor_id)
+                # A deleted object is no cursor either: Stripe answers "No such ..." for it as well.
+                key = collection.key_of(cursor_id) if collection.get(cursor_id) is not None else None
                 if key is None:
                     raise StripeParamError(f"No such {object_name}: '{cursor_id}'", name, "resource_missing")
                 cursors[name] = key
@@ -325,7 +267,7 @@ class StripeApi:
         expansions = [path[5:] for path in query.get("expand", []) if path.startswith("data.")]
         if expansions:
             items = [
-                dumps(expand(obj, expansions, caller.account.find))
+                dumps(expand(obj, expansions, data.find, data.include))
                 for object_id in page.ids
                 if (obj := collection.get(object_id)) is not None
             ]
@@ -351,6 +293,7 @@ class StripeApi:
         assert row is not None
         query = normalise(request.query)
         check_known(query, {"expand"})
+        check_expand(query, in_list=False)
         collection = caller.account.collections[row.name]
         object_id = params["id"]
         obj = collection.get(object_id)
@@ -361,7 +304,9 @@ class StripeApi:
                 404, f"No such {row.object}: '{object_id}'", code="resource_missing", param="id"
             )
         if query.get("expand"):
-            return json_response(200, expand(obj, query["expand"], caller.account.find))
+            return json_response(
+                200, expand(obj, query["expand"], caller.account.find, caller.account.include)
+            )
         return ApiResponse(200, collection.json_of(object_id))
 
     def _search(
@@ -371,6 +316,7 @@ class StripeApi:
         assert row is not None
         query = normalise(request.query)
         check_known(query, {"query", "limit", "page", "expand"})
+        check_expand(query, in_list=True)
         text = query.get("query", [""])[0]
         if not text:
             raise StripeParamError("Missing required param: query.", "query", "parameter_missing")
@@ -405,6 +351,7 @@ class StripeApi:
     ) -> ApiResponse:
         query = normalise(request.query)
         check_known(query, LIST_PARAMS | set(CREATED_KEYS) | {"type", "types", "delivery_success"})
+        check_expand(query, in_list=True)
         types = query.get("types", [])
         if types and "type" in query:
             raise StripeParamError("You may only specify one of these parameters: type, types.", "types")
@@ -425,7 +372,7 @@ class StripeApi:
         oldest = self._clock.now_int() - EVENT_RETENTION
         # Stripe keeps 30 days of events: older ones are never listed, whatever the filters say.
         low = oldest if low is None else max(low, oldest)
-        return self._page(query, caller, "events", order, low, high, "/v1/events", "event")
+        return self._page(query, caller.account, events, order, low, high, "/v1/events", "event")
 
     def _event(
         self, request: ApiRequest, caller: Caller, route: Route, params: dict[str, str]
@@ -439,30 +386,23 @@ class StripeApi:
     def _account(
         self, request: ApiRequest, caller: Caller, route: Route, params: dict[str, str]
     ) -> ApiResponse:
-        check_known(normalise(request.query), {"expand"})
-        return json_response(200, caller.account.account_object())
-
-    def _accounts_list(
-        self, request: ApiRequest, caller: Caller, route: Route, params: dict[str, str]
-    ) -> ApiResponse:
+        """``GET /v1/account`` and ``GET /v1/accounts/{id}``: an account itself, or a connected account."""
         query = normalise(request.query)
-        check_known(query, LIST_PARAMS | set(CREATED_KEYS))
-        if caller.account.account != creds.STRIPE_PLATFORM_ACCOUNT:
-            return json_response(
-                200, {"object": "list", "data": [], "has_more": False, "url": "/v1/accounts"}
-            )
-        data = [self.account(account).account_object() for account in creds.STRIPE_CONNECTED_ACCOUNTS]
-        return json_response(200, {"object": "list", "data": data, "has_more": False, "url": "/v1/accounts"})
+        check_known(query, {"expand"})
+        check_expand(query, in_list=False)
+        own = caller.account.account
+        wanted = params.get("id", own)
+        accounts = self.platform.collections["accounts"]
+        if wanted == own and caller.account.is_platform:
+            return json_response(200, caller.account.account_object())
+        if wanted == own or caller.account.is_platform:
+            if accounts.get(wanted) is not None:
+                return ApiResponse(200, accounts.json_of(wanted))
+            if accounts.was_deleted(wanted):
+                return json_response(200, {"id": wanted, "object": "account", "deleted": True})
+        return stripe_error(404, f"No such account: '{wanted}'", code="resource_missing", param="account")
 
 
 def _spec(filters: dict[str, list[str]]) -> tuple[tuple[str, tuple[str, ...]], ...]:
     """A hashable form of the filters (the view cache key)."""
     return tuple(sorted((name, tuple(values)) for name, values in filters.items()))
-
-
-def _match(path: str) -> tuple[Route | None, dict[str, str]]:
-    for route in ROUTES:
-        match = route.pattern.match(path)
-        if match:
-            return route, match.groupdict()
-    return None, {}

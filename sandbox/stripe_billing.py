@@ -104,15 +104,18 @@ def subscription(ctx: SeedContext, index: int) -> JsonObject:
 
 
 def subscription_item(ctx: SeedContext, index: int, parent: JsonObject) -> JsonObject:
-    """One item of a subscription (Stripe embeds the price)."""
+    """One item of a subscription (Stripe embeds the price; metered items have no quantity)."""
+    price = price_summary(ctx.pick("prices"))
+    quantity = ctx.rng.randint(1, 5)
+    metered = price is not None and (price["recurring"] or {}).get("usage_type") == "metered"
     return {
         "id": ctx.new_id("si"),
         "object": "subscription_item",
         "billing_thresholds": None,
         "created": int(parent["created"]) + 1,
         "metadata": {},
-        "price": price_summary(ctx.pick("prices")),
-        "quantity": ctx.rng.randint(1, 5),
+        "price": price,
+        "quantity": None if metered else quantity,
         "subscription": parent["id"],
         "tax_rates": [],
     }
@@ -193,7 +196,7 @@ def invoice(ctx: SeedContext, index: int) -> JsonObject:
     }
 
 
-def invoice_lines_count(ctx: SeedContext) -> int:
+def invoice_lines_count(ctx: SeedContext, parent: JsonObject) -> int:
     """Lines per invoice: mostly 1-4, but 15% have 10-30 so embedded ``lines`` has ``has_more``."""
     return ctx.rng.randint(10, 30) if ctx.chance(0.15) else ctx.rng.randint(1, 4)
 

@@ -43,6 +43,8 @@ def price(ctx: SeedContext, index: int) -> JsonObject:
     prod = ctx.pick("products")
     recurring = ctx.chance(0.8)
     amount = ctx.amount(900, 99900)
+    # Some recurring prices bill reported usage (their subscription items have usage record summaries).
+    metered = recurring and ctx.chance(0.15)
     return {
         "id": ctx.new_id("price"),
         "object": "price",
@@ -57,11 +59,11 @@ def price(ctx: SeedContext, index: int) -> JsonObject:
         "nickname": f"Price {index}",
         "product": None if prod is None else prod["id"],
         "recurring": {
-            "aggregate_usage": None,
+            "aggregate_usage": "sum" if metered else None,
             "interval": ctx.choice(("month", "month", "year")),
             "interval_count": 1,
             "trial_period_days": None,
-            "usage_type": "licensed",
+            "usage_type": "metered" if metered else "licensed",
         }
         if recurring
         else None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Hashable
 from typing import Any
 
 from sandbox.seed import base62_id, between, spread_created
@@ -35,6 +36,8 @@ class SeedContext:
         self.rng = random.Random(0)
         self._counters: dict[str, int] = {}
         self.generated: dict[str, list[JsonObject]] = {}
+        # Values factories derive from many generated objects, computed once (keys name their inputs).
+        self.memo: dict[Hashable, Any] = {}
 
     def new_id(self, prefix: str, length: int = 14) -> str:
         """Return the next deterministic id for a prefix, e.g. ``cus_S3kT...``."""

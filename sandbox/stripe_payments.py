@@ -7,6 +7,8 @@ factory keeps both sides consistent.
 
 from __future__ import annotations
 
+import bisect
+
 from sandbox.seed import DAY
 from sandbox.store import JsonObject
 from sandbox.stripe_context import SeedContext, list_object
@@ -373,4 +375,70 @@ def setup_intent(ctx: SeedContext, index: int) -> JsonObject:
         "single_use_mandate": None,
         "status": ctx.choice(("succeeded", "succeeded", "requires_payment_method", "canceled")),
         "usage": "off_session",
+    }
+
+
+def payout_of(ctx: SeedContext, txn: JsonObject) -> str | None:
+    """The automatic payout that paid a balance transaction out (for ``balance_transactions?payout=``).
+
+    A payout's own transaction belongs to it; any other available transaction belongs to the first
+    payout (not failed or canceled) created once its funds were available; newer ones await a payout.
+    """
+    if txn["type"] == "payout":
+        return str(txn["source"])
+    payouts = ctx.generated.get("payouts", [])
+    key = ("payout_times", len(payouts))
+    times = ctx.memo.get(key)
+    if times is None:
+        paying = [p for p in payouts if p["automatic"] and p["status"] not in ("failed", "canceled")]
+        times = sorted((int(p["created"]), str(p["id"])) for p in paying)
+        ctx.memo[key] = times
+    position = bisect.bisect_left(times, (int(txn["available_on"]), ""))
+    return times[position][1] if position < len(times) else None
+
+
+def early_fraud_warning(ctx: SeedContext, index: int) -> JsonObject:
+    """A card network's fraud report on an existing charge."""
+    chg = ctx.pick("charges")
+    return {
+        "id": ctx.new_id("issfr", 24),
+        "object": "radar.early_fraud_warning",
+        "actionable": ctx.chance(0.7),
+        "charge": None if chg is None else chg["id"],
+        "created": ctx.after(chg),
+        "fraud_type": ctx.choice(("made_with_stolen_card", "unauthorized_use_of_card", "misc")),
+        "livemode": False,
+        "payment_intent": None if chg is None else chg["payment_intent"],
+    }
+
+
+def review(ctx: SeedContext, index: int) -> JsonObject:
+    """A Radar review of an existing charge (which points back at it); most are closed."""
+    chg = ctx.pick("charges")
+    review_id = ctx.new_id("prv", 24)
+    if chg is not None:
+        chg["review"] = review_id
+    opened_reason = ctx.choice(("rule", "manual"))
+    closed_reason = None if ctx.chance(0.3) else ctx.choice(("approved", "refunded", "refunded_as_fraud"))
+    return {
+        "id": review_id,
+        "object": "review",
+        "billing_zip": "94103",
+        "charge": None if chg is None else chg["id"],
+        "closed_reason": closed_reason,
+        "created": ctx.after(chg),
+        "ip_address": "192.0.2.10",
+        "ip_address_location": {
+            "city": "San Francisco",
+            "country": "US",
+            "latitude": 37.77,
+            "longitude": -122.42,
+            "region": "CA",
+        },
+        "livemode": False,
+        "open": closed_reason is None,
+        "opened_reason": opened_reason,
+        "payment_intent": None if chg is None else chg["payment_intent"],
+        "reason": closed_reason or opened_reason,
+        "session": None,
     }

@@ -176,13 +176,41 @@ def _field_check(name: str, value: str) -> Callable[[JsonObject], bool]:
     return lambda obj: _matches(obj.get(name), value)
 
 
-def expand(obj: JsonObject, paths: list[str], find: Callable[[str], JsonObject | None]) -> JsonObject:
+MAX_EXPAND_DEPTH = 4
+
+
+def check_expand(query: dict[str, list[str]], in_list: bool) -> None:
+    """Reject what Stripe rejects in ``expand[]``: list fields without ``data.``, more than 4 levels.
+
+    Raises:
+        StripeParamError: The first path at fault.
+    """
+    for path in query.get("expand", []):
+        if in_list and not path.startswith("data."):
+            raise StripeParamError(
+                f"This property cannot be expanded ({path}). "
+                f"You may want to try expanding 'data.{path}' instead.",
+                "expand",
+            )
+        if path.count(".") >= MAX_EXPAND_DEPTH:
+            raise StripeParamError(
+                f"You cannot expand more than {MAX_EXPAND_DEPTH} levels of a property ({path}).", "expand"
+            )
+
+
+def expand(
+    obj: JsonObject,
+    paths: list[str],
+    find: Callable[[str], JsonObject | None],
+    include: Callable[[JsonObject, str], JsonObject | None] | None = None,
+) -> JsonObject:
     """Replace id references by the objects they name along ``expand[]`` paths.
 
     Args:
         obj: The object (not modified).
         paths: Dotted paths such as ``customer`` or ``invoice.subscription`` (list prefix removed).
         find: Looks an id up in the account.
+        include: Returns the child list an absent includable field holds (``customer.sources``).
 
     Returns:
         A copy with the references expanded; paths that lead nowhere are left as they are.
@@ -194,9 +222,13 @@ def expand(obj: JsonObject, paths: list[str], find: Callable[[str], JsonObject |
         if isinstance(value, str):
             found = find(value)
             if found is not None:
-                result[head] = expand(found, [rest], find) if rest else found
+                result[head] = expand(found, [rest], find, include) if rest else found
         elif isinstance(value, dict) and rest:
-            result[head] = expand(value, [rest], find)
+            result[head] = expand(value, [rest], find, include)
+        elif value is None and include is not None:
+            included = include(result, head)
+            if included is not None:
+                result[head] = included
     return result
 
 

@@ -1,100 +1,23 @@
-"""The Stripe resource catalogue: ONE table, a row per list endpoint.
+"""The Stripe resource catalogue: ONE table, a row per list endpoint (the row's shape: ``stripe_row``).
 
 Adding an endpoint is adding a row: the seeder, the list/retrieve/search handlers, events, restricted
 keys and rate limits all read their behaviour from here. Rows are in seeding order (a factory may only
-point at objects of rows above it). Query filters and ``created`` support follow the 2023-08-16 spec.
+point at objects of rows above it). Query filters and ``created`` support follow the 2023-08-16 spec;
+event types are those of its event list (``GET /v1/events`` ``types[]``). The Connect and Issuing rows
+live in ``stripe_resources_connect`` and close the table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
-
 from sandbox import stripe_billing as billing
 from sandbox import stripe_catalogue as catalogue
 from sandbox import stripe_checkout as checkout
+from sandbox import stripe_children as children
 from sandbox import stripe_payments as payments
-from sandbox.store import JsonObject
-from sandbox.stripe_context import SeedContext
+from sandbox.stripe_resources_connect import CONNECT_AND_ISSUING
+from sandbox.stripe_row import StripeResource, events, few, on_status, some
 
-Factory = Callable[..., JsonObject]
-FillParent = Callable[[SeedContext, JsonObject, list[JsonObject]], None]
-
-
-@dataclass(frozen=True)
-class StripeResource:
-    """One Stripe list endpoint and the objects behind it.
-
-    Attributes:
-        name: Resource name (control API, ``--scale-for stripe.NAME``), the stream-style plural.
-        path: List path; ``{parent}`` stands for the parent's id in child lists.
-        object: The ``object`` value of its items.
-        factory: Builds one object: ``(ctx, index)`` or, for children, ``(ctx, index, parent)``.
-        created_filter: Whether the list accepts ``created`` / ``created[gt|gte|lt|lte]``.
-        filters: Equality filters the list accepts (``customer``, ``status``...).
-        parent: For child resources, the parent resource's name.
-        parent_param: Query parameter that names the parent when the path does not (required then).
-        per_parent: Children per parent when seeding.
-        fill_parent: Updates the parent (totals, embedded first page) from all its children.
-        embedded_field: Field of the parent that embeds the first page of this child list.
-        events: Event types emitted on create, update and delete (None where Stripe has none).
-        search_fields: Fields ``/search`` accepts; empty means the resource has no search endpoint.
-        restricted: Whether the sandbox's restricted key lacks permission for it.
-        permission: The permission Stripe would name in the 403 message.
-        rate_group: ``files`` for the Files API's own 20/s limit.
-        alt_path: A second list path whose ``{parent}`` is matched against ``alt_field``.
-        alt_field: The field ``alt_path``'s parent id is compared with.
-        hidden_statuses: Statuses a list omits unless ``status`` is given (subscriptions: canceled).
-        created_field: The field holding the creation time (invoice items call it ``date``).
-    """
-
-    name: str
-    path: str
-    object: str
-    factory: Factory
-    created_filter: bool = False
-    filters: tuple[str, ...] = ()
-    parent: str | None = None
-    parent_param: str | None = None
-    per_parent: Callable[[SeedContext], int] | None = None
-    fill_parent: FillParent | None = None
-    embedded_field: str | None = None
-    events: tuple[str | None, str | None, str | None] = (None, None, None)
-    search_fields: tuple[str, ...] = ()
-    restricted: bool = False
-    permission: str = ""
-    rate_group: str = ""
-    alt_path: str | None = None
-    alt_field: str | None = None
-    hidden_statuses: tuple[str, ...] = ()
-    created_field: str = "created"
-
-    @property
-    def is_child(self) -> bool:
-        """Whether objects of this resource belong to a parent object."""
-        return self.parent is not None
-
-    @property
-    def retrieve_path(self) -> str | None:
-        """``GET`` path of one object (top-level resources only)."""
-        return None if self.is_child else self.path + "/{id}"
-
-
-def _few(low: int, high: int) -> Callable[[SeedContext], int]:
-    def count(ctx: SeedContext) -> int:
-        return ctx.rng.randint(low, high)
-
-    return count
-
-
-def _events(prefix: str, created: bool = True, updated: bool = True, deleted: bool = False) -> Any:
-    return (
-        f"{prefix}.created" if created else None,
-        f"{prefix}.updated" if updated else None,
-        f"{prefix}.deleted" if deleted else None,
-    )
-
+__all__ = ["RESOURCES_BY_NAME", "STRIPE_RESOURCES", "StripeResource"]
 
 R = StripeResource
 
@@ -106,7 +29,7 @@ STRIPE_RESOURCES: tuple[StripeResource, ...] = (
         catalogue.product,
         True,
         ("active", "ids", "shippable", "url"),
-        events=_events("product", deleted=True),
+        events=events("product", deleted=True),
         search_fields=("active", "description", "metadata", "name", "shippable", "url", "created"),
     ),
     R(
@@ -116,7 +39,7 @@ STRIPE_RESOURCES: tuple[StripeResource, ...] = (
         catalogue.price,
         True,
         ("active", "currency", "product", "type"),
-        events=_events("price", deleted=True),
+        events=events("price", deleted=True),
         search_fields=("active", "currency", "lookup_key", "metadata", "product", "type", "created"),
     ),
     R(
@@ -126,9 +49,9 @@ STRIPE_RESOURCES: tuple[StripeResource, ...] = (
         catalogue.plan,
         True,
         ("active", "product"),
-        events=_events("plan", deleted=True),
+        events=events("plan", deleted=True),
     ),
-    R("coupons", "/v1/coupons", "coupon", catalogue.coupon, True, events=_events("coupon", deleted=True)),
+    R("coupons", "/v1/coupons", "coupon", catalogue.coupon, True, events=events("coupon", deleted=True)),
     R(
         "tax_rates",
         "/v1/tax_rates",
@@ -136,7 +59,7 @@ STRIPE_RESOURCES: tuple[StripeResource, ...] = (
         catalogue.tax_rate,
         True,
         ("active", "inclusive"),
-        events=_events("tax_rate"),
+        events=events("tax_rate"),
     ),
     R(
         "shipping_rates",
@@ -153,7 +76,7 @@ STRIPE_RESOURCES: tuple[StripeResource, ...] = (
         billing.customer,
         True,
         ("email",),
-        events=_events("customer", deleted=True),
+        events=events("customer", deleted=True),
         search_fields=("created", "email", "metadata", "name", "phone"),
     ),
     R(
@@ -174,7 +97,7 @@ STRIPE_RESOURCES: tuple[StripeResource, ...] = (
         catalogue.promotion_code,
         True,
         ("active", "code", "coupon", "customer"),
-        events=_events("promotion_code"),
+        events=events("promotion_code"),
     ),
     R(
         "subscriptions",
@@ -183,7 +106,9 @@ STRIPE_RESOURCES: tuple[StripeResource, ...] = (
         billing.subscription,
         True,
         ("customer", "price", "status", "collection_method"),
-        events=_events("customer.subscription", deleted=True),
+        events=events("customer.subscription", deleted=True),
+        # Canceling a subscription keeps the object (status canceled) but emits its deleted event.
+        transitions=on_status("customer.subscription", canceled="deleted", paused="paused"),
         search_fields=("created", "metadata", "status"),
         hidden_statuses=("canceled",),
     ),
@@ -194,7 +119,7 @@ STRIPE_RESOURCES: tuple[StripeResource, ...] = (
         billing.subscription_item,
         parent="subscriptions",
         parent_param="subscription",
-        per_parent=_few(1, 3),
+        per_parent=few(1, 3),
         fill_parent=billing.fill_subscription,
         embedded_field="items",
     ),
@@ -205,7 +130,10 @@ STRIPE_RESOURCES: tuple[StripeResource, ...] = (
         billing.invoice,
         True,
         ("customer", "status", "subscription", "collection_method", "due_date"),
-        events=_events("invoice", deleted=True),
+        events=events("invoice", deleted=True),
+        transitions=on_status(
+            "invoice", open="finalized", paid="paid", void="voided", uncollectible="marked_uncollectible"
+        ),
         search_fields=(
             "created",
             "currency",
@@ -244,7 +172,8 @@ STRIPE_RESOURCES: tuple[StripeResource, ...] = (
         billing.credit_note,
         False,
         ("customer", "invoice"),
-        events=_events("credit_note"),
+        events=events("credit_note"),
+        transitions=on_status("credit_note", void="voided"),
     ),
     R(
         "credit_note_line_items",
@@ -252,7 +181,7 @@ STRIPE_RESOURCES: tuple[StripeResource, ...] = (
         "credit_note_line_item",
         billing.credit_note_line,
         parent="credit_notes",
-        per_parent=_few(1, 3),
+        per_parent=few(1, 3),
         fill_parent=billing.fill_credit_note,
         embedded_field="lines",
     ),
@@ -264,6 +193,15 @@ STRIPE_RESOURCES: tuple[StripeResource, ...] = (
         True,
         ("customer",),
         events=("payment_intent.created", None, None),
+        transitions=on_status(
+            "payment_intent",
+            succeeded="succeeded",
+            canceled="canceled",
+            processing="processing",
+            requires_action="requires_action",
+            requires_capture="amount_capturable_updated",
+            requires_payment_method="payment_failed",
+        ),
         search_fields=("amount", "created", "currency", "customer", "metadata", "status"),
     ),
     R(
@@ -273,7 +211,13 @@ STRIPE_RESOURCES: tuple[StripeResource, ...] = (
         payments.charge,
         True,
         ("customer", "payment_intent", "transfer_group"),
-        events=("charge.succeeded", "charge.updated", None),
+        # No charge.created: a new charge emits the event of its status.
+        events=(None, "charge.updated", None),
+        transitions=(
+            *on_status("charge", succeeded="succeeded", failed="failed", pending="pending"),
+            ("captured", True, "charge.captured"),
+            ("refunded", True, "charge.refunded"),
+        ),
         restricted=True,
         permission="rak_charge_read",
         search_fields=(
@@ -297,7 +241,7 @@ STRIPE_RESOURCES: tuple[StripeResource, ...] = (
         payments.refund,
         True,
         ("charge", "payment_intent"),
-        events=_events("refund"),
+        events=events("refund"),
     ),
     R(
         "disputes",
@@ -306,7 +250,8 @@ STRIPE_RESOURCES: tuple[StripeResource, ...] = (
         payments.dispute,
         True,
         ("charge", "payment_intent"),
-        events=_events("charge.dispute"),
+        events=events("charge.dispute"),
+        transitions=on_status("charge.dispute", won="closed", lost="closed"),
     ),
     R(
         "payouts",
@@ -315,7 +260,8 @@ STRIPE_RESOURCES: tuple[StripeResource, ...] = (
         payments.payout,
         True,
         ("status", "destination"),
-        events=_events("payout"),
+        events=events("payout"),
+        transitions=on_status("payout", paid="paid", failed="failed", canceled="canceled"),
     ),
     R(
         "balance_transactions",
@@ -323,7 +269,11 @@ STRIPE_RESOURCES: tuple[StripeResource, ...] = (
         "balance_transaction",
         payments.balance_transaction,
         True,
-        ("currency", "payout", "source", "type"),
+        ("currency", "source", "type"),
+        link=payments.payout_of,
+        link_param="payout",
+        link_resource="payouts",
+        link_view="payout_balance_transactions",
         restricted=True,
         permission="rak_balance_transaction_source_read",
     ),
@@ -334,7 +284,7 @@ STRIPE_RESOURCES: tuple[StripeResource, ...] = (
         payments.transfer,
         True,
         ("destination", "transfer_group"),
-        events=_events("transfer"),
+        events=events("transfer"),
     ),
     R(
         "application_fees",
@@ -353,6 +303,13 @@ STRIPE_RESOURCES: tuple[StripeResource, ...] = (
         True,
         ("customer", "payment_method", "attach_to_self"),
         events=("setup_intent.created", None, None),
+        transitions=on_status(
+            "setup_intent",
+            succeeded="succeeded",
+            canceled="canceled",
+            requires_action="requires_action",
+            requires_payment_method="setup_failed",
+        ),
     ),
     R(
         "files",
@@ -372,7 +329,8 @@ STRIPE_RESOURCES: tuple[StripeResource, ...] = (
         checkout.checkout_session,
         False,
         ("customer", "payment_intent", "payment_link", "subscription"),
-        events=("checkout.session.completed", None, None),
+        # No checkout.session.created: completed and expired sessions emit those events.
+        transitions=on_status("checkout.session", complete="completed", expired="expired"),
     ),
     R(
         "checkout_session_line_items",
@@ -380,7 +338,7 @@ STRIPE_RESOURCES: tuple[StripeResource, ...] = (
         "item",
         checkout.checkout_line_item,
         parent="checkout_sessions",
-        per_parent=_few(1, 4),
+        per_parent=few(1, 4),
         fill_parent=checkout.fill_checkout_session,
     ),
     R(
@@ -390,7 +348,10 @@ STRIPE_RESOURCES: tuple[StripeResource, ...] = (
         billing.subscription_schedule,
         True,
         ("customer", "scheduled"),
-        events=_events("subscription_schedule"),
+        events=events("subscription_schedule"),
+        transitions=on_status(
+            "subscription_schedule", canceled="canceled", completed="completed", released="released"
+        ),
     ),
     R(
         "topups",
@@ -400,6 +361,9 @@ STRIPE_RESOURCES: tuple[StripeResource, ...] = (
         True,
         ("amount", "status"),
         events=("topup.created", None, None),
+        transitions=on_status(
+            "topup", succeeded="succeeded", failed="failed", canceled="canceled", reversed="reversed"
+        ),
     ),
     R(
         "quotes",
@@ -409,7 +373,84 @@ STRIPE_RESOURCES: tuple[StripeResource, ...] = (
         False,
         ("customer", "status", "test_clock"),
         events=("quote.created", None, None),
+        transitions=on_status("quote", open="finalized", accepted="accepted", canceled="canceled"),
     ),
+    # Children of customers (the customer embeds sources and tax ids only through expand[]).
+    R(
+        "customer_sources",
+        "/v1/customers/{parent}/sources",
+        "bank_account",
+        children.customer_source,
+        filters=("object",),
+        parent="customers",
+        per_parent=some(0.1, 1, 2),
+        includable="sources",
+        events=events("customer.source", deleted=True),
+        subset_paths=(
+            ("/v1/customers/{parent}/bank_accounts", "object", "bank_account"),
+            ("/v1/customers/{parent}/cards", "object", "card"),
+        ),
+    ),
+    R(
+        "tax_ids",
+        "/v1/customers/{parent}/tax_ids",
+        "tax_id",
+        children.tax_id,
+        parent="customers",
+        per_parent=some(0.2, 1, 2),
+        includable="tax_ids",
+        newest_first=True,
+        events=events("customer.tax_id", deleted=True),
+    ),
+    R(
+        "customer_balance_transactions",
+        "/v1/customers/{parent}/balance_transactions",
+        "customer_balance_transaction",
+        children.customer_balance_transaction,
+        parent="customers",
+        per_parent=some(0.3, 1, 4),
+        fill_parent=children.fill_customer_balance,
+        newest_first=True,
+    ),
+    R(
+        "usage_record_summaries",
+        "/v1/subscription_items/{parent}/usage_record_summaries",
+        "usage_record_summary",
+        children.usage_record_summary,
+        parent="subscription_items",
+        per_parent=children.usage_periods,
+    ),
+    R(
+        "setup_attempts",
+        "/v1/setup_attempts",
+        "setup_attempt",
+        children.setup_attempt,
+        True,
+        parent="setup_intents",
+        parent_param="setup_intent",
+        per_parent=few(1, 2),
+        fill_parent=children.fill_setup_intent,
+        newest_first=True,
+    ),
+    R(
+        "early_fraud_warnings",
+        "/v1/radar/early_fraud_warnings",
+        "radar.early_fraud_warning",
+        payments.early_fraud_warning,
+        False,
+        ("charge", "payment_intent"),
+        events=events("radar.early_fraud_warning"),
+    ),
+    R(
+        "reviews",
+        "/v1/reviews",
+        "review",
+        payments.review,
+        True,
+        events=("review.opened", None, None),
+        transitions=(("open", False, "review.closed"),),
+    ),
+    *CONNECT_AND_ISSUING,
 )
 
 RESOURCES_BY_NAME: dict[str, StripeResource] = {row.name: row for row in STRIPE_RESOURCES}

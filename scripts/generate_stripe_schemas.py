@@ -29,12 +29,14 @@ from scripts.schema_tools import (
     JsonSchema,
     SchemaNormalizer,
     nullable,
+    render,
     with_added_properties,
     write_schemas,
 )
 
 DEFAULT_SPEC = REPO_ROOT.parent / "shared" / "stripe" / "spec3.yaml"
 OUTPUT_DIR = REPO_ROOT / "source_billing" / "stripe" / "schemas"
+ENDPOINTS_FILE = REPO_ROOT / "source_billing" / "stripe" / "endpoints.json"
 _COMPONENT_REF_PREFIX = "#/components/schemas/"
 
 
@@ -100,8 +102,8 @@ STREAMS: tuple[StripeStreamSchema, ...] = (
     StripeStreamSchema("disputes", "dispute", _U),
     StripeStreamSchema("early_fraud_warnings", "radar.early_fraud_warning", _U),
     StripeStreamSchema("events", "event", _C),
-    StripeStreamSchema("external_account_bank_accounts", "bank_account", _U),
-    StripeStreamSchema("external_account_cards", "card", _U),
+    StripeStreamSchema("external_account_bank_accounts", "bank_account", _U, parent_field="account_id"),
+    StripeStreamSchema("external_account_cards", "card", _U, parent_field="account_id"),
     StripeStreamSchema("file_links", "file_link", _C),
     StripeStreamSchema("files", "file", _C),
     StripeStreamSchema("invoice_items", "invoiceitem", _U),
@@ -177,13 +179,38 @@ def build_schemas(
     return schemas
 
 
+def build_endpoints(spec: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every list endpoint without path parameters, for custom streams: which stream schema its items share
+    (null when none of ours does) and whether it accepts `created` filters."""
+    by_component: dict[str, str] = {}
+    for stream in STREAMS:
+        by_component.setdefault(stream.component, stream.name)
+    endpoints = {}
+    for path, operations in sorted(spec["paths"].items()):
+        get = operations.get("get")
+        if not get or "{" in path:
+            continue
+        body = get["responses"].get("200", {}).get("content", {}).get("application/json", {}).get("schema", {})
+        properties = body.get("properties", {})
+        if properties.get("object", {}).get("enum") != ["list"] or "data" not in properties:
+            continue
+        item_ref = properties["data"].get("items", {}).get("$ref", "")
+        component = item_ref.removeprefix(_COMPONENT_REF_PREFIX) if item_ref else None
+        query = {parameter["name"] for parameter in get.get("parameters", []) if parameter["in"] == "query"}
+        endpoints[path] = {"schema": by_component.get(component or ""), "created": "created" in query}
+    return endpoints
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Generate the Stripe stream schemas from spec3.yaml.")
     parser.add_argument("spec", nargs="?", type=Path, default=DEFAULT_SPEC, help="Stripe's spec3.yaml")
     parser.add_argument("--output-dir", type=Path, default=OUTPUT_DIR, help="where to write <stream>.json")
+    parser.add_argument("--endpoints-file", type=Path, default=ENDPOINTS_FILE, help="the list endpoints index")
     args = parser.parse_args(argv)
-    written = write_schemas(build_schemas(load_spec(args.spec)), args.output_dir)
-    print(f"wrote {len(written)} Stripe schemas to {args.output_dir}")
+    spec = load_spec(args.spec)
+    written = write_schemas(build_schemas(spec), args.output_dir)
+    args.endpoints_file.write_text(render(build_endpoints(spec)), encoding="utf-8")
+    print(f"wrote {len(written)} Stripe schemas to {args.output_dir} and the endpoints to {args.endpoints_file}")
 
 
 if __name__ == "__main__":

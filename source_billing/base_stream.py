@@ -8,21 +8,24 @@ concurrent workers.
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from functools import cache
 from typing import Any, ClassVar
 
 import pendulum
 import requests
-from airbyte_cdk.models import SyncMode
+from airbyte_cdk.models import FailureType, SyncMode
 from airbyte_cdk.sources.streams.call_rate import APIBudget
+from airbyte_cdk.sources.streams.core import StreamData
 from airbyte_cdk.sources.streams.http import HttpStream
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from requests.auth import AuthBase
 
 from source_billing.errors import REQUEST_TIMEOUT, ApiErrorHandler, ErrorMapping, RetryAfterBackoff
 from source_billing.incremental import DEFAULT_PARTITION, PartitionedCursor, windows
-from source_billing.schemas import load_schema
+from source_billing.schemas import load_schema, open_schema
 
 
 class ApiStream(HttpStream, ABC):
@@ -36,6 +39,8 @@ class ApiStream(HttpStream, ABC):
     ) -> None:
         # The CDK builds its HTTP client, which asks for the error handler, inside HttpStream.__init__.
         self._error_mapping = error_mapping
+        self._failed = threading.Event()
+        self._failed_lock = threading.Lock()
         super().__init__(authenticator=authenticator, api_budget=api_budget)
 
     @staticmethod
@@ -48,6 +53,35 @@ class ApiStream(HttpStream, ABC):
         stream's state may advance. `read_records` never touches state, since it runs on a worker thread
         while the records are still queued for output; the source calls this on the main thread after the
         slice's last record went out. Streams without state have nothing to do."""
+
+    def read_records(
+        self,
+        sync_mode: SyncMode,
+        cursor_field: list[str] | None = None,
+        stream_slice: Mapping[str, Any] | None = None,
+        stream_state: Mapping[str, Any] | None = None,
+    ) -> Iterable[StreamData]:
+        return self.guard(super().read_records(sync_mode, cursor_field, stream_slice, stream_state))
+
+    def guard(self, records: Iterable[StreamData]) -> Iterator[StreamData]:
+        """Stop a stream's other slices once one has failed with an error the user must fix.
+
+        A rejected key or a missing permission fails every slice the same way; the first slice reports it
+        (a trace naming the stream), and the others end without another request or another copy of the
+        message. The stream is still reported incomplete, and the sync fails.
+        """
+        if self._failed.is_set():
+            return
+        try:
+            yield from records
+        except AirbyteTracedException as error:
+            if error.failure_type != FailureType.config_error:
+                raise
+            with self._failed_lock:
+                if self._failed.is_set():
+                    return  # already reported by the slice that failed first
+                self._failed.set()
+            raise
 
     def get_error_handler(self) -> ApiErrorHandler:
         return ApiErrorHandler(self.logger, self.api_name, self._error_mapping, self.error_detail)
@@ -67,7 +101,16 @@ class ApiStream(HttpStream, ABC):
     @cache
     def get_json_schema(self) -> Mapping[str, Any]:
         # Schemas live beside the API they describe (`<api>/schemas/`), not in the CDK's one top-level folder.
-        return load_schema(self.schema_package, self.name)
+        return (
+            load_schema(self.schema_package, self.schema_name)
+            if self.schema_name
+            else open_schema(self.primary_key)
+        )
+
+    @property
+    def schema_name(self) -> str | None:
+        """The schema file of this stream's records; None for an open object (an undescribed endpoint)."""
+        return self.name
 
     def get_error_display_message(self, exception: BaseException) -> str | None:
         if isinstance(exception, requests.HTTPError) and exception.response is not None:
@@ -97,13 +140,15 @@ class WindowedStream(ApiStream, ABC):
         self._start_date = start_date
         self._lookback = pendulum.duration(days=lookback_window_days)
         self._slice_range = pendulum.duration(days=slice_range_days)
-        self._cursor = PartitionedCursor(self.cursor_field)
+        cursor_field = self.cursor_field
+        # A full-refresh-only stream still tracks its windows, under a name no record field has.
+        self._cursor = PartitionedCursor(cursor_field if isinstance(cursor_field, str) else "checkpoint")
         super().__init__(**kwargs)
 
     @property
     @abstractmethod
-    def cursor_field(self) -> str:
-        """The record field the state follows."""
+    def cursor_field(self) -> str | list[str]:
+        """The record field the state follows; `[]` for a stream read in full every sync."""
 
     @abstractmethod
     def format_cursor(self, moment: pendulum.DateTime) -> Any:
@@ -132,22 +177,32 @@ class WindowedStream(ApiStream, ABC):
         cursor_field: list[str] | None = None,
         stream_state: Mapping[str, Any] | None = None,
     ) -> Iterable[Mapping[str, Any] | None]:
-        # Windows end at the start of the current second, exclusive: an object created later in this second
-        # has `created` >= the saved cursor and is read by the next sync. A full refresh has no next sync,
-        # so its newest window is left open.
         now = pendulum.now("UTC").replace(microsecond=0)
         for partition in self.partitions():
-            spans = list(windows(self._read_from(partition, sync_mode), now, self._slice_range))
-            for index, window in enumerate(spans):
-                end = self.format_cursor(window.end)
-                self._cursor.open(partition, end)
-                open_ended = sync_mode == SyncMode.full_refresh and index == len(spans) - 1
-                yield {
-                    "partition": partition,
-                    "start": self.format_cursor(window.start),
-                    "end": None if open_ended else end,
-                    "checkpoint": end,
-                }
+            start = self._read_from(partition, sync_mode)
+            yield from self.window_slices(
+                partition, start, now, open_ended=sync_mode == SyncMode.full_refresh
+            )
+
+    def window_slices(
+        self, partition: str, start: pendulum.DateTime, now: pendulum.DateTime, *, open_ended: bool
+    ) -> Iterator[dict[str, Any]]:
+        """The windows of one partition from `start` to `now`, registered with the cursor.
+
+        Windows end at the start of the current second, exclusive: an object created later in this second
+        has a creation time >= the saved cursor and is read by the next sync. A full refresh has no next
+        sync, so its newest window is left open (`open_ended`).
+        """
+        spans = list(windows(start, now, self._slice_range))
+        for index, window in enumerate(spans):
+            end = self.format_cursor(window.end)
+            self._cursor.open(partition, end)
+            yield {
+                "partition": partition,
+                "start": self.format_cursor(window.start),
+                "end": None if open_ended and index == len(spans) - 1 else end,
+                "checkpoint": end,
+            }
 
     def _read_from(self, partition: str, sync_mode: SyncMode) -> pendulum.DateTime:
         start = self._start_date or self.epoch

@@ -9,6 +9,7 @@ is raised as a `config_error` trace naming the field, never quoting a secret.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,36 @@ def config_error(message: str) -> AirbyteTracedException:
     )
 
 
+SEARCHABLE_STRIPE_OBJECTS = (
+    "charges",
+    "customers",
+    "invoices",
+    "payment_intents",
+    "prices",
+    "products",
+    "subscriptions",
+)
+STREAM_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+@dataclass(frozen=True)
+class StripeSearchStream:
+    """A stream of the objects a Stripe Search query finds (`stripe.search_streams`)."""
+
+    name: str
+    object: str
+    query: str
+
+
+@dataclass(frozen=True)
+class StripeCustomStream:
+    """A stream of any Stripe list endpoint (`stripe.custom_streams`)."""
+
+    name: str
+    path: str
+    params: tuple[tuple[str, str], ...] = ()
+
+
 @dataclass(frozen=True)
 class StripeConfig:
     """The `stripe` section."""
@@ -47,6 +78,8 @@ class StripeConfig:
     slice_range_days: int = 365
     api_version: str = STRIPE_DEFAULT_API_VERSION
     api_base_url: str = STRIPE_DEFAULT_BASE_URL
+    search_streams: tuple[StripeSearchStream, ...] = ()
+    custom_streams: tuple[StripeCustomStream, ...] = ()
 
     @property
     def is_live_mode(self) -> bool:
@@ -273,6 +306,75 @@ def _parse_stripe(section: Mapping[str, Any] | None) -> StripeConfig | None:
         slice_range_days=_integer(section, "slice_range_days", "stripe", 365, minimum=1, maximum=3650),
         api_version=api_version,
         api_base_url=_base_url(section, "stripe", STRIPE_DEFAULT_BASE_URL),
+        search_streams=tuple(
+            _search_stream(entry, index) for index, entry in enumerate(_entries(section, "search_streams"))
+        ),
+        custom_streams=tuple(
+            _custom_stream(entry, index) for index, entry in enumerate(_entries(section, "custom_streams"))
+        ),
+    )
+
+
+def _entries(section: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+    value = section.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(entry, Mapping) for entry in value):
+        raise config_error(f"`stripe.{key}` must be a list of objects.")
+    return value
+
+
+def _stream_name(entry: Mapping[str, Any], where: str) -> str:
+    name = entry.get("name")
+    if not isinstance(name, str) or not STREAM_NAME.match(name):
+        raise config_error(
+            f"`{where}.name` must be a stream name in lower snake_case (letters, digits, _), such as "
+            f"`large_charges`; got {name!r}."
+        )
+    return name
+
+
+def _search_stream(entry: Mapping[str, Any], index: int) -> StripeSearchStream:
+    where = f"stripe.search_streams[{index}]"
+    name = _stream_name(entry, where)
+    searched = entry.get("object")
+    if searched not in SEARCHABLE_STRIPE_OBJECTS:
+        raise config_error(
+            f"`{where}.object` must be one of {', '.join(SEARCHABLE_STRIPE_OBJECTS)} (the objects Stripe "
+            f"Search covers); got {searched!r}."
+        )
+    query = entry.get("query")
+    if not isinstance(query, str) or not query.strip():
+        raise config_error(
+            f"`{where}.query` must be a Stripe Search query such as `status:'succeeded' AND amount>1000` "
+            "(https://docs.stripe.com/search#search-query-language)."
+        )
+    return StripeSearchStream(name=name, object=str(searched), query=query)
+
+
+def _custom_stream(entry: Mapping[str, Any], index: int) -> StripeCustomStream:
+    where = f"stripe.custom_streams[{index}]"
+    name = _stream_name(entry, where)
+    path = entry.get("path")
+    if not isinstance(path, str) or not re.fullmatch(r"/v1(/[a-z0-9_]+)+", path):
+        raise config_error(
+            f"`{where}.path` must be the path of a Stripe list endpoint without parameters, such as "
+            f"`/v1/tax_codes`; got {path!r}."
+        )
+    params = entry.get("params") or {}
+    if not isinstance(params, Mapping) or not all(
+        isinstance(value, str | int | bool) and not isinstance(key, int) for key, value in params.items()
+    ):
+        raise config_error(
+            f"`{where}.params` must be an object of query parameters with string or number values."
+        )
+    reserved = {"limit", "starting_after", "ending_before"} & set(params)
+    if reserved or any(str(key).startswith("created") for key in params):
+        raise config_error(f"`{where}.params` may not set pagination or `created` (the connector sets them).")
+    return StripeCustomStream(
+        name=name,
+        path=path,
+        params=tuple(
+            sorted((str(k), str(v).lower() if isinstance(v, bool) else str(v)) for k, v in params.items())
+        ),
     )
 
 

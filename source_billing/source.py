@@ -33,7 +33,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from source_billing import integrator_io, orb, stripe
 from source_billing.base_stream import ApiStream
 from source_billing.concurrency import SliceCursor
-from source_billing.config import DEFAULT_MAX_CONCURRENCY, BillingConfig
+from source_billing.config import DEFAULT_MAX_CONCURRENCY, BillingConfig, config_error
 
 LOGGER = logging.getLogger("airbyte")
 # Records waiting for output; workers block when it is full, so memory stays flat however fast they read.
@@ -110,6 +110,12 @@ class SourceBilling(ConcurrentSourceAdapter):
             found.extend(orb.streams(parsed.orb))
         if parsed.integrator_io:
             found.extend(integrator_io.streams(parsed.integrator_io))
+        names = [stream.name for stream in found]
+        if clashes := sorted({name for name in names if names.count(name) > 1}):
+            raise config_error(
+                f"Two streams would be named {', '.join(clashes)}: rename the search or custom endpoint "
+                "stream in `stripe.search_streams` / `stripe.custom_streams`."
+            )
         if self._catalog is None:
             return list(found)
         modes = {configured.stream.name: configured.sync_mode for configured in self._catalog.streams}

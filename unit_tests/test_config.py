@@ -99,3 +99,50 @@ def test_given_region_and_base_url_when_parsed_then_base_url_overrides_region() 
     parsed = BillingConfig.parse(raw)
     assert parsed.integrator_io is not None
     assert parsed.integrator_io.api_base_url == "https://proxy.example.com/celigo"
+
+
+def test_given_search_and_custom_streams_when_parsed_then_typed_entries() -> None:
+    raw = {
+        "stripe": {
+            **STRIPE,
+            "search_streams": [{"name": "big_charges", "object": "charges", "query": "amount>1000"}],
+            "custom_streams": [
+                {"name": "tax_codes", "path": "/v1/tax_codes", "params": {"active": True, "x": 3}}
+            ],
+        }
+    }
+    parsed = BillingConfig.parse(raw)
+    assert parsed.stripe is not None
+    (search,) = parsed.stripe.search_streams
+    assert (search.name, search.object, search.query) == ("big_charges", "charges", "amount>1000")
+    (custom,) = parsed.stripe.custom_streams
+    assert (custom.name, custom.path, custom.params) == (
+        "tax_codes",
+        "/v1/tax_codes",
+        (("active", "true"), ("x", "3")),
+    )
+
+
+@pytest.mark.parametrize(
+    ("entry", "key", "expected"),
+    [
+        ({"name": "Big Charges", "object": "charges", "query": "a:1"}, "search_streams", "lower snake_case"),
+        ({"name": "x", "object": "refunds", "query": "a:1"}, "search_streams", "must be one of charges"),
+        ({"name": "x", "object": "charges", "query": " "}, "search_streams", "Stripe Search query"),
+        ({"name": "x", "path": "/v1/customers/{id}/sources"}, "custom_streams", "without parameters"),
+        ({"name": "x", "path": "v1/tax_codes"}, "custom_streams", "without parameters"),
+        ({"name": "x", "path": "/v1/tax_codes", "params": {"limit": 5}}, "custom_streams", "pagination"),
+        (
+            {"name": "x", "path": "/v1/tax_codes", "params": {"created[gte]": 5}},
+            "custom_streams",
+            "pagination",
+        ),
+        ({"name": "x", "path": "/v1/tax_codes", "params": {"a": [1]}}, "custom_streams", "string or number"),
+    ],
+)
+def test_given_bad_extra_stream_when_parsed_then_config_error_names_the_entry(
+    entry: dict[str, Any], key: str, expected: str
+) -> None:
+    message = _config_error({"stripe": {**STRIPE, key: [entry]}})
+    assert f"stripe.{key}[0]" in message
+    assert expected in message

@@ -64,7 +64,16 @@ def test_given_the_vendor_definitions_when_the_generator_runs_then_it_reproduces
     if generator is generate_stripe_schemas and not generate_stripe_schemas.DEFAULT_SPEC.exists():
         pytest.skip(f"Stripe's spec is not at {generate_stripe_schemas.DEFAULT_SPEC}")
 
-    generator.main(["--output-dir", str(tmp_path)])
+    extra = (
+        ["--endpoints-file", str(tmp_path / "endpoints.index")]
+        if generator is generate_stripe_schemas
+        else []
+    )
+    generator.main(["--output-dir", str(tmp_path), *extra])
+    if extra:
+        assert (
+            tmp_path / "endpoints.index"
+        ).read_bytes() == generate_stripe_schemas.ENDPOINTS_FILE.read_bytes()
 
     generated = {path.name: path.read_bytes() for path in tmp_path.glob("*.json")}
     committed = {path.name: path.read_bytes() for path in generator.OUTPUT_DIR.glob("*.json")}

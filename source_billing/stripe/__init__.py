@@ -10,14 +10,31 @@ from source_billing.check import probe
 from source_billing.config import StripeConfig
 from source_billing.errors import response_json
 from source_billing.stripe.base import StripeApi, StripeStream, stripe_error_detail, stripe_error_mapping
-from source_billing.stripe.streams import build_streams
+from source_billing.stripe.declarations import Parent
+from source_billing.stripe.extra import custom_row, extra_streams
+from source_billing.stripe.streams import STREAMS
 
 __all__ = ["check", "streams"]
 
 
 def streams(config: StripeConfig) -> list[StripeStream]:
-    """The Stripe streams for this configuration."""
-    return build_streams(StripeApi.from_config(config))
+    """The Stripe streams for this configuration, sharing one rate budget."""
+    custom = {f"/v1/{custom_row(stream).path}" for stream in config.custom_streams}
+    api = StripeApi.from_config(config, endpoints() | custom)
+    return [StripeStream(api=api, row=row) for row in STREAMS] + extra_streams(api, config)
+
+
+def endpoints() -> set[str]:
+    """Every endpoint template the streams call, each with its own per-endpoint rate limit."""
+    found = {"/v1/events"}
+    for row in STREAMS:
+        if row.path:
+            found.add(f"/v1/{row.path}")
+        parent: Parent | None = row.parent
+        while parent is not None:
+            found.update((f"/v1/{parent.path}", f"/v1/{parent.child_path}"))
+            parent = parent.through
+    return found
 
 
 def check(config: StripeConfig, logger: logging.Logger) -> str | None:

@@ -1,36 +1,47 @@
-"""Stripe's base stream: URL, auth, `starting_after` pagination, Connect accounts, errors and rate budget.
+"""Stripe's base stream: URL, auth, `starting_after` pagination, Connect accounts, errors and rate budget,
+and the three ways a Stripe stream is read (a list in windows of `created`, children under their parents,
+and `/v1/events` for what changed since the last sync).
 
 Reference: https://docs.stripe.com/api/pagination, https://docs.stripe.com/connect/authentication,
-https://docs.stripe.com/rate-limits.
+https://docs.stripe.com/rate-limits, https://docs.stripe.com/api/events.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any, ClassVar
 
 import pendulum
 import requests
-from airbyte_cdk.models import FailureType
-from airbyte_cdk.sources.streams.call_rate import (
-    HttpAPIBudget,
-    HttpRequestRegexMatcher,
-    MovingWindowCallRatePolicy,
-    Rate,
-)
+from airbyte_cdk.models import FailureType, SyncMode
+from airbyte_cdk.sources.streams.core import StreamData
+from airbyte_cdk.sources.streams.http.error_handlers import ErrorResolution, ResponseAction
+from airbyte_cdk.sources.streams.http.http_client import HttpClient
 from airbyte_cdk.sources.streams.http.requests_native_auth import TokenAuthenticator
 
 from source_billing.base_stream import WindowedStream
-from source_billing.config import StripeConfig
-from source_billing.errors import ErrorMapping, common_error_mapping, fail, response_json
+from source_billing.budget import LayeredBudget, Limit
+from source_billing.config import SEARCHABLE_STRIPE_OBJECTS, StripeConfig
+from source_billing.errors import (
+    REQUEST_TIMEOUT,
+    ApiErrorHandler,
+    ErrorMapping,
+    common_error_mapping,
+    fail,
+    response_json,
+)
 from source_billing.incremental import DEFAULT_PARTITION
+from source_billing.stripe.declarations import Parent, StripeObject
 
 PAGE_SIZE = 100  # Stripe's maximum
 LIVE_REQUESTS_PER_SECOND = 100
 TEST_REQUESTS_PER_SECOND = 25
+ENDPOINT_REQUESTS_PER_SECOND = 25
+SEARCH_AND_FILES_REQUESTS_PER_SECOND = 20
 ACCOUNT_ID_FIELD = "stripe_account_id"
+# Stripe keeps events for 30 days; a day less leaves room for the sync itself and for clock differences.
+EVENTS_REACH = pendulum.duration(days=29)
 
 
 def stripe_error_mapping() -> ErrorMapping:
@@ -38,19 +49,18 @@ def stripe_error_mapping() -> ErrorMapping:
     return common_error_mapping("Stripe") | {
         400: fail("Stripe rejected a request the connector made (HTTP 400); please report this."),
         401: fail(
-            "Stripe rejected the API key (HTTP 401): check `stripe.client_secret` (Dashboard > "
-            "Developers > API keys).",
+            "Stripe rejected the API key (HTTP 401): check `stripe.client_secret` "
+            "(Dashboard > Developers > API keys).",
             FailureType.config_error,
         ),
         403: fail(
-            "Stripe refused access (HTTP 403): the key lacks a read permission for this object, or "
-            "cannot act on "
-            "the Connect account; grant the permission on the restricted key or remove the account.",
+            "Stripe refused access (HTTP 403): the key lacks a read permission for this object, or cannot "
+            "act on the Connect account; grant the permission on the restricted key or remove the account.",
             FailureType.config_error,
         ),
         404: fail(
-            "Stripe answered 404 for a list endpoint: check `stripe.api_base_url` (the API root "
-            "without /v1).",
+            "Stripe answered 404 for a list endpoint: check `stripe.api_base_url` "
+            "(the API root without /v1).",
             FailureType.config_error,
         ),
     }
@@ -69,39 +79,43 @@ class StripeApi:
 
     config: StripeConfig
     authenticator: TokenAuthenticator
-    budget: HttpAPIBudget
+    budget: LayeredBudget
 
     @classmethod
-    def from_config(cls, config: StripeConfig) -> StripeApi:
-        rate = LIVE_REQUESTS_PER_SECOND if config.is_live_mode else TEST_REQUESTS_PER_SECOND
-        budget = HttpAPIBudget(
-            policies=[
-                MovingWindowCallRatePolicy(
-                    rates=[Rate(limit=rate, interval=timedelta(seconds=1))],
-                    matchers=[HttpRequestRegexMatcher(url_base=config.api_base_url)],
-                )
-            ]
-        )
+    def from_config(cls, config: StripeConfig, endpoints: Iterable[str] = ()) -> StripeApi:
+        """`endpoints` are the path templates (`/v1/...`) the streams call, each with its own 25/s."""
+        per_account = LIVE_REQUESTS_PER_SECOND if config.is_live_mode else TEST_REQUESTS_PER_SECOND
+        slower = ["/v1/files", *(f"/v1/{searched}/search" for searched in SEARCHABLE_STRIPE_OBJECTS)]
+        limits = [Limit(SEARCH_AND_FILES_REQUESTS_PER_SECOND, endpoint) for endpoint in slower]
+        limits += [Limit(ENDPOINT_REQUESTS_PER_SECOND, endpoint) for endpoint in sorted(set(endpoints))]
+        limits.append(Limit(per_account))
+        budget = LayeredBudget(config.api_base_url, limits)
         return cls(config=config, authenticator=TokenAuthenticator(config.client_secret), budget=budget)
 
     @property
     def url_base(self) -> str:
         return f"{self.config.api_base_url}/v1/"
 
+    def headers(self, partition: str) -> dict[str, str]:
+        """Headers of every request: the pinned API version, and the Connect account when there is one."""
+        headers = {"Stripe-Version": self.config.api_version}
+        if partition != DEFAULT_PARTITION:
+            headers["Stripe-Account"] = partition
+        return headers
+
 
 class StripeStream(WindowedStream):
-    """A Stripe list endpoint read in windows of `created`, per Connect account."""
+    """One Stripe stream, as declared by a `StripeObject` row."""
 
     api_name = "Stripe"
     schema_package = "source_billing.stripe"
     primary_key = "id"
     epoch: ClassVar[pendulum.DateTime] = pendulum.datetime(2011, 1, 1)  # before Stripe's public launch
+    error_detail = staticmethod(stripe_error_detail)
 
-    def __init__(self, *, api: StripeApi, name: str, path: str, cursor_field: str) -> None:
+    def __init__(self, *, api: StripeApi, row: StripeObject) -> None:
         self._api = api
-        self._name = name
-        self._path = path
-        self._cursor_field = cursor_field
+        self._row = row
         super().__init__(
             authenticator=api.authenticator,
             api_budget=api.budget,
@@ -110,23 +124,38 @@ class StripeStream(WindowedStream):
             lookback_window_days=api.config.lookback_window_days,
             slice_range_days=api.config.slice_range_days,
         )
-
-    error_detail = staticmethod(stripe_error_detail)
+        # Children of a parent deleted between listing it and listing them are gone: skip them, with a word.
+        gone = ErrorResolution(ResponseAction.IGNORE, None, "The parent object no longer exists.")
+        self._child_client = HttpClient(
+            name=self.name,
+            logger=self.logger,
+            error_handler=ApiErrorHandler(
+                self.logger, self.api_name, {**stripe_error_mapping(), 404: gone}, stripe_error_detail
+            ),
+            backoff_strategy=self.get_backoff_strategy(),
+            api_budget=api.budget,
+            authenticator=api.authenticator,
+        )
 
     @property
     def name(self) -> str:
-        return self._name
+        return self._row.name
 
     @property
-    def cursor_field(self) -> str:
-        return self._cursor_field
+    def schema_name(self) -> str | None:
+        schema = self._row.schema
+        return self._row.name if schema is None else schema or None
+
+    @property
+    def cursor_field(self) -> str | list[str]:
+        return self._row.cursor or []
 
     @property
     def url_base(self) -> str:
         return self._api.url_base
 
     def path(self, **_: Any) -> str:
-        return self._path
+        return self._listed().path or ""
 
     def format_cursor(self, moment: pendulum.DateTime) -> int:
         return int(moment.timestamp())
@@ -135,54 +164,229 @@ class StripeStream(WindowedStream):
         return pendulum.from_timestamp(int(value))
 
     def partitions(self) -> Iterable[str]:
+        if self._row.platform_only:
+            return (DEFAULT_PARTITION,)
         return self._api.config.account_ids or (DEFAULT_PARTITION,)
 
-    def request_headers(
+    def stream_slices(
         self,
-        stream_state: Mapping[str, Any] | None,
-        stream_slice: Mapping[str, Any] | None = None,
-        next_page_token: Mapping[str, Any] | None = None,
-    ) -> Mapping[str, Any]:
-        headers = {"Stripe-Version": self._api.config.api_version}
-        account = (stream_slice or {}).get("partition", DEFAULT_PARTITION)
-        if account != DEFAULT_PARTITION:
-            headers["Stripe-Account"] = account
-        return headers
+        *,
+        sync_mode: SyncMode,
+        cursor_field: list[str] | None = None,
+        stream_state: Mapping[str, Any] | None = None,
+    ) -> Iterable[Mapping[str, Any] | None]:
+        """Per partition: `/v1/events` since the saved cursor when the events still reach back that far;
+        otherwise the list, in windows of creation time when it accepts `created` filters."""
+        now = pendulum.now("UTC").replace(microsecond=0)
+        for partition in self.partitions():
+            saved = self._cursor.value(partition) if sync_mode == SyncMode.incremental else None
+            if saved is not None and self._row.follows_events:
+                since = self.parse_cursor(saved) - self._lookback
+                if since >= now - EVENTS_REACH:
+                    end = self.format_cursor(now)
+                    self._cursor.open(partition, end)
+                    yield {
+                        "partition": partition,
+                        "events": True,
+                        "start": self.format_cursor(since),
+                        "end": end,
+                        "checkpoint": end,
+                    }
+                    continue
+                self.logger.warning(
+                    f"Stream {self.name}{_for_account(partition)}: the saved cursor "
+                    f"{since.to_iso8601_string()} is older than Stripe keeps events (30 days), so changes "
+                    "since then cannot be read from events; re-reading the stream in full."
+                )
+                saved = None
+            if self._listed().created_filter:
+                start = self._start_date or self.epoch
+                if saved is not None:  # append-only: what was created since the cursor
+                    start = max(start, self.parse_cursor(saved) - self._lookback)
+                for window in self.window_slices(
+                    partition, start, now, open_ended=sync_mode == SyncMode.full_refresh
+                ):
+                    yield {**window, "as_of": self.format_cursor(now)}
+            else:
+                end = self.format_cursor(now)
+                self._cursor.open(partition, end)
+                yield {"partition": partition, "start": None, "end": None, "checkpoint": end, "as_of": end}
 
-    def request_params(
+    def read_records(
         self,
-        stream_state: Mapping[str, Any] | None,
+        sync_mode: SyncMode,
+        cursor_field: list[str] | None = None,
         stream_slice: Mapping[str, Any] | None = None,
-        next_page_token: Mapping[str, Any] | None = None,
-    ) -> MutableMapping[str, Any]:
-        params: dict[str, Any] = {"limit": PAGE_SIZE}
-        if stream_slice:
-            params["created[gte]"] = stream_slice["start"]
-            if stream_slice["end"] is not None:
-                params["created[lt]"] = stream_slice["end"]
-        if next_page_token:
-            params.update(next_page_token)
-        return params
+        stream_state: Mapping[str, Any] | None = None,
+    ) -> Iterable[StreamData]:
+        return self.guard(self._read_slice(stream_slice or {}))
+
+    def _read_slice(self, stream_slice: Mapping[str, Any]) -> Iterator[StreamData]:
+        partition = stream_slice.get("partition", DEFAULT_PARTITION)
+        account_id = None if partition == DEFAULT_PARTITION else partition
+        headers = self._api.headers(partition)
+        window = _created_params(stream_slice)
+        if stream_slice.get("events"):
+            for record in self._changed(window, headers):
+                record[ACCOUNT_ID_FIELD] = account_id
+                yield record
+            return
+        if self._row.parent:
+            records = self._all_children(self._row.parent, window, headers)
+        else:
+            records = self._pages(self.path(), {**self._row.params, **window}, headers)
+        # A list shows each object as it is when read: `updated` is the read's time, later than any event
+        # already synced for it and earlier than any event the next sync will read.
+        as_of = stream_slice.get("as_of")
+        for record in records:
+            record["updated"] = as_of
+            record[ACCOUNT_ID_FIELD] = account_id
+            yield record
+
+    def _listed(self) -> StripeObject | Parent:
+        """What the windows of a list read slice: the stream's own list, or its top-most parents' list."""
+        parent = self._row.parent
+        while parent is not None and parent.through is not None:
+            parent = parent.through
+        return parent or self._row
+
+    def _pages(
+        self,
+        path: str,
+        params: Mapping[str, Any],
+        headers: Mapping[str, str],
+        client: HttpClient | None = None,
+    ) -> Iterator[MutableMapping[str, Any]]:
+        """Every object of a list, page after page (`starting_after` the last id while `has_more`)."""
+        query = {**params, "limit": PAGE_SIZE}
+        while True:
+            _, response = (client or self._http_client).send_request(
+                "GET",
+                self.url_base + path,
+                request_kwargs={"timeout": REQUEST_TIMEOUT},
+                headers=dict(headers),
+                params=query,
+            )
+            if response.status_code == 404:
+                self.logger.warning(f"Stream {self.name}: {path} no longer exists; its objects are skipped.")
+                return
+            body = response_json(response)
+            data = body["data"]
+            yield from data
+            if not body.get("has_more") or not data:
+                return
+            query["starting_after"] = data[-1]["id"]
+
+    def _children(
+        self, parent: Parent, owner: Mapping[str, Any], headers: Mapping[str, str]
+    ) -> Iterator[MutableMapping[str, Any]]:
+        """The children of one parent object: its embedded first page, and the child list only when the
+        embedded list says it has more (or when the parent embeds nothing)."""
+        owner_id = owner["id"]
+        params = {key: value.format(id=owner_id) for key, value in parent.child_params.items()}
+        embedded = owner.get(parent.embedded) if parent.embedded else None
+        if isinstance(embedded, Mapping) and isinstance(embedded.get("data"), list):
+            data = embedded["data"]
+            if not embedded.get("has_more") or not data:
+                yield from data
+                return
+            if owner.get("deleted"):
+                yield from data  # what the deleted parent's payload still shows
+                return
+            if not params:
+                # Continue after the embedded page; a filtered child list (`object=card`) does not page in
+                # the embedded list's order, so it is read from its start instead.
+                yield from data
+                params["starting_after"] = data[-1]["id"]
+        elif owner.get("deleted"):
+            return
+        yield from self._pages(parent.child_path.format(id=owner_id), params, headers, self._child_client)
+
+    def _descendants(
+        self, parent: Parent, ancestor: Mapping[str, Any], headers: Mapping[str, str]
+    ) -> Iterator[MutableMapping[str, Any]]:
+        """This stream's records under one top-most parent, each naming its direct parent."""
+        owners: Iterable[Mapping[str, Any]] = (
+            self._children(parent.through, ancestor, headers) if parent.through else (ancestor,)
+        )
+        object_type = self._row.object_type
+        for owner in owners:
+            for child in self._children(parent, owner, headers):
+                if object_type and child.get("object") != object_type:
+                    continue
+                child[parent.key] = owner["id"]
+                yield child
+
+    def _all_children(
+        self, parent: Parent, window: Mapping[str, Any], headers: Mapping[str, str]
+    ) -> Iterator[MutableMapping[str, Any]]:
+        top = self._listed()
+        assert isinstance(top, Parent)
+        ancestors = (
+            (self._object(top.path, headers),)
+            if top.single
+            else self._pages(top.path, {**top.params, **window}, headers)
+        )
+        for ancestor in ancestors:
+            yield from self._descendants(parent, ancestor, headers)
+
+    def _object(self, path: str, headers: Mapping[str, str]) -> MutableMapping[str, Any]:
+        _, response = self._http_client.send_request(
+            "GET", self.url_base + path, request_kwargs={"timeout": REQUEST_TIMEOUT}, headers=dict(headers)
+        )
+        found: MutableMapping[str, Any] = response_json(response)
+        return found
+
+    def _changed(
+        self, window: Mapping[str, Any], headers: Mapping[str, str]
+    ) -> Iterator[MutableMapping[str, Any]]:
+        """The objects that events report changed in the window, each once, in its newest version.
+
+        Events list newest first, so the first event seen for an object carries its latest state. The set
+        of ids seen is bounded by the objects changed in one window.
+        """
+        row = self._row
+        seen: set[str] = set()
+        params = {"types[]": list(row.event_types), **window}
+        for event in self._pages("events", params, headers):
+            changed = event["data"]["object"]
+            object_id = changed.get("id")
+            if not object_id or object_id in seen:
+                continue
+            seen.add(object_id)
+            deleted = event["type"].endswith(".deleted")
+            if row.events:
+                if row.object_type and changed.get("object") != row.object_type:
+                    continue
+                if row.parent and row.parent_field:
+                    changed[row.parent.key] = changed.get(row.parent_field)
+                changed["updated"] = event["created"]
+                changed["is_deleted"] = deleted
+                yield changed
+            elif row.parent:
+                for child in self._descendants(row.parent, changed, headers):
+                    child["updated"] = event["created"]
+                    child["is_deleted"] = deleted
+                    yield child
 
     def next_page_token(self, response: requests.Response) -> Mapping[str, Any] | None:
         body = response_json(response)
-        data = body["data"]
-        if body.get("has_more") and data:
-            return {"starting_after": data[-1]["id"]}
+        if body.get("has_more") and body["data"]:
+            return {"starting_after": body["data"][-1]["id"]}
         return None
 
-    def parse_response(
-        self,
-        response: requests.Response,
-        *,
-        stream_state: Mapping[str, Any],
-        stream_slice: Mapping[str, Any] | None = None,
-        next_page_token: Mapping[str, Any] | None = None,
-    ) -> Iterable[Mapping[str, Any]]:
-        account = (stream_slice or {}).get("partition", DEFAULT_PARTITION)
-        account_id = None if account == DEFAULT_PARTITION else account
-        for record in response_json(response)["data"]:
-            # A list read sees each object as it is now; `created` is the one change time it shows.
-            record["updated"] = record["created"]
-            record[ACCOUNT_ID_FIELD] = account_id
-            yield record
+    def parse_response(self, response: requests.Response, **_: Any) -> Iterable[Mapping[str, Any]]:
+        yield from response_json(response)["data"]
+
+
+def _created_params(stream_slice: Mapping[str, Any]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    if stream_slice.get("start") is not None:
+        params["created[gte]"] = stream_slice["start"]
+    if stream_slice.get("end") is not None:
+        params["created[lt]"] = stream_slice["end"]
+    return params
+
+
+def _for_account(partition: str) -> str:
+    return "" if partition == DEFAULT_PARTITION else f" (account {partition})"

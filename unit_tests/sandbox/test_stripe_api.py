@@ -259,3 +259,37 @@ def test_given_scale_for_when_started_then_counts_follow(make_sandbox: SandboxFa
     running = make_sandbox(scale=5, scale_for={"stripe.customers": 123})
     assert len(walk_stripe(running.client, "/v1/customers")) == 123
     assert len(walk_stripe(running.client, "/v1/products")) == 5
+
+
+def test_given_expand_paths_when_listing_or_retrieving_then_stripes_rules_apply(sandbox: Running) -> None:
+    bare = sandbox.client.get("stripe", "/v1/invoices", {"expand[]": "customer"})
+    assert bare.status == 400
+    assert bare.json["error"]["message"] == (
+        "This property cannot be expanded (customer). You may want to try expanding 'data.customer' instead."
+    )
+    too_deep = sandbox.client.get("stripe", "/v1/invoices", {"expand[]": "data.subscription.customer.x.y"})
+    assert too_deep.status == 400
+    assert too_deep.json["error"]["param"] == "expand"
+    deepest = sandbox.client.get("stripe", "/v1/invoices", {"expand[0]": "data.subscription.customer.x"})
+    assert deepest.status == 200
+    invoice = deepest.json["data"][0]
+    retrieved = sandbox.client.get("stripe", f"/v1/invoices/{invoice['id']}", {"expand[]": "customer"})
+    assert retrieved.json["customer"]["id"] == invoice["customer"]
+    events = sandbox.client.get("stripe", "/v1/events", {"expand[]": "data.request"})
+    assert events.status == 200
+
+
+def test_given_a_cursor_object_deleted_meanwhile_when_paginating_then_400_resource_missing(
+    sandbox: Running,
+) -> None:
+    page = sandbox.client.get("stripe", "/v1/coupons", {"limit": 3}).json["data"]
+    sandbox.client.control("DELETE", f"stripe/coupons/{page[-1]['id']}")
+    reply = sandbox.client.get("stripe", "/v1/coupons", {"limit": 3, "starting_after": page[-1]["id"]})
+    assert reply.status == 400
+    assert reply.json["error"] == {
+        "message": f"No such coupon: '{page[-1]['id']}'",
+        "type": "invalid_request_error",
+        "code": "resource_missing",
+        "doc_url": "https://stripe.com/docs/error-codes/resource-missing",
+        "param": "starting_after",
+    }

@@ -109,3 +109,115 @@ def test_given_connected_account_when_mutating_then_only_that_account_changes(sa
     assert sandbox.client.get("stripe", f"/v1/customers/{customer['id']}").status == 404
     event = sandbox.client.get("stripe", "/v1/events", {"limit": 1}, headers=headers).json["data"][0]
     assert event["account"] == "acct_sandbox_a"
+
+
+def _latest(sandbox: Running, count: int) -> list[tuple[str, str, list[str]]]:
+    events = sandbox.client.get("stripe", "/v1/events", {"limit": count}).json["data"]
+    return [
+        (e["type"], e["data"]["object"]["id"], sorted(e["data"].get("previous_attributes", {})))
+        for e in events
+    ]
+
+
+def test_given_status_changes_when_updating_then_the_status_events_follow_the_updated_event(
+    sandbox: Running,
+) -> None:
+    charge = walk_stripe(sandbox.client, "/v1/charges")[0]
+    sandbox.client.control("POST", f"stripe/charges/{charge['id']}", {"refunded": True})
+    assert _latest(sandbox, 2) == [
+        ("charge.refunded", charge["id"], ["refunded"]),
+        ("charge.updated", charge["id"], ["refunded"]),
+    ]
+    intent = next(
+        pi for pi in walk_stripe(sandbox.client, "/v1/payment_intents") if pi["status"] != "canceled"
+    )
+    sandbox.client.control("POST", f"stripe/payment_intents/{intent['id']}", {"status": "canceled"})
+    assert _latest(sandbox, 1) == [("payment_intent.canceled", intent["id"], ["status"])]
+    subscription = walk_stripe(sandbox.client, "/v1/subscriptions")[0]
+    sandbox.client.control("POST", f"stripe/subscriptions/{subscription['id']}", {"status": "canceled"})
+    assert [kind for kind, _, _ in _latest(sandbox, 2)] == [
+        "customer.subscription.deleted",
+        "customer.subscription.updated",
+    ]
+    kept = sandbox.client.get("stripe", f"/v1/subscriptions/{subscription['id']}").json
+    assert kept["status"] == "canceled", "a canceled subscription still exists"
+    review = next(r for r in walk_stripe(sandbox.client, "/v1/reviews") if r["open"])
+    sandbox.client.control(
+        "POST", f"stripe/reviews/{review['id']}", {"open": False, "closed_reason": "approved"}
+    )
+    assert _latest(sandbox, 1) == [("review.closed", review["id"], ["closed_reason", "open"])]
+
+
+def test_given_seeded_objects_without_a_created_event_type_when_listing_events_then_their_status_decides(
+    sandbox: Running,
+) -> None:
+    charges = {c["id"]: c["status"] for c in walk_stripe(sandbox.client, "/v1/charges")}
+    types = [f"charge.{kind}" for kind in ("succeeded", "failed", "pending")]
+    events = walk_stripe(sandbox.client, "/v1/events", {"types[]": types})
+    assert {e["type"] for e in events} == {"charge.succeeded", "charge.failed"}
+    assert all(e["type"] == f"charge.{charges[e['data']['object']['id']]}" for e in events)
+    sessions = walk_stripe(sandbox.client, "/v1/events", {"type": "checkout.session.*"})
+    assert sessions
+    assert all(
+        (e["type"], e["data"]["object"]["status"])
+        in {("checkout.session.completed", "complete"), ("checkout.session.expired", "expired")}
+        for e in sessions
+    )
+
+
+def test_given_child_changes_when_listing_events_then_child_and_parent_events_are_stripes(
+    sandbox: Running,
+) -> None:
+    customer = walk_stripe(sandbox.client, "/v1/customers")[0]
+    tax_id = sandbox.client.control("POST", "stripe/tax_ids", {"_parent": customer["id"]})
+    sandbox.client.control("POST", f"stripe/tax_ids/{tax_id['id']}", {"value": "DE000000001"})
+    sandbox.client.control("DELETE", f"stripe/tax_ids/{tax_id['id']}")
+    assert _latest(sandbox, 3) == [
+        ("customer.tax_id.deleted", tax_id["id"], []),
+        ("customer.tax_id.updated", tax_id["id"], ["value"]),
+        ("customer.tax_id.created", tax_id["id"], []),
+    ]
+    source = sandbox.client.control("POST", "stripe/customer_sources", {"_parent": customer["id"]})
+    assert _latest(sandbox, 1) == [("customer.source.created", source["id"], [])]
+    credit = sandbox.client.control(
+        "POST", "stripe/customer_balance_transactions", {"_parent": customer["id"], "amount": -700}
+    )
+    assert credit["ending_balance"] == customer["balance"] - 700
+    assert _latest(sandbox, 1) == [("customer.updated", customer["id"], ["balance"])]
+    transfer = walk_stripe(sandbox.client, "/v1/transfers")[0]
+    reversal = sandbox.client.control(
+        "POST", "stripe/transfer_reversals", {"_parent": transfer["id"], "amount": 5}
+    )
+    assert _latest(sandbox, 1) == [("transfer.reversed", transfer["id"], ["amount_reversed", "reversals"])]
+    refreshed = sandbox.client.get("stripe", f"/v1/transfers/{transfer['id']}").json
+    assert refreshed["reversals"]["data"][0] == reversal
+    fee = walk_stripe(sandbox.client, "/v1/application_fees")[0]
+    refund = sandbox.client.control(
+        "POST", "stripe/application_fee_refunds", {"_parent": fee["id"], "amount": 1}
+    )
+    sandbox.client.control("POST", f"stripe/application_fee_refunds/{refund['id']}", {"metadata": {"k": "v"}})
+    assert _latest(sandbox, 2) == [
+        ("application_fee.refund.updated", refund["id"], ["metadata"]),
+        ("application_fee.refunded", fee["id"], ["amount_refunded", "refunds"]),
+    ]
+
+
+def test_given_issuing_and_radar_objects_when_created_and_updated_then_their_events_are_listed(
+    sandbox: Running,
+) -> None:
+    for resource, prefix in (
+        ("issuing_cardholders", "issuing_cardholder"),
+        ("issuing_cards", "issuing_card"),
+        ("issuing_authorizations", "issuing_authorization"),
+        ("issuing_transactions", "issuing_transaction"),
+        ("early_fraud_warnings", "radar.early_fraud_warning"),
+    ):
+        created = sandbox.client.control("POST", f"stripe/{resource}", {})
+        change = (
+            {"actionable": not created["actionable"]} if "actionable" in created else {"metadata": {"k": "v"}}
+        )
+        sandbox.client.control("POST", f"stripe/{resource}/{created['id']}", change)
+        assert [kind for kind, _, _ in _latest(sandbox, 2)] == [f"{prefix}.updated", f"{prefix}.created"]
+        seeded = walk_stripe(sandbox.client, "/v1/events", {"types[]": f"{prefix}.created"})
+        assert seeded[0]["data"]["object"]["id"] == created["id"]
+        assert len(seeded) > 1, "recent seeded objects have their created events"

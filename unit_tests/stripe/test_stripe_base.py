@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pendulum
 import pytest
 import requests
 import requests_mock
@@ -65,7 +66,10 @@ def test_given_two_pages_when_read_then_follows_starting_after_and_sends_version
     assert first.headers["Stripe-Version"] == "2023-08-16"
     assert first.headers["Authorization"] == f"Bearer {SECRET}"
     assert "Stripe-Account" not in first.headers
-    assert all(r["updated"] == r["created"] and r["stripe_account_id"] is None for r in records)
+    # A list read shows objects as of the read: `updated` is the sync's time, not the creation time.
+    (read_at,) = {r["updated"] for r in records}
+    assert read_at >= pendulum.now("UTC").int_timestamp - 60
+    assert all(r["stripe_account_id"] is None for r in records)
 
 
 def test_given_connect_accounts_when_read_then_each_account_is_read_tagged_and_stated_separately() -> None:
@@ -81,12 +85,30 @@ def test_given_connect_accounts_when_read_then_each_account_is_read_tagged_and_s
     assert set(stream.state) == {"acct_a", "acct_b"}
 
 
-def test_given_saved_state_and_lookback_when_sliced_then_starts_at_cursor_less_lookback() -> None:
+def test_given_recent_state_and_lookback_when_sliced_then_one_events_slice_from_cursor_less_lookback() -> (
+    None
+):
     stream = _stream(lookback_window_days=2, start_date="2020-01-01T00:00:00Z")
-    stream.state = {"default": {"updated": 1_700_000_000}}
-    first = next(iter(stream.stream_slices(sync_mode=SyncMode.incremental)))
+    saved = pendulum.now("UTC").subtract(days=5).int_timestamp
+    stream.state = {"default": {"updated": saved}}
+    (only,) = list(stream.stream_slices(sync_mode=SyncMode.incremental))
+    assert only is not None
+    assert only["events"] is True
+    assert only["start"] == saved - 2 * 86_400
+
+
+def test_given_state_older_than_events_retention_when_sliced_then_full_reread_and_says_why(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    stream = _stream(start_date="2020-01-01T00:00:00Z")
+    stream.state = {"default": {"updated": pendulum.now("UTC").subtract(days=31).int_timestamp}}
+    slices = list(stream.stream_slices(sync_mode=SyncMode.incremental))
+    assert not any(s and s.get("events") for s in slices)
+    first = slices[0]
     assert first is not None
-    assert first["start"] == 1_700_000_000 - 2 * 86_400
+    assert first["start"] == pendulum.datetime(2020, 1, 1).int_timestamp
+    assert "older than Stripe keeps events (30 days)" in caplog.text
+    assert "re-reading the stream in full" in caplog.text
 
 
 def test_given_windows_when_read_then_state_advances_to_each_completed_window_end() -> None:

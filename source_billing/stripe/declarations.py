@@ -1,0 +1,84 @@
+"""The shape of a Stripe stream declaration: what to list, how to follow changes, where children live."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+Cursor = Literal["updated", "created"]
+
+
+@dataclass(frozen=True)
+class Parent:
+    """How the objects of a child stream hang under their parents.
+
+    Attributes:
+        path: The parents' list path (below `/v1/`).
+        key: The field every child record gets, holding its parent's id (`invoice_id`).
+        child_path: The children's list path; `{id}` stands for the parent's id.
+        child_params: Query parameters of the children's list; `{id}` stands for the parent's id.
+        embedded: The parent's field embedding the first page of its children, when it has one.
+        created_filter: Whether the parents' list accepts `created` filters (then it is read in windows).
+        params: Query parameters of the parents' list.
+        events: Event types whose object is a parent (or, with `through`, the parent's own parent): the
+            children of a changed parent are emitted again.
+        through: When the parents are themselves children (subscription items, listed per subscription).
+        single: The parent is one object (`GET /v1/account`: the account being read), not a list.
+    """
+
+    path: str
+    key: str
+    child_path: str
+    child_params: Mapping[str, str] = field(default_factory=dict)
+    embedded: str | None = None
+    created_filter: bool = True
+    params: Mapping[str, str] = field(default_factory=dict)
+    events: tuple[str, ...] = ()
+    through: Parent | None = None
+    single: bool = False
+
+
+@dataclass(frozen=True)
+class StripeObject:
+    """One Stripe stream.
+
+    Attributes:
+        name: The stream name (Airbyte source-stripe's).
+        reference: The API reference of its list endpoint.
+        path: The list path below `/v1/` (top-level streams); children are listed through `parent`.
+        cursor: `updated` (changes followed through `/v1/events`), `created` (append-only: windows of
+            creation time), or None (full refresh only: Stripe offers no way to see what changed).
+        created_filter: Whether the list accepts `created` filters (then it is read in windows).
+        params: Query parameters of the list (`status=all` where Stripe hides some objects by default).
+        events: Event types whose object is a record of this stream.
+        object_type: The `object` value of this stream's records, where an endpoint or event type mixes
+            several (customer sources are cards or bank accounts).
+        parent_field: Where an object read from an event names its parent, to fill `parent.key`.
+        parent: For child streams.
+        platform_only: Read with the platform's key only, never per Connect account (the accounts list).
+        schema: The schema file of its records, when not its own name ("" for an open object).
+    """
+
+    name: str
+    reference: str
+    path: str | None = None
+    cursor: Cursor | None = "updated"
+    created_filter: bool = True
+    params: Mapping[str, str] = field(default_factory=dict)
+    events: tuple[str, ...] = ()
+    object_type: str | None = None
+    parent_field: str | None = None
+    parent: Parent | None = None
+    platform_only: bool = False
+    schema: str | None = None
+
+    @property
+    def follows_events(self) -> bool:
+        """Whether incremental syncs read `/v1/events` rather than the list."""
+        return self.cursor == "updated"
+
+    @property
+    def event_types(self) -> tuple[str, ...]:
+        """The event types an incremental sync asks for."""
+        return self.events or (self.parent.events if self.parent else ())

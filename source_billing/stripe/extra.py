@@ -1,0 +1,98 @@
+"""The streams a user adds in the configuration: Stripe Search queries and any Stripe list endpoint.
+
+Search: https://docs.stripe.com/search (`GET /v1/{object}/search`, `page` -> `next_page`; eventually
+consistent). Custom endpoints: whatever `GET /v1/...` list Stripe offers; `endpoints.json` (generated from
+Stripe's OpenAPI spec) says which schema its objects share and whether it accepts `created` filters.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from airbyte_cdk.sources.streams.core import StreamData
+
+from source_billing.config import StripeConfig, StripeCustomStream, StripeSearchStream, config_error
+from source_billing.errors import REQUEST_TIMEOUT, response_json
+from source_billing.incremental import DEFAULT_PARTITION
+from source_billing.stripe.base import ACCOUNT_ID_FIELD, PAGE_SIZE, StripeApi, StripeStream
+from source_billing.stripe.declarations import StripeObject
+
+SEARCH_REFERENCE = "https://docs.stripe.com/search"
+
+
+@cache
+def list_endpoints() -> Mapping[str, Mapping[str, Any]]:
+    """Stripe's list endpoints without path parameters: `{path: {"schema", "created"}}`."""
+    text = resources.files("source_billing.stripe").joinpath("endpoints.json").read_text(encoding="utf-8")
+    endpoints: Mapping[str, Mapping[str, Any]] = json.loads(text)
+    return endpoints
+
+
+class StripeSearch(StripeStream):
+    """The objects one Stripe Search query finds, read in full every sync (search results lag behind)."""
+
+    def __init__(self, *, api: StripeApi, search: StripeSearchStream) -> None:
+        self._query = search.query
+        row = StripeObject(
+            search.name,
+            SEARCH_REFERENCE,
+            path=f"{search.object}/search",
+            cursor=None,
+            created_filter=False,
+            schema=search.object,
+        )
+        super().__init__(api=api, row=row)
+
+    def _read_slice(self, stream_slice: Mapping[str, Any]) -> Iterator[StreamData]:
+        partition = stream_slice.get("partition", DEFAULT_PARTITION)
+        account_id = None if partition == DEFAULT_PARTITION else partition
+        headers = self._api.headers(partition)
+        query: dict[str, Any] = {"query": self._query, "limit": PAGE_SIZE}
+        as_of = stream_slice.get("as_of")
+        while True:
+            _, response = self._http_client.send_request(
+                "GET",
+                self.url_base + self.path(),
+                request_kwargs={"timeout": REQUEST_TIMEOUT},
+                headers=headers,
+                params=query,
+            )
+            body = response_json(response)
+            for record in body["data"]:
+                record["updated"] = as_of
+                record[ACCOUNT_ID_FIELD] = account_id
+                yield record
+            if not body.get("has_more") or not body.get("next_page"):
+                return
+            query["page"] = body["next_page"]
+
+
+def custom_row(custom: StripeCustomStream) -> StripeObject:
+    """The declaration of a custom endpoint stream."""
+    known = list_endpoints().get(custom.path)
+    if known is None:
+        raise config_error(
+            f"`stripe.custom_streams`: {custom.path} is not a Stripe list endpoint of API version 2023-08-16 "
+            "without path parameters; check the path in Stripe's API reference."
+        )
+    created = bool(known["created"])
+    return StripeObject(
+        custom.name,
+        f"https://docs.stripe.com/api (GET {custom.path})",
+        path=custom.path.removeprefix("/v1/"),
+        cursor="created" if created else None,
+        created_filter=created,
+        params=dict(custom.params),
+        schema=known["schema"] or "",
+    )
+
+
+def extra_streams(api: StripeApi, config: StripeConfig) -> list[StripeStream]:
+    """The configured search and custom endpoint streams."""
+    extra: list[StripeStream] = [StripeSearch(api=api, search=search) for search in config.search_streams]
+    extra += [StripeStream(api=api, row=custom_row(custom)) for custom in config.custom_streams]
+    return extra
