@@ -42,6 +42,10 @@ class ApiStream(HttpStream, ABC):
         self._failed = threading.Event()
         self._failed_lock = threading.Lock()
         super().__init__(authenticator=authenticator, api_budget=api_budget)
+        # HttpStream gives streams without a cursor field a resumable-full-refresh cursor, which makes
+        # read_records return ONE page per call and expects the CDK's sequential reader to call again. The
+        # concurrent framework calls read_records once per slice, so every slice must read all its pages.
+        self.cursor = None
 
     @staticmethod
     @abstractmethod

@@ -31,7 +31,7 @@ class SliceCursor(Cursor):
         self._stream = stream
         self._state_manager = state_manager
         self._messages = messages
-        self._emitted = False
+        self._emitted: dict[str, Any] | None = None
         # Computing a state and queueing it must not interleave with another worker's, or an older state
         # could be queued after a newer one.
         self._lock = threading.Lock()
@@ -48,21 +48,22 @@ class SliceCursor(Cursor):
             stream_slice = partition.to_slice()
             if stream_slice is not None:
                 self._stream.close_slice(stream_slice)
-            self._emit()
+            # A slice that finished before an earlier one moves nothing yet: no message to send.
+            if self._stream.state != self._emitted:
+                self._emit()
 
     def ensure_at_least_one_state_emitted(self) -> None:
         with self._lock:
-            if not self._emitted:
+            if self._emitted is None:
                 self._emit()
 
     def should_be_synced(self, record: Record) -> bool:
         return True
 
     def _emit(self) -> None:
-        self._state_manager.update_state_for_stream(
-            self._stream.name, self._stream.namespace, self._stream.state
-        )
+        state = dict(self._stream.state)
+        self._state_manager.update_state_for_stream(self._stream.name, self._stream.namespace, state)
         self._messages.emit_message(
             self._state_manager.create_state_message(self._stream.name, self._stream.namespace)
         )
-        self._emitted = True
+        self._emitted = state

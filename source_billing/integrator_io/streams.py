@@ -93,7 +93,9 @@ class ConnectorChildStream(HttpSubStream, IntegratorIoStream):
         stream_state: Mapping[str, Any] | None = None,
     ) -> Iterable[Mapping[str, Any] | None]:
         # Every connector, always: a parent's incremental filter must never hide a connector's children.
-        for record in self.parent.read_only_records():
+        # Read as a plain list: `read_only_records` would wrap it in the CDK's resumable-full-refresh
+        # reader, which calls it again and again until a cursor it expects says the read is complete.
+        for record in self.parent.read_records(SyncMode.full_refresh):
             if isinstance(record, Mapping):
                 yield {"parent": {"_id": record["_id"]}}
 
