@@ -65,7 +65,8 @@ def _objects(sandbox: SandboxProcess, resource: str, account: str | None = None)
 def _final_state(output: EntrypointOutput) -> list[AirbyteStateMessage]:
     latest: dict[str, AirbyteStateMessage] = {}
     for message in output.state_messages:
-        assert message.state is not None and message.state.stream is not None
+        assert message.state is not None
+        assert message.state.stream is not None
         latest[message.state.stream.stream_descriptor.name] = message.state
     return list(latest.values())
 

@@ -60,13 +60,6 @@ EXPECTED: dict[str, tuple[str, Keep]] = {
 
 def _full_refresh(scale: int, streams: list[str]) -> Iterator[tuple[SandboxProcess, EntrypointOutput]]:
     with SandboxProcess(scale=scale, max_seconds=900) as sandbox:
-        # The seed gives the platform bank accounts only; a card makes external_account_cards non-empty.
-        platform = credentials.STRIPE_PLATFORM_ACCOUNT
-        sandbox.control(
-            "POST",
-            f"/_control/stripe/external_accounts?account={platform}",
-            {"_parent": platform, "object": "card"},
-        )
         config = {
             "stripe": {
                 "client_secret": credentials.STRIPE_LIVE_KEY,

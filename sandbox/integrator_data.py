@@ -11,13 +11,18 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from sandbox.clock import iso_z
+from sandbox.clock import iso_z, parse_iso
 from sandbox.seed import DAY, YEAR, EmailPool, Scales, between, hex_id, rng_for, spread_created
 from sandbox.store import Collection, JsonObject
 
 APPS = ("NetSuite", "Shopify", "Salesforce", "Amazon", "Zendesk", "HubSpot", "Jira", "Square")
 EDITIONS = ("starter", "standard", "premium", "enterprise")
 CHILDREN = {"licenses": "connectors", "install_base": "connectors"}
+
+
+def newest_first(epoch: float) -> int:
+    """The sort key that lists objects newest first, to the millisecond (the precision of the API's times)."""
+    return -round(epoch * 1000)
 
 
 def millis(epoch: float) -> str:
@@ -96,7 +101,7 @@ class IntegratorData:
             if time_field is None:
                 self._counter += 1
                 return self._counter
-            return -int(obj.pop("_epoch"))
+            return newest_first(float(obj.pop("_epoch")))
 
         self.collections[name].load((primary(obj), obj, parent) for obj, parent in items)
 
@@ -290,7 +295,9 @@ class IntegratorData:
         # ``"_connectorId": null`` in the body makes a license without the field, as some real ones are.
         obj = {key: value for key, value in obj.items() if not (key == "_connectorId" and value is None)}
         self._counter += 1
-        primary = self._counter if resource == "install_base" else -now
+        created = obj.get("createdAt") or obj.get("created")
+        # List order follows the creation time the object ends up with, to the millisecond, as the API's does.
+        primary = self._counter if resource == "install_base" else newest_first(parse_iso(str(created)))
         collection.insert(primary, obj, None if parent is None else str(parent))
         return obj
 

@@ -69,6 +69,7 @@ ORB_LISTS: tuple[OrbList, ...] = (
         filters={
             "customer_id": _equals("customer.id"),
             "external_customer_id": _equals("customer.external_customer_id"),
+            "plan_id": _equals("plan.id"),
             "status": _equals("status"),
         },
     ),
@@ -382,7 +383,7 @@ class OrbApi:
             for group in groups:
                 usage, total = [], 0.0
                 for window_start, window_end in windows:
-                    quantity = _quantity(subscription["id"], metric["id"], window_start, group)
+                    quantity = _quantity(subscription["id"], metric["id"], window_start, window_end, group)
                     total = total + quantity if view_mode == "cumulative" else quantity
                     usage.append(
                         {
@@ -470,18 +471,24 @@ def _decode_cursor(cursor: str | None) -> SortKey | None:
 
 
 def _windows(subscription: JsonObject, start: float, end: float) -> list[tuple[int, int]]:
-    """Whole-day windows (UTC) within the timeframe and the subscription's active period."""
+    """Day windows within the timeframe and the subscription's active period, demarcated at the customer's
+    midnight (the sandbox's customers live in UTC), the first and last cut at the range's ends, as Orb
+    does."""
     active_from = parse_iso(subscription["start_date"])
     active_to = parse_iso(subscription["end_date"]) if subscription.get("end_date") else end
-    low, high = max(start, active_from), min(end, active_to)
-    day = int(low // DAY) * DAY
+    low, high = int(max(start, active_from)), int(min(end, active_to))
     windows: list[tuple[int, int]] = []
-    while day < high and len(windows) < 400:
-        windows.append((day, day + DAY))
-        day += DAY
+    while low < high and len(windows) < 2000:
+        upper = min((low // DAY + 1) * DAY, high)
+        windows.append((low, upper))
+        low = upper
     return windows
 
 
-def _quantity(subscription_id: str, metric_id: str, day: int, group: str | None) -> float:
-    """Deterministic daily usage, the same for every request."""
-    return float(int(hex_id(subscription_id, metric_id, day, group)[:6], 16) % 5000)
+def _quantity(
+    subscription_id: str, metric_id: str, window_start: int, window_end: int, group: str | None
+) -> float:
+    """Deterministic usage: each day's total is fixed, and a window cut short gets its share of the day."""
+    day = window_start // DAY * DAY
+    daily = int(hex_id(subscription_id, metric_id, day, group)[:6], 16) % 5000
+    return float(round(daily * (window_end - window_start) / DAY))

@@ -7,8 +7,8 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from sandbox.clock import iso_z
-from sandbox.orb_ledger import OrbLedger, minified
+from sandbox.clock import iso_z, parse_iso
+from sandbox.orb_ledger import EVENT_CHOICES, OrbLedger, minified
 from sandbox.seed import DAY, EmailPool, Scales, base62_id, between, rng_for, spread_created
 from sandbox.store import Collection, JsonObject
 
@@ -83,10 +83,9 @@ class OrbData(OrbLedger):
         )
 
     @staticmethod
-    def plan_summary(plan: JsonObject) -> JsonObject:
-        """The compact plan embedded in subscriptions (the sandbox keeps it small)."""
-        keys = ("id", "name", "external_plan_id", "currency", "status", "created_at", "version")
-        return {key: plan.get(key) for key in keys}
+    def embedded_plan(plan: JsonObject) -> JsonObject:
+        """The plan as Orb embeds it in a subscription: whole, prices (and their metrics) included."""
+        return dict(plan)
 
     # Seeders (in dependency order) ------------------------------------------------------------------
 
@@ -230,7 +229,7 @@ class OrbData(OrbLedger):
                     "_created": created,
                     "id": self.new_id("subscription"),
                     "customer": {**minified(customer), "email": customer["email"], "name": customer["name"]},
-                    "plan": self.plan_summary(plan),
+                    "plan": self.embedded_plan(plan),
                     "status": status,
                     "start_date": iso_z(start),
                     "end_date": None if end is None else iso_z(end),
@@ -293,6 +292,10 @@ class OrbData(OrbLedger):
         ]
         total = money(sum(float(line["amount"]) for line in lines))
         issued = status in ("issued", "paid", "synced", "void")
+        # A subscription's draft is the invoice of its current period, dated at the period's end (future).
+        dated = created
+        if status == "draft" and subscription is not None:
+            dated = int(parse_iso(subscription["current_billing_period_end_date"]))
         return {
             "_created": created,
             "id": self.new_id("invoice"),
@@ -300,8 +303,8 @@ class OrbData(OrbLedger):
             "customer": minified(customer),
             "subscription": {"id": subscription["id"]} if subscription else None,
             "status": status,
-            "invoice_date": iso_z(created),
-            "due_date": iso_z(created + 30 * DAY),
+            "invoice_date": iso_z(dated),
+            "due_date": iso_z(dated + 30 * DAY),
             "issued_at": iso_z(created + 600) if issued else None,
             "paid_at": iso_z(created + 2 * DAY) if status in ("paid", "synced") else None,
             "voided_at": iso_z(created + DAY) if status == "void" else None,
@@ -390,7 +393,9 @@ class OrbData(OrbLedger):
         """Create one object: a generated one with ``fields`` laid over it, created now.
 
         Ledger entries need ``_parent`` (or ``customer_id``): the customer; they continue its sequence
-        numbers and balance.
+        numbers and balance. ``created_at`` backdates an entry (its usage event too); ``_event`` decides a
+        decrement's ``event_id``: ``stored`` (an event that exists), ``missing`` (an id no event has) or
+        ``none``.
 
         Raises:
             KeyError: Unknown resource or customer.
@@ -406,7 +411,12 @@ class OrbData(OrbLedger):
             customer = self.collections["customers"].get(str(customer_id))
             if customer is None:
                 raise KeyError(f"no Orb customer {customer_id}")
-            obj = self._next_ledger_entry(rng, customer, str(fields.get("entry_type", "increment")), now)
+            when = int(parse_iso(str(fields.pop("created_at")))) if fields.get("created_at") else now
+            event = fields.pop("_event", None)
+            if event not in (None, *EVENT_CHOICES):
+                raise ValueError(f"_event must be one of {list(EVENT_CHOICES)}")
+            kind = str(fields.get("entry_type", "increment"))
+            obj = self._next_ledger_entry(rng, customer, kind, when, event)
         else:
             saved_now, self.now = self.now, now
             try:
@@ -450,7 +460,7 @@ class OrbData(OrbLedger):
                 plan_object = self.collections["plans"].get(str(plan_id))
                 if plan_object is None:
                     raise KeyError(f"no Orb plan {plan_id}")
-                new["plan"] = self.plan_summary(plan_object)
+                new["plan"] = self.embedded_plan(plan_object)
                 new.pop("plan_id", None)
             if fields.get("status") == "ended" and not new.get("end_date"):
                 new["end_date"] = iso_z(now)

@@ -9,6 +9,7 @@ from sandbox.clock import iso_z, parse_iso
 from sandbox.seed import DAY, between, hex_id
 from sandbox.store import Collection, JsonObject
 
+EVENT_CHOICES = ("stored", "missing", "none")
 GROUP_VALUES = {"region": ("eu-west-1", "us-east-1", "ap-south-1"), "model": ("gpt", "claude", "llama")}
 # Every seventh-or-so customer gets one entry of each of the seven ledger entry types.
 FULL_LEDGER = (
@@ -57,7 +58,12 @@ class OrbLedger:
         return objects
 
     def _ledger(
-        self, rng: random.Random, customer: JsonObject, kinds: tuple[str, ...], times: list[int]
+        self,
+        rng: random.Random,
+        customer: JsonObject,
+        kinds: tuple[str, ...],
+        times: list[int],
+        event: str | None = None,
     ) -> list[JsonObject]:
         balance = 0.0
         block = {
@@ -93,16 +99,22 @@ class OrbLedger:
                 "metadata": {},
             }
             balance += delta
-            entry.update(self._ledger_extras(rng, kind, when, customer, len(entries)))
+            entry.update(self._ledger_extras(rng, kind, when, customer, len(entries), event))
             entries.append(entry)
         return entries
 
     def _ledger_extras(
-        self, rng: random.Random, kind: str, when: int, customer: JsonObject, position: int
+        self,
+        rng: random.Random,
+        kind: str,
+        when: int,
+        customer: JsonObject,
+        position: int,
+        event: str | None = None,
     ) -> dict[str, Any]:
         if kind == "decrement":
             # A third point at a stored event, a third at an id no event has, a third have none.
-            choice = (self._counter + position) % 3
+            choice = (self._counter + position) % 3 if event is None else EVENT_CHOICES.index(event)
             event_id = None
             if choice == 0:
                 event_id = self._usage_event(rng, customer, when - 60)["id"]
@@ -138,11 +150,13 @@ class OrbLedger:
         self.events[event["id"]] = event
         return event
 
-    def _next_ledger_entry(self, rng: random.Random, customer: JsonObject, kind: str, now: int) -> JsonObject:
+    def _next_ledger_entry(
+        self, rng: random.Random, customer: JsonObject, kind: str, now: int, event: str | None = None
+    ) -> JsonObject:
         ledger = self.collections["credit_ledger_entries"]
         keys = ledger.children(customer["id"])
         last = ledger.get(keys[0][1]) if keys else None
-        entry = self._ledger(rng, customer, (kind,), [now])[0]
+        entry = self._ledger(rng, customer, (kind,), [now], event)[0]
         if last is not None:
             start = float(last["ending_balance"])
             entry.update(

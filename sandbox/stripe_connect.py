@@ -200,8 +200,9 @@ def card(ctx: SeedContext, owner_field: str, owner_id: str, currency: str | None
 
 
 def external_account(ctx: SeedContext, index: int, parent: JsonObject) -> JsonObject:
-    """A bank account or debit card an account is paid out to (the first is the default)."""
-    if ctx.chance(0.75):
+    """A bank account or debit card an account is paid out to (the first, a bank account, is the default;
+    the second is a debit card, so every account with two has both kinds)."""
+    if index == 0 or (index > 1 and ctx.chance(0.75)):
         obj = bank_account(ctx, "account", str(parent["id"]), "usd")
         obj["available_payout_methods"] = ["standard"]
     else:

@@ -94,6 +94,8 @@ CONNECTOR_FIELDS: Mapping[str, JsonSchema] = {
         )
     ),
     "oAuthServerFlow": open_object({"_iClientId": _ID}),
+    "framework": _TEXT,
+    "trialPeriod": _COUNT,
     "createdAt": _TIMESTAMP,
     "lastModified": _TIMESTAMP,
 }
@@ -119,6 +121,7 @@ INSTALL_BASE_FIELDS: Mapping[str, JsonSchema] = {
     "_id": _ID,
     "_connectorId": _ID,
     "_integrationId": _ID,
+    "_userId": _ID,
     "email": _TEXT,
     "name": _TEXT,
     "version": _TEXT,
@@ -131,6 +134,8 @@ INTEGRATION_FIELDS: Mapping[str, JsonSchema] = {
     "name": _TEXT,
     "description": _TEXT,
     "_connectorId": _ID,
+    "sandbox": _FLAG,
+    "createdAt": _TIMESTAMP,
     "lastModified": _TIMESTAMP,
     # Integration-app fields: install progress and the app's settings.
     "mode": _TEXT,
@@ -176,8 +181,10 @@ FLOW_FIELDS: Mapping[str, JsonSchema] = {
             }
         )
     ),
+    "free": _FLAG,
     "createdAt": _TIMESTAMP,
     "lastModified": _TIMESTAMP,
+    "lastExecutedAt": _TIMESTAMP,
 }
 
 JOB_FIELDS: Mapping[str, JsonSchema] = {
@@ -189,14 +196,22 @@ JOB_FIELDS: Mapping[str, JsonSchema] = {
     "_flowJobId": _ID,
     "_exportId": _ID,
     "_importId": _ID,
+    "_bulkJobId": _ID,
+    "flowExecutionGroupId": _ID,
+    # Ordered and filtered by (`createdAt_gte`, `createdAt_lte`): the incremental cursor.
     "createdAt": _TIMESTAMP,
     "startedAt": _TIMESTAMP,
+    # Absent or null while the job runs.
     "endedAt": _TIMESTAMP,
     "lastModified": _TIMESTAMP,
+    "lastExecutedAt": _TIMESTAMP,
+    "doneExporting": _FLAG,
     "numError": _COUNT,
+    "numResolved": _COUNT,
     "numSuccess": _COUNT,
     "numIgnore": _COUNT,
     "numExport": _COUNT,
+    "numPagesGenerated": _COUNT,
     "numPagesProcessed": _COUNT,
     "oIndex": _COUNT,
     "retriable": _FLAG,

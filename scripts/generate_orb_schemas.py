@@ -52,7 +52,8 @@ class OrbStreamSchema:
         name: stream name.
         sdk_type: the SDK type of one record (a pydantic model, or a union of models); None for a record
             shape of the connector's own, given in ``fields``.
-        cursor_field: the record's creation-time field the connector filters on, None if it has none.
+        cursor_field: the record's creation-time field the connector filters on, None if the list has no
+            such filter.
         union_fields: for a union type, keep the fields "common" to every variant or "all" of them.
         added_fields: fields the connector adds to every record.
         fields: the record's fields when there is no SDK type.
@@ -104,10 +105,11 @@ STREAMS: tuple[OrbStreamSchema, ...] = (
     ),
     OrbStreamSchema("orb_customers", Customer, cursor_field="created_at"),
     OrbStreamSchema("orb_invoices", Invoice, cursor_field="invoice_date"),
-    OrbStreamSchema("orb_items", Item, cursor_field="created_at"),
+    # Items and prices carry `created_at`, but their lists cannot filter on it: read in full every sync.
+    OrbStreamSchema("orb_items", Item, cursor_field=None),
     OrbStreamSchema("orb_plans", Plan, cursor_field="created_at"),
     # Price is a union of ~30 price models: their common fields (created_at among them) describe it.
-    OrbStreamSchema("orb_prices", Price, cursor_field="created_at"),
+    OrbStreamSchema("orb_prices", Price, cursor_field=None),
     OrbStreamSchema(
         "orb_subscription_usage", None, cursor_field="timeframe_start", fields=SUBSCRIPTION_USAGE_FIELDS
     ),

@@ -190,7 +190,9 @@ def build_endpoints(spec: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         get = operations.get("get")
         if not get or "{" in path:
             continue
-        body = get["responses"].get("200", {}).get("content", {}).get("application/json", {}).get("schema", {})
+        body = (
+            get["responses"].get("200", {}).get("content", {}).get("application/json", {}).get("schema", {})
+        )
         properties = body.get("properties", {})
         if properties.get("object", {}).get("enum") != ["list"] or "data" not in properties:
             continue
@@ -205,12 +207,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Generate the Stripe stream schemas from spec3.yaml.")
     parser.add_argument("spec", nargs="?", type=Path, default=DEFAULT_SPEC, help="Stripe's spec3.yaml")
     parser.add_argument("--output-dir", type=Path, default=OUTPUT_DIR, help="where to write <stream>.json")
-    parser.add_argument("--endpoints-file", type=Path, default=ENDPOINTS_FILE, help="the list endpoints index")
+    parser.add_argument(
+        "--endpoints-file", type=Path, default=ENDPOINTS_FILE, help="the list endpoints index"
+    )
     args = parser.parse_args(argv)
     spec = load_spec(args.spec)
     written = write_schemas(build_schemas(spec), args.output_dir)
     args.endpoints_file.write_text(render(build_endpoints(spec)), encoding="utf-8")
-    print(f"wrote {len(written)} Stripe schemas to {args.output_dir} and the endpoints to {args.endpoints_file}")
+    print(
+        f"wrote {len(written)} Stripe schemas to {args.output_dir} and the endpoints to {args.endpoints_file}"
+    )
 
 
 if __name__ == "__main__":

@@ -104,6 +104,11 @@ class ApiStream(HttpStream, ABC):
 
     @cache
     def get_json_schema(self) -> Mapping[str, Any]:
+        return self.build_schema()
+
+    def build_schema(self) -> dict[str, Any]:
+        """The stream's JSON schema, built once per stream (`get_json_schema` caches it): a stream whose
+        schema depends on the configuration extends this."""
         # Schemas live beside the API they describe (`<api>/schemas/`), not in the CDK's one top-level folder.
         return (
             load_schema(self.schema_package, self.schema_name)

@@ -23,22 +23,29 @@ from airbyte_cdk.sources.streams.call_rate import (
     Rate,
 )
 
+# Requests leave the client spaced by the budget but reach the API with network jitter; counting each second
+# as a little longer keeps the API's own one-second count under its limit instead of provoking 429s.
+BUDGET_SECOND = timedelta(seconds=1.1)
+
 
 @dataclass(frozen=True)
 class Limit:
-    """At most `per_second` requests per second to an endpoint template such as `/v1/customers/{id}/sources`
-    (relative to the API root), or to the whole API when `endpoint` is None."""
+    """At most `per_second` requests per second, together, to the endpoint templates given (such as
+    `/v1/customers/{id}/sources`, relative to the API root), or to the whole API when none is given."""
 
     per_second: int
-    endpoint: str | None = None
+    endpoints: tuple[str, ...] = ()
 
 
-def endpoint_pattern(prefix: str, template: str | None) -> str:
-    """A regex over URL paths: the API root's path prefix, then the endpoint template's segments."""
-    if template is None:
+def endpoint_pattern(prefix: str, templates: tuple[str, ...]) -> str:
+    """A regex over URL paths: the API root's path prefix, then one of the endpoint templates."""
+    if not templates:
         return "^" + re.escape(prefix) + "/"
-    parts = re.split(r"\{[^}]+\}", template)
-    return "^" + re.escape(prefix) + "[^/]+".join(re.escape(part) for part in parts) + "$"
+    alternatives = []
+    for template in templates:
+        parts = re.split(r"\{[^}]+\}", template)
+        alternatives.append("[^/]+".join(re.escape(part) for part in parts))
+    return "^" + re.escape(prefix) + "(?:" + "|".join(alternatives) + ")$"
 
 
 class LayeredBudget(HttpAPIBudget):
@@ -49,10 +56,10 @@ class LayeredBudget(HttpAPIBudget):
         origin, prefix = f"{parts.scheme}://{parts.netloc}", parts.path.rstrip("/")
         policies: list[AbstractCallRatePolicy] = [
             MovingWindowCallRatePolicy(
-                rates=[Rate(limit=limit.per_second, interval=timedelta(seconds=1))],
+                rates=[Rate(limit=limit.per_second, interval=BUDGET_SECOND)],
                 matchers=[
                     HttpRequestRegexMatcher(
-                        url_base=origin, url_path_pattern=endpoint_pattern(prefix, limit.endpoint)
+                        url_base=origin, url_path_pattern=endpoint_pattern(prefix, limit.endpoints)
                     )
                 ],
             )

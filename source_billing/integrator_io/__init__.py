@@ -1,4 +1,5 @@
-"""Celigo integrator.io: published connectors, their licenses and install base (https://docs.celigo.com)."""
+"""Celigo integrator.io: published connectors, their licenses and install base, and the ISV's own
+integrations, flows and jobs (https://docs.celigo.com)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ from source_billing.integrator_io.streams import build_streams
 
 __all__ = ["check", "streams"]
 
+# `tokenInfo` is the cheapest authenticated call (a 401 there means a wrong token or region); `connectors`
+# needs the publishing account's full-access token, which the licenses the connector exists for require.
+CHECKED_PATHS = ("tokenInfo", "connectors")
+
 
 def streams(config: IntegratorIoConfig) -> list[IntegratorIoStream]:
     """The integrator.io streams for this configuration."""
@@ -23,15 +28,19 @@ def streams(config: IntegratorIoConfig) -> list[IntegratorIoStream]:
 
 
 def check(config: IntegratorIoConfig, logger: logging.Logger) -> str | None:
-    """None when the token works, else what is wrong. `GET /v1/tokenInfo` is the cheapest
-    authenticated call."""
+    """None when the token works and may read connectors, else what is wrong.
+
+    Raises:
+        AirbyteTracedException: the mapped failure (a 401 names the region, a 403 the token needed).
+    """
     api = IntegratorIoApi.from_config(config)
-    probe(
-        api="integrator.io",
-        url=f"{api.url_base}tokenInfo",
-        authenticator=api.authenticator,
-        error_mapping=integrator_io_error_mapping(config),
-        error_detail=integrator_io_error_detail,
-        logger=logger,
-    )
+    for path in CHECKED_PATHS:
+        probe(
+            api="integrator.io",
+            url=f"{api.url_base}{path}",
+            authenticator=api.authenticator,
+            error_mapping=integrator_io_error_mapping(config, path),
+            error_detail=integrator_io_error_detail,
+            logger=logger,
+        )
     return None

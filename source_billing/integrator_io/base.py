@@ -2,40 +2,71 @@
 
 Reference: https://docs.celigo.com/hc/en-us/sections/360007478991-API-reference (lists are JSON arrays; the
 next page is the URL in `Link: <...>; rel="next"`, an opaque cursor to follow as given; an empty list may
-come as 204 No Content; 429 carries `Retry-After`).
+come as 204 No Content; 429 carries `Retry-After`). No list documents a page-size parameter, so none is sent.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
 import requests
 from airbyte_cdk.models import FailureType
-from airbyte_cdk.sources.streams.call_rate import (
-    HttpAPIBudget,
-    HttpRequestRegexMatcher,
-    MovingWindowCallRatePolicy,
-    Rate,
-)
+from airbyte_cdk.sources.streams.checkpoint import Cursor
+from airbyte_cdk.sources.streams.http.error_handlers import ErrorResolution, ResponseAction
 from airbyte_cdk.sources.streams.http.requests_native_auth import TokenAuthenticator
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_billing.base_stream import ApiStream
+from source_billing.budget import LayeredBudget, Limit
 from source_billing.config import IntegratorIoConfig
 from source_billing.errors import ErrorMapping, common_error_mapping, fail, response_json
 
 # The documented bucket holds 1,000 requests and refills at 300/s; staying under the refill rate
 # never drains it.
 REQUESTS_PER_SECOND = 280
+# Everything under /connectors needs a full-access token of the publishing account (the ISV's).
+CONNECTORS_ROOT = "connectors"
 
 
-def integrator_io_error_mapping(config: IntegratorIoConfig) -> ErrorMapping:
-    """What each failure means for an integrator.io user; a 401 names the region, the usual culprit."""
+def integrator_io_error_mapping(config: IntegratorIoConfig, path: str) -> ErrorMapping:
+    """What each failure of a request to `/v1/{path}` means for an integrator.io user.
+
+    Args:
+        config: the `integrator_io` section (a 401 names its region and host, the usual culprit).
+        path: the endpoint, with placeholders for ids (`connectors/{connector_id}/licenses`).
+    """
     host = urlsplit(config.api_base_url).hostname
+    parts = path.split("/")
+    under_connectors = parts[0] == CONNECTORS_ROOT
+    if under_connectors:
+        forbidden = (
+            "integrator.io refused access (HTTP 403): connector, license and install base endpoints need a "
+            "full-access API token of the account that publishes the connectors (the ISV account)."
+        )
+    else:
+        forbidden = (
+            f"integrator.io refused access to /v1/{path} (HTTP 403): the API token lacks this permission; "
+            "use a full-access token (integrator.io > Resources > API tokens) or deselect the stream."
+        )
+    if under_connectors and len(parts) > 1:
+        # The connector list answered a moment ago, so the host is right: the connector was deleted since.
+        not_found = ErrorResolution(
+            ResponseAction.IGNORE,
+            None,
+            f"integrator.io answered 404 for a connector's {parts[-1]} (HTTP 404): the connector was deleted "
+            "during the sync, so it has none to read; skipping it.",
+        )
+    else:
+        not_found = fail(
+            f"integrator.io answered 404 for /v1/{path}: check `integrator_io.api_base_url` (the API root "
+            "without /v1) or `integrator_io.region`.",
+            FailureType.config_error,
+        )
     return common_error_mapping("integrator.io") | {
         400: fail("integrator.io rejected a request the connector made (HTTP 400); please report this."),
         401: fail(
@@ -44,17 +75,8 @@ def integrator_io_error_mapping(config: IntegratorIoConfig) -> ErrorMapping:
             "the US region is rejected by the EU host and the reverse.",
             FailureType.config_error,
         ),
-        403: fail(
-            "integrator.io refused access (HTTP 403): connector, license and install base endpoints need a "
-            "full-access API token of the account that publishes the connectors (the ISV account).",
-            FailureType.config_error,
-        ),
-        404: fail(
-            "integrator.io answered 404 for a list endpoint: check `integrator_io.api_base_url` (the "
-            "API root "
-            "without /v1) or the region.",
-            FailureType.config_error,
-        ),
+        403: fail(forbidden, FailureType.config_error),
+        404: not_found,
     }
 
 
@@ -78,18 +100,11 @@ class IntegratorIoApi:
 
     config: IntegratorIoConfig
     authenticator: TokenAuthenticator
-    budget: HttpAPIBudget
+    budget: LayeredBudget
 
     @classmethod
     def from_config(cls, config: IntegratorIoConfig) -> IntegratorIoApi:
-        budget = HttpAPIBudget(
-            policies=[
-                MovingWindowCallRatePolicy(
-                    rates=[Rate(limit=REQUESTS_PER_SECOND, interval=timedelta(seconds=1))],
-                    matchers=[HttpRequestRegexMatcher(url_base=config.api_base_url)],
-                )
-            ]
-        )
+        budget = LayeredBudget(config.api_base_url, [Limit(REQUESTS_PER_SECOND)])
         return cls(config=config, authenticator=TokenAuthenticator(config.api_token), budget=budget)
 
     @property
@@ -103,7 +118,13 @@ class IntegratorIoApi:
 
 
 class IntegratorIoStream(ApiStream):
-    """An integrator.io list endpoint: a JSON array per page, the next page in the `Link` header."""
+    """An integrator.io list endpoint: a JSON array per page, the next page in the `Link` header.
+
+    Args:
+        api: the sync's shared integrator.io context.
+        name: the stream name.
+        path: the endpoint below `/v1/`; `{connector_id}` stands for a parent's id in error messages.
+    """
 
     api_name = "integrator.io"
     schema_package = "source_billing.integrator_io"
@@ -116,7 +137,7 @@ class IntegratorIoStream(ApiStream):
         super().__init__(
             authenticator=api.authenticator,
             api_budget=api.budget,
-            error_mapping=integrator_io_error_mapping(api.config),
+            error_mapping=integrator_io_error_mapping(api.config, path),
         )
 
     error_detail = staticmethod(integrator_io_error_detail)
@@ -128,6 +149,11 @@ class IntegratorIoStream(ApiStream):
     @property
     def url_base(self) -> str:
         return self._api.url_base
+
+    def get_cursor(self) -> Cursor | None:
+        # A slice is read to its last page in one go (the concurrent framework owns progress across slices);
+        # the CDK's resumable full refresh would read one page per slice instead.
+        return None
 
     def path(self, *, next_page_token: Mapping[str, Any] | None = None, **_: Any) -> str:
         # An absolute next-page URL replaces the base entirely when joined.
@@ -142,6 +168,7 @@ class IntegratorIoStream(ApiStream):
         return {}  # the next-page URL carries every parameter it needs
 
     def next_page_token(self, response: requests.Response) -> Mapping[str, Any] | None:
+        # requests parses the RFC 8288 header (`requests.utils.parse_header_links`).
         next_url = response.links.get("next", {}).get("url")
         if not next_url:
             return None
@@ -165,6 +192,38 @@ class IntegratorIoStream(ApiStream):
         stream_slice: Mapping[str, Any] | None = None,
         next_page_token: Mapping[str, Any] | None = None,
     ) -> Iterable[MutableMapping[str, Any]]:
-        if response.status_code == 204:
-            return  # integrator.io's empty list
-        yield from response_json(response)
+        if response.status_code != 200:
+            return  # 204 is integrator.io's empty list; other statuses get here only when mapped to IGNORE
+        records = response_json(response)
+        if not isinstance(records, list):
+            raise AirbyteTracedException(
+                message=f"integrator.io answered {self.name} with something other than a JSON list.",
+                failure_type=FailureType.system_error,
+            )
+        yield from records
+
+
+class SliceResults:
+    """What the read of each slice found, held until the framework closes the slice.
+
+    `read_records` runs on a worker and may not touch state; `close_slice` runs later, once every record of
+    the slice is out. Several slices may be read at once, so results are kept per slice, under a lock.
+    """
+
+    def __init__(self) -> None:
+        self._values: dict[bytes, Any] = {}
+        self._lock = threading.Lock()
+
+    def put(self, stream_slice: Mapping[str, Any] | None, value: Any) -> None:
+        with self._lock:
+            self._values[_slice_key(stream_slice)] = value
+
+    def pop(self, stream_slice: Mapping[str, Any] | None) -> Any:
+        """The slice's result, or None when its read did not finish."""
+        with self._lock:
+            return self._values.pop(_slice_key(stream_slice), None)
+
+
+def _slice_key(stream_slice: Mapping[str, Any] | None) -> bytes:
+    # The framework hands `read_records` a deep copy of the slice it later closes: compare by content.
+    return orjson.dumps(dict(stream_slice or {}), option=orjson.OPT_SORT_KEYS)

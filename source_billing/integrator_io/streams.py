@@ -1,4 +1,8 @@
-"""The integrator.io streams; names carry the `integrator_io_` prefix."""
+"""The integrator.io streams; names carry the `integrator_io_` prefix.
+
+References: connectors, licenses and install base https://docs.celigo.com/hc/en-us/articles/7707985934107;
+integrations, flows and jobs https://github.com/celigo/integrator-api-docs (integration.md, flow.md, job.md).
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,10 @@ from urllib.parse import quote
 import requests
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams.core import StreamData
-from airbyte_cdk.sources.streams.http import HttpSubStream
 
 from source_billing.incremental import DEFAULT_PARTITION, PartitionedCursor
-from source_billing.integrator_io.base import IntegratorIoApi, IntegratorIoStream
+from source_billing.integrator_io.base import IntegratorIoApi, IntegratorIoStream, SliceResults
+from source_billing.integrator_io.jobs import JobsStream
 
 
 class ClientFilteredStream(IntegratorIoStream):
@@ -26,7 +30,7 @@ class ClientFilteredStream(IntegratorIoStream):
     def __init__(self, *, api: IntegratorIoApi, name: str, path: str, cursor_field: str) -> None:
         self._cursor_field = cursor_field
         self._cursor = PartitionedCursor(cursor_field)
-        self._newest_read: Any = None
+        self._newest_read = SliceResults()
         super().__init__(api=api, name=name, path=path)
 
     @property
@@ -43,6 +47,7 @@ class ClientFilteredStream(IntegratorIoStream):
 
     def stream_slices(
         self,
+        *,
         sync_mode: SyncMode,
         cursor_field: list[str] | None = None,
         stream_state: Mapping[str, Any] | None = None,
@@ -67,35 +72,38 @@ class ClientFilteredStream(IntegratorIoStream):
                 newest = value
             yield record
         # Committed by close_slice once every record is out; a read that breaks off commits nothing.
-        self._newest_read = newest
+        self._newest_read.put(stream_slice, newest)
 
     def close_slice(self, stream_slice: Mapping[str, Any]) -> None:
-        self._cursor.observe(DEFAULT_PARTITION, self._newest_read)
+        self._cursor.observe(DEFAULT_PARTITION, self._newest_read.pop(stream_slice))
 
 
-class ConnectorChildStream(HttpSubStream, IntegratorIoStream):
+class ConnectorChildStream(IntegratorIoStream):
     """A list under each connector (`/connectors/{_id}/...`); there is no top-level list to read instead.
 
-    These objects have no last-modified field and change after creation (expiry, opts, install), so they are
-    read in full every sync. Each record names its connector, taken from the parent when the API omits it.
+    Each connector is one slice, so the framework reads the connectors' lists on concurrent workers. These
+    objects have no last-modified field and change after creation (expiry, opts, install), so they are read
+    in full every sync. Each record names its connector, taken from the parent when the API omits it.
     """
 
     def __init__(
-        self, *, parent: IntegratorIoStream, api: IntegratorIoApi, name: str, child_path: str
+        self, *, connectors: IntegratorIoStream, api: IntegratorIoApi, name: str, child_path: str
     ) -> None:
+        self._connectors = connectors
         self._child_path = child_path
-        super().__init__(parent=parent, api=api, name=name, path=child_path)
+        super().__init__(api=api, name=name, path=f"connectors/{{connector_id}}/{child_path}")
 
     def stream_slices(
         self,
+        *,
         sync_mode: SyncMode,
         cursor_field: list[str] | None = None,
         stream_state: Mapping[str, Any] | None = None,
     ) -> Iterable[Mapping[str, Any] | None]:
-        # Every connector, always: a parent's incremental filter must never hide a connector's children.
-        # Read as a plain list: `read_only_records` would wrap it in the CDK's resumable-full-refresh
-        # reader, which calls it again and again until a cursor it expects says the read is complete.
-        for record in self.parent.read_records(SyncMode.full_refresh):
+        # Every connector, always: the catalog's connectors stream may filter by `lastModified`, which must
+        # never hide a connector's children. Read as a plain list: the CDK's `read_only_records` would wrap
+        # it in a checkpoint reader that expects a resumable-full-refresh cursor.
+        for record in self._connectors.read_records(SyncMode.full_refresh):
             if isinstance(record, Mapping):
                 yield {"parent": {"_id": record["_id"]}}
 
@@ -127,21 +135,27 @@ class ConnectorChildStream(HttpSubStream, IntegratorIoStream):
 
 
 def build_streams(api: IntegratorIoApi) -> list[IntegratorIoStream]:
-    """Every integrator.io stream, sharing one API context."""
-    # https://docs.celigo.com/hc/en-us/articles/7707985934107 (GET /v1/connectors and its children)
-    name = "integrator_io_connectors"
+    """Every integrator.io stream, sharing one API context (credentials and rate budget)."""
+    connectors = "integrator_io_connectors"
 
     def all_connectors() -> IntegratorIoStream:
-        # Each child reads its own unfiltered copy of the list: a stream instance remembers that it has
-        # completed a full read, and the catalog's connectors stream filters by `lastModified`.
-        return IntegratorIoStream(api=api, name=name, path="connectors")
+        # Each child lists the connectors itself, unfiltered, on its own thread.
+        return IntegratorIoStream(api=api, name=connectors, path="connectors")
 
     return [
-        ClientFilteredStream(api=api, name=name, path="connectors", cursor_field="lastModified"),
+        # GET /v1/connectors: the ISV's published integration apps.
+        ClientFilteredStream(api=api, name=connectors, path="connectors", cursor_field="lastModified"),
+        # GET /v1/connectors/{_id}/licenses: what the ISV provisioned to each customer.
         ConnectorChildStream(
-            parent=all_connectors(), api=api, name="integrator_io_licenses", child_path="licenses"
+            connectors=all_connectors(), api=api, name="integrator_io_licenses", child_path="licenses"
         ),
+        # GET /v1/connectors/{_id}/installBase: where each connector is installed.
         ConnectorChildStream(
-            parent=all_connectors(), api=api, name="integrator_io_install_base", child_path="installBase"
+            connectors=all_connectors(), api=api, name="integrator_io_install_base", child_path="installBase"
         ),
+        # GET /v1/integrations and /v1/flows: small lists read in full, so deletions leave the destination.
+        IntegratorIoStream(api=api, name="integrator_io_integrations", path="integrations"),
+        IntegratorIoStream(api=api, name="integrator_io_flows", path="flows"),
+        # GET /v1/jobs: flow runs, incremental on `createdAt`.
+        JobsStream(api=api, name="integrator_io_jobs"),
     ]

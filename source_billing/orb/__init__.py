@@ -7,6 +7,7 @@ import logging
 from source_billing.check import probe
 from source_billing.config import OrbConfig
 from source_billing.orb.base import OrbApi, OrbStream, orb_error_detail, orb_error_mapping
+from source_billing.orb.enrichment import EventProperties
 from source_billing.orb.streams import build_streams
 
 __all__ = ["check", "streams"]
@@ -18,7 +19,12 @@ def streams(config: OrbConfig) -> list[OrbStream]:
 
 
 def check(config: OrbConfig, logger: logging.Logger) -> str | None:
-    """None when the key works, else what is wrong. `GET /v1/ping` validates the key and costs nothing."""
+    """None when the key works, else what is wrong. `GET /v1/ping` validates the key and costs nothing.
+
+    Raises:
+        AirbyteTracedException: the mapped failure, or a `config_error` for contradictory event keys.
+    """
+    EventProperties.from_config(config)
     api = OrbApi.from_config(config)
     probe(
         api="Orb",

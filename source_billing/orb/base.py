@@ -1,33 +1,33 @@
-"""Orb's base stream: URL, auth, cursor pagination, errors and rate budget.
+"""Orb's base streams: URL, auth, cursor pagination, errors and rate budget.
 
 Reference: https://docs.withorb.com/api-reference (pagination: `limit` up to 100, `cursor`,
-`pagination_metadata.next_cursor`; lists are newest first; timestamps are ISO 8601).
+`pagination_metadata.next_cursor`; lists are newest first; timestamps are ISO 8601; rate limits:
+https://docs.withorb.com/api-reference/rate-limits).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any, ClassVar
 
 import pendulum
 import requests
-from airbyte_cdk.models import FailureType
-from airbyte_cdk.sources.streams.call_rate import (
-    HttpAPIBudget,
-    HttpRequestRegexMatcher,
-    MovingWindowCallRatePolicy,
-    Rate,
-)
+from airbyte_cdk.models import AirbyteLogMessage, AirbyteMessage, FailureType, Level, Type
 from airbyte_cdk.sources.streams.http.requests_native_auth import TokenAuthenticator
 
-from source_billing.base_stream import WindowedStream
+from source_billing.base_stream import ApiStream, WindowedStream
+from source_billing.budget import LayeredBudget, Limit
 from source_billing.config import OrbConfig
 from source_billing.errors import ErrorMapping, common_error_mapping, fail, response_json
 
 PAGE_SIZE = 100  # Orb's maximum
 REQUESTS_PER_SECOND = 100
+# The credit ledger and subscription usage have a budget of their own, ten times narrower.
+LEDGER_AND_USAGE_REQUESTS_PER_SECOND = 10
+LEDGER_AND_USAGE_ENDPOINTS = ("/v1/customers/{id}/credits/ledger", "/v1/subscriptions/{id}/usage")
+# Cursor values and time filters as Orb writes them; fractions of a second are dropped (floored).
+ORB_TIMESTAMP_FORMAT = "YYYY-MM-DDTHH:mm:ss[Z]"
 
 
 def orb_error_mapping() -> ErrorMapping:
@@ -54,25 +54,30 @@ def orb_error_detail(body: Any) -> str | None:
     return str(detail) if detail else None
 
 
+def orb_budget(api_base_url: str) -> LayeredBudget:
+    """Orb's two documented limits: the credit ledger and subscription usage share 10 requests/s, every
+    request counts toward 100/s."""
+    return LayeredBudget(
+        api_base_url,
+        [Limit(LEDGER_AND_USAGE_REQUESTS_PER_SECOND, LEDGER_AND_USAGE_ENDPOINTS), Limit(REQUESTS_PER_SECOND)],
+    )
+
+
 @dataclass(frozen=True)
 class OrbApi:
     """What every Orb stream of one sync shares: settings, credentials and the rate budget."""
 
     config: OrbConfig
     authenticator: TokenAuthenticator
-    budget: HttpAPIBudget
+    budget: LayeredBudget
 
     @classmethod
     def from_config(cls, config: OrbConfig) -> OrbApi:
-        budget = HttpAPIBudget(
-            policies=[
-                MovingWindowCallRatePolicy(
-                    rates=[Rate(limit=REQUESTS_PER_SECOND, interval=timedelta(seconds=1))],
-                    matchers=[HttpRequestRegexMatcher(url_base=config.api_base_url)],
-                )
-            ]
+        return cls(
+            config=config,
+            authenticator=TokenAuthenticator(config.api_key),
+            budget=orb_budget(config.api_base_url),
         )
-        return cls(config=config, authenticator=TokenAuthenticator(config.api_key), budget=budget)
 
     @property
     def url_base(self) -> str:
@@ -80,42 +85,58 @@ class OrbApi:
 
 
 def orb_timestamp(moment: pendulum.DateTime) -> str:
-    """A moment as Orb writes it: ISO 8601 in UTC with a `Z`."""
-    return moment.in_tz("UTC").format("YYYY-MM-DDTHH:mm:ss[Z]")
+    """A moment as Orb writes it: ISO 8601 in UTC with a `Z`, to the second."""
+    return moment.in_tz("UTC").format(ORB_TIMESTAMP_FORMAT)
 
 
-class OrbStream(WindowedStream):
-    """An Orb list endpoint read in windows of its creation-time filter."""
+def warning(message: str) -> AirbyteMessage:
+    """A warning for the user, yielded among a slice's records (the source puts it on the output)."""
+    return AirbyteMessage(type=Type.LOG, log=AirbyteLogMessage(level=Level.WARN, message=message))
+
+
+def parse_orb_timestamp(value: Any) -> pendulum.DateTime:
+    """An Orb timestamp (`2024-01-01T00:00:00Z`, `...+00:00`, with or without fractions) in UTC.
+
+    Raises:
+        ValueError: the value is not a date and time.
+    """
+    parsed = pendulum.parse(str(value))
+    if not isinstance(parsed, pendulum.DateTime):
+        raise ValueError(f"Not an Orb timestamp: {value!r}")
+    return parsed.in_tz("UTC")
+
+
+class OrbStream(ApiStream):
+    """An Orb list endpoint read in full: Orb's pagination, auth, errors and budget, and nothing else."""
 
     api_name = "Orb"
     schema_package = "source_billing.orb"
     primary_key = "id"
-    epoch: ClassVar[pendulum.DateTime] = pendulum.datetime(2020, 1, 1)  # before Orb's first customer
-    filter_field: ClassVar[str] = "created_at"
+    error_detail = staticmethod(orb_error_detail)
 
-    def __init__(self, *, api: OrbApi, name: str, path: str, cursor_field: str = "created_at") -> None:
+    def __init__(
+        self,
+        *,
+        api: OrbApi,
+        name: str,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
         self._api = api
         self._name = name
         self._path = path
-        self._cursor_field = cursor_field
+        self._params = dict(params or {})
         super().__init__(
             authenticator=api.authenticator,
             api_budget=api.budget,
             error_mapping=orb_error_mapping(),
-            start_date=api.config.start_date,
-            lookback_window_days=api.config.lookback_window_days,
-            slice_range_days=365,
+            **kwargs,
         )
-
-    error_detail = staticmethod(orb_error_detail)
 
     @property
     def name(self) -> str:
         return self._name
-
-    @property
-    def cursor_field(self) -> str:
-        return self._cursor_field
 
     @property
     def url_base(self) -> str:
@@ -124,26 +145,13 @@ class OrbStream(WindowedStream):
     def path(self, **_: Any) -> str:
         return self._path
 
-    def format_cursor(self, moment: pendulum.DateTime) -> str:
-        return orb_timestamp(moment)
-
-    def parse_cursor(self, value: Any) -> pendulum.DateTime:
-        parsed = pendulum.parse(str(value))
-        if not isinstance(parsed, pendulum.DateTime):
-            raise ValueError(f"Not an Orb timestamp: {value!r}")
-        return parsed
-
     def request_params(
         self,
         stream_state: Mapping[str, Any] | None,
         stream_slice: Mapping[str, Any] | None = None,
         next_page_token: Mapping[str, Any] | None = None,
     ) -> MutableMapping[str, Any]:
-        params: dict[str, Any] = {"limit": PAGE_SIZE}
-        if stream_slice:
-            params[f"{self.filter_field}[gte]"] = stream_slice["start"]
-            if stream_slice["end"] is not None:
-                params[f"{self.filter_field}[lt]"] = stream_slice["end"]
+        params: dict[str, Any] = {"limit": PAGE_SIZE, **self._params}
         if next_page_token:
             params.update(next_page_token)
         return params
@@ -161,5 +169,55 @@ class OrbStream(WindowedStream):
         stream_state: Mapping[str, Any],
         stream_slice: Mapping[str, Any] | None = None,
         next_page_token: Mapping[str, Any] | None = None,
-    ) -> Iterable[Mapping[str, Any]]:
+    ) -> Iterable[MutableMapping[str, Any]]:
         yield from response_json(response)["data"]
+
+
+class OrbWindowedStream(OrbStream, WindowedStream):
+    """An Orb list endpoint read in windows of its creation-time filter (`created_at`, or `invoice_date`)."""
+
+    epoch: ClassVar[pendulum.DateTime] = pendulum.datetime(2020, 1, 1)  # before Orb's first customer
+
+    def __init__(
+        self,
+        *,
+        api: OrbApi,
+        name: str,
+        path: str,
+        cursor_field: str = "created_at",
+        params: Mapping[str, Any] | None = None,
+    ) -> None:
+        # The cursor field is also the filter: `created_at[gte]`, or `invoice_date[gte]` for invoices.
+        self._cursor_field = cursor_field
+        super().__init__(
+            api=api,
+            name=name,
+            path=path,
+            params=params,
+            start_date=api.config.start_date,
+            lookback_window_days=api.config.lookback_window_days,
+            slice_range_days=365,
+        )
+
+    @property
+    def cursor_field(self) -> str:
+        return self._cursor_field
+
+    def format_cursor(self, moment: pendulum.DateTime) -> str:
+        return orb_timestamp(moment)
+
+    def parse_cursor(self, value: Any) -> pendulum.DateTime:
+        return parse_orb_timestamp(value)
+
+    def request_params(
+        self,
+        stream_state: Mapping[str, Any] | None,
+        stream_slice: Mapping[str, Any] | None = None,
+        next_page_token: Mapping[str, Any] | None = None,
+    ) -> MutableMapping[str, Any]:
+        params = super().request_params(stream_state, stream_slice, next_page_token)
+        if stream_slice:
+            params[f"{self._cursor_field}[gte]"] = stream_slice["start"]
+            if stream_slice["end"] is not None:
+                params[f"{self._cursor_field}[lt]"] = stream_slice["end"]
+        return params

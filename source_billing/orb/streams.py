@@ -1,34 +1,98 @@
-"""The Orb streams, one declaration row each; names carry the `orb_` prefix."""
+"""The Orb streams: one declaration row per list endpoint, names prefixed `orb_`; the credit ledger and
+subscription usage, which read per customer and per subscription, are classes of their own."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from source_billing.orb.base import OrbApi, OrbStream
+from source_billing.orb.base import OrbApi, OrbStream, OrbWindowedStream
+from source_billing.orb.changes import ChangeTrackingStream
+from source_billing.orb.ledger import CreditsLedgerEntriesStream
+from source_billing.orb.usage import SubscriptionUsageStream
+
+DOCS = "https://docs.withorb.com/api-reference"
+INVOICE_STATUSES = ("draft", "issued", "paid", "synced", "void")
 
 
 @dataclass(frozen=True)
 class OrbObject:
-    """One Orb list endpoint read as a stream."""
+    """One Orb list endpoint read as a stream.
+
+    Attributes:
+        name: the stream name.
+        path: the list path below `/v1/`.
+        reference: the endpoint's documentation.
+        cursor_field: the creation-time field Orb filters on (`[gte]`, `[lt]`); None when the endpoint has no
+            such filter, and the stream is read in full every sync.
+        params: query parameters sent with every request.
+        open_statuses: statuses in which objects still change; those objects are re-read every incremental
+            sync (see `changes.py`).
+    """
 
     name: str
     path: str
-    cursor_field: str
     reference: str
+    cursor_field: str | None = "created_at"
+    params: tuple[tuple[str, Any], ...] = ()
+    open_statuses: tuple[str, ...] = ()
 
 
 STREAMS: tuple[OrbObject, ...] = (
+    OrbObject("orb_customers", "customers", f"{DOCS}/customer/list-customers"),
     OrbObject(
-        "orb_customers",
-        "customers",
-        "created_at",
-        "https://docs.withorb.com/api-reference/customer/list-customers",
+        "orb_subscriptions",
+        "subscriptions",
+        f"{DOCS}/subscription/list-subscriptions",
+        open_statuses=("active", "upcoming"),
     ),
+    OrbObject("orb_plans", "plans", f"{DOCS}/plan/list-plans"),
+    OrbObject(
+        "orb_invoices",
+        "invoices",
+        f"{DOCS}/invoice/list-invoices",
+        # Orb's invoices filter on their date, not their creation; without `status[]` Orb omits drafts and
+        # voids. Only paid and void are final: Orb marks issued and synced (external invoicing) ones paid.
+        cursor_field="invoice_date",
+        params=(("status[]", INVOICE_STATUSES),),
+        open_statuses=("draft", "issued", "synced"),
+    ),
+    OrbObject("orb_credit_notes", "credit_notes", f"{DOCS}/credit-note/list-credit-notes"),
+    # Coupons, items and prices have no creation-time filter; archived coupons are hidden by default.
+    OrbObject(
+        "orb_coupons",
+        "coupons",
+        f"{DOCS}/coupon/list-coupons",
+        cursor_field=None,
+        params=(("show_archived", "true"),),
+    ),
+    OrbObject("orb_items", "items", f"{DOCS}/item/list-items", cursor_field=None),
+    OrbObject("orb_prices", "prices", f"{DOCS}/price/list-prices", cursor_field=None),
 )
 
 
+def build_stream(api: OrbApi, row: OrbObject) -> OrbStream:
+    """The stream of one declaration row."""
+    params = dict(row.params)
+    if row.cursor_field is None:
+        return OrbStream(api=api, name=row.name, path=row.path, params=params)
+    if row.open_statuses:
+        return ChangeTrackingStream(
+            api=api,
+            name=row.name,
+            path=row.path,
+            cursor_field=row.cursor_field,
+            params=params,
+            open_statuses=row.open_statuses,
+        )
+    return OrbWindowedStream(
+        api=api, name=row.name, path=row.path, cursor_field=row.cursor_field, params=params
+    )
+
+
 def build_streams(api: OrbApi) -> list[OrbStream]:
-    """Every declared Orb stream, sharing one API context."""
-    return [
-        OrbStream(api=api, name=row.name, path=row.path, cursor_field=row.cursor_field) for row in STREAMS
-    ]
+    """Every Orb stream, sharing one API context (and so one rate budget)."""
+    streams = [build_stream(api, row) for row in STREAMS]
+    streams.append(CreditsLedgerEntriesStream(api=api))
+    streams.append(SubscriptionUsageStream(api=api))
+    return streams

@@ -86,8 +86,8 @@ class StripeApi:
         """`endpoints` are the path templates (`/v1/...`) the streams call, each with its own 25/s."""
         per_account = LIVE_REQUESTS_PER_SECOND if config.is_live_mode else TEST_REQUESTS_PER_SECOND
         slower = ["/v1/files", *(f"/v1/{searched}/search" for searched in SEARCHABLE_STRIPE_OBJECTS)]
-        limits = [Limit(SEARCH_AND_FILES_REQUESTS_PER_SECOND, endpoint) for endpoint in slower]
-        limits += [Limit(ENDPOINT_REQUESTS_PER_SECOND, endpoint) for endpoint in sorted(set(endpoints))]
+        limits = [Limit(SEARCH_AND_FILES_REQUESTS_PER_SECOND, (endpoint,)) for endpoint in slower]
+        limits += [Limit(ENDPOINT_REQUESTS_PER_SECOND, (endpoint,)) for endpoint in sorted(set(endpoints))]
         limits.append(Limit(per_account))
         budget = LayeredBudget(config.api_base_url, limits)
         return cls(config=config, authenticator=TokenAuthenticator(config.client_secret), budget=budget)

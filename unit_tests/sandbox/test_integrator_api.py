@@ -150,3 +150,16 @@ def test_given_many_jobs_when_listing_then_at_most_1000_newest_first_without_lin
     since = stamps[10]
     recent = running.client.get("integrator", "/v1/jobs", {"createdAt_gte": since}).json
     assert {job["_id"] for job in recent} == {job["_id"] for job in first.json if job["createdAt"] >= since}
+
+
+def test_given_jobs_created_with_millisecond_times_when_listing_then_newest_first_and_lte_inclusive(
+    make_sandbox: SandboxFactory,
+) -> None:
+    running = make_sandbox(scale=5, scale_for={"integrator.jobs": 0})
+    stamps = ["2024-03-01T00:00:00.900Z", "2024-03-01T00:00:00.100Z", "2024-03-01T00:00:00.500Z"]
+    for stamp in [*stamps, stamps[1]]:
+        running.client.control("POST", "integrator/jobs", {"createdAt": stamp})
+    listed = [job["createdAt"] for job in running.client.get("integrator", "/v1/jobs").json]
+    assert listed == sorted([*stamps, stamps[1]], reverse=True)
+    upto = running.client.get("integrator", "/v1/jobs", {"createdAt_lte": stamps[1]}).json
+    assert [job["createdAt"] for job in upto] == [stamps[1], stamps[1]]

@@ -237,3 +237,110 @@ def test_given_subscription_usage_when_fetching_then_orbs_ungrouped_and_grouped_
         "orb", f"/v1/subscriptions/{subscription['id']}/usage", {**params, "group_by": "x"}
     )
     assert half.status == 400
+
+
+def test_given_subscriptions_when_listed_then_the_whole_plan_is_embedded_and_plan_and_statuses_filter(
+    sandbox: Running,
+) -> None:
+    subscriptions = walk_orb(sandbox.client, "/v1/subscriptions")
+    plans = {plan["id"]: plan for plan in walk_orb(sandbox.client, "/v1/plans")}
+    for subscription in subscriptions:
+        assert subscription["plan"] == plans[subscription["plan"]["id"]]
+    assert any(price["billable_metric"] for s in subscriptions for price in s["plan"]["prices"])
+    plan_id = subscriptions[0]["plan"]["id"]
+    on_plan = walk_orb(sandbox.client, "/v1/subscriptions", {"plan_id": plan_id})
+    assert {s["id"] for s in on_plan} == {s["id"] for s in subscriptions if s["plan"]["id"] == plan_id}
+    open_ones = walk_orb(sandbox.client, "/v1/subscriptions", {"status[]": ["active", "upcoming"]})
+    assert {s["id"] for s in open_ones} == {s["id"] for s in subscriptions if s["status"] != "ended"}
+
+
+def test_given_a_subscriptions_draft_invoice_when_listed_then_it_is_dated_at_the_period_end(
+    sandbox: Running,
+) -> None:
+    subscriptions = {s["id"]: s for s in walk_orb(sandbox.client, "/v1/subscriptions")}
+    drafts = [i for i in walk_orb(sandbox.client, "/v1/invoices", {"status[]": "draft"}) if i["subscription"]]
+    assert drafts
+    for draft in drafts:
+        period_end = subscriptions[draft["subscription"]["id"]]["current_billing_period_end_date"]
+        assert draft["invoice_date"] == period_end
+    future = walk_orb(
+        sandbox.client, "/v1/invoices", {"status[]": "draft", "invoice_date[gte]": iso(datetime.now(UTC))}
+    )
+    assert {i["id"] for i in future} == {i["id"] for i in drafts}
+
+
+def test_given_a_timeframe_cut_mid_day_when_usage_is_fetched_then_windows_are_cut_and_shares_add_up(
+    sandbox: Running,
+) -> None:
+    subscription = next(
+        s
+        for s in walk_orb(sandbox.client, "/v1/subscriptions", {"status": "active"})
+        if s["start_date"] < iso(datetime.now(UTC) - timedelta(days=5))
+        and any(p["billable_metric"] for p in s["plan"]["prices"])
+    )
+    path = f"/v1/subscriptions/{subscription['id']}/usage"
+    day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=3)
+    cut = {"granularity": "day", "view_mode": "periodic"}
+    whole = sandbox.client.get(
+        "orb", path, {**cut, "timeframe_start": iso(day), "timeframe_end": iso(day + timedelta(days=1))}
+    )
+    halves = [
+        sandbox.client.get(
+            "orb",
+            path,
+            {
+                **cut,
+                "timeframe_start": iso(day + timedelta(hours=h)),
+                "timeframe_end": iso(day + timedelta(hours=h + 12)),
+            },
+        )
+        for h in (0, 12)
+    ]
+    (whole_window,) = whole.json["data"][0]["usage"]
+    assert whole_window == {
+        "quantity": whole_window["quantity"],
+        "timeframe_start": iso(day),
+        "timeframe_end": iso(day + timedelta(days=1)),
+    }
+    half_windows = [half.json["data"][0]["usage"] for half in halves]
+    assert [w[0]["timeframe_start"] for w in half_windows] == [iso(day), iso(day + timedelta(hours=12))]
+    assert abs(sum(w[0]["quantity"] for w in half_windows) - whole_window["quantity"]) <= 1
+    span = sandbox.client.get(
+        "orb",
+        path,
+        {
+            **cut,
+            "timeframe_start": iso(day + timedelta(hours=6)),
+            "timeframe_end": iso(day + timedelta(days=2)),
+        },
+    )
+    windows = span.json["data"][0]["usage"]
+    assert [(w["timeframe_start"], w["timeframe_end"]) for w in windows] == [
+        (iso(day + timedelta(hours=6)), iso(day + timedelta(days=1))),
+        (iso(day + timedelta(days=1)), iso(day + timedelta(days=2))),
+    ]
+
+
+def test_given_control_ledger_entries_when_backdated_with_an_event_choice_then_the_event_follows(
+    sandbox: Running,
+) -> None:
+    customer = walk_orb(sandbox.client, "/v1/customers")[0]
+    when = datetime.now(UTC) - timedelta(days=40)
+    created = [
+        sandbox.client.control(
+            "POST",
+            "orb/credit_ledger_entries",
+            {"_parent": customer["id"], "entry_type": "decrement", "created_at": iso(when), "_event": choice},
+        )
+        for choice in ("stored", "missing", "none")
+    ]
+    assert all(entry["created_at"] == iso(when) for entry in created)
+    stored, missing, none = (entry["event_id"] for entry in created)
+    events = {e["id"]: e for e in sandbox.client.control("GET", "objects/orb/events")["data"]}
+    assert events[stored]["timestamp"] == iso(when - timedelta(seconds=60))
+    assert missing.startswith("missing-")
+    assert none is None
+    listed = walk_orb(
+        sandbox.client, f"/v1/customers/{customer['id']}/credits/ledger", {"created_at[lte]": iso(when)}
+    )
+    assert {e["id"] for e in created} <= {e["id"] for e in listed}

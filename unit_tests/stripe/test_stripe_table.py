@@ -11,16 +11,57 @@ from source_billing.stripe import endpoints, streams
 from source_billing.stripe.declarations import StripeObject
 from source_billing.stripe.streams import STREAMS
 
-SOURCE_STRIPE_STREAMS = {
-    "accounts", "application_fees", "application_fees_refunds", "authorizations", "balance_transactions",
-    "bank_accounts", "cardholders", "cards", "charges", "checkout_sessions", "checkout_sessions_line_items",
-    "coupons", "credit_notes", "customer_balance_transactions", "customers", "disputes", "early_fraud_warnings",
-    "events", "external_account_bank_accounts", "external_account_cards", "file_links", "files", "invoice_items",
-    "invoice_line_items", "invoices", "payment_intents", "payment_methods", "payout_balance_transactions",
-    "payouts", "persons", "plans", "prices", "products", "promotion_codes", "refunds", "reviews", "setup_attempts",
-    "setup_intents", "shipping_rates", "subscription_items", "subscription_schedule", "subscriptions", "top_ups",
-    "transactions", "transfer_reversals", "transfers", "usage_records",
-}  # fmt: skip
+SOURCE_STRIPE_STREAMS = set(
+    [
+        "accounts",
+        "application_fees",
+        "application_fees_refunds",
+        "authorizations",
+        "balance_transactions",
+        "bank_accounts",
+        "cardholders",
+        "cards",
+        "charges",
+        "checkout_sessions",
+        "checkout_sessions_line_items",
+        "coupons",
+        "credit_notes",
+        "customer_balance_transactions",
+        "customers",
+        "disputes",
+        "early_fraud_warnings",
+        "events",
+        "external_account_bank_accounts",
+        "external_account_cards",
+        "file_links",
+        "files",
+        "invoice_items",
+        "invoice_line_items",
+        "invoices",
+        "payment_intents",
+        "payment_methods",
+        "payout_balance_transactions",
+        "payouts",
+        "persons",
+        "plans",
+        "prices",
+        "products",
+        "promotion_codes",
+        "refunds",
+        "reviews",
+        "setup_attempts",
+        "setup_intents",
+        "shipping_rates",
+        "subscription_items",
+        "subscription_schedule",
+        "subscriptions",
+        "top_ups",
+        "transactions",
+        "transfer_reversals",
+        "transfers",
+        "usage_records",
+    ]
+)
 
 
 def test_given_the_table_then_it_has_every_source_stripe_stream_and_the_four_more() -> None:
@@ -46,9 +87,8 @@ def test_given_a_row_then_its_incremental_mode_can_see_what_changed(row: StripeO
         assert row.event_types, "changes are only visible through events"
         assert len(row.event_types) <= 20, "Stripe accepts at most 20 types[]"
     if row.cursor == "created":
-        assert row.parent is None and row.created_filter, (
-            "creation windows need the stream's own created filter"
-        )
+        assert row.parent is None, "creation windows need the stream's own list"
+        assert row.created_filter, "creation windows need the list's created filter"
     assert (row.path is None) == (row.parent is not None)
 
 

@@ -1,0 +1,219 @@
+"""`orb_subscription_usage`: each subscription's usage per billable metric and day, optionally per value of
+an event property (https://docs.withorb.com/api-reference/subscription/fetch-subscription-usage).
+
+One record per subscription x billable metric x [group] x day. Orb demarcates days at the customer's local
+midnight and cuts the first and last window at the timeframe's ends; quantities are per day
+(`view_mode=periodic`), so a day's rows add up. A subscription's cursor is the start of the last day read,
+which was still in progress: the next sync reads that day again, whole, under the same primary key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from datetime import timedelta
+from typing import Any
+
+import pendulum
+import requests
+from airbyte_cdk.models import SyncMode
+from airbyte_cdk.sources.streams.core import StreamData
+
+from source_billing.errors import response_json
+from source_billing.orb.base import OrbApi, OrbStream, orb_timestamp, parse_orb_timestamp
+from source_billing.orb.cursors import PartitionedOrbStream
+
+NAME = "orb_subscription_usage"
+CURSOR = "timeframe_start"
+# Orb returns every day of a timeframe in one response; long timeframes are requested in parts this long.
+# Grouped usage returns a series per group value, and Orb advises shorter timeframes for it.
+REQUEST_SPAN = timedelta(days=365)
+GROUPED_REQUEST_SPAN = timedelta(days=90)
+
+
+class SubscriptionUsageStream(PartitionedOrbStream):
+    """One slice per subscription (every status, upcoming ones once they start), from its cursor to now or
+    to its end; an ended subscription read to its end is not requested again."""
+
+    def __init__(self, *, api: OrbApi) -> None:
+        config = api.config
+        self._start_date = config.start_date
+        self._lookback = pendulum.duration(days=config.lookback_window_days)
+        self._grouping_key = config.subscription_usage_grouping_key
+        # `plan_id` narrows grouped usage to one plan's subscriptions (the spec's "plan id for grouped
+        # usage").
+        plan_id = config.plan_id if self._grouping_key else None
+        super().__init__(
+            api=api, name=NAME, path="subscriptions/{subscription_id}/usage", cursor_field=CURSOR
+        )
+        self._subscriptions = OrbStream(
+            api=api,
+            name="orb_subscriptions",
+            path="subscriptions",
+            params={"plan_id": plan_id} if plan_id else {},
+        )
+
+    def stream_slices(
+        self,
+        *,
+        sync_mode: SyncMode,
+        cursor_field: list[str] | None = None,
+        stream_state: Mapping[str, Any] | None = None,
+    ) -> Iterable[Mapping[str, Any] | None]:
+        now = pendulum.now("UTC").replace(microsecond=0)
+        for subscription in self._subscriptions.read_records(SyncMode.full_refresh):
+            if isinstance(subscription, Mapping):
+                stream_slice = self._slice(subscription, now, sync_mode)
+                if stream_slice is not None:
+                    yield stream_slice
+
+    def _slice(
+        self, subscription: Mapping[str, Any], now: pendulum.DateTime, sync_mode: SyncMode
+    ) -> dict[str, Any] | None:
+        subscription_id = str(subscription["id"])
+        metrics: list[str | None] = [None]
+        if self._grouping_key:
+            # Orb groups one billable metric per request.
+            metrics = list(billable_metric_ids(subscription))
+            if not metrics:
+                return None
+        start = parse_orb_timestamp(subscription["start_date"])
+        if self._start_date is not None:
+            start = max(start, self._start_date)
+        end = now
+        ended = subscription.get("end_date")
+        if ended is not None and parse_orb_timestamp(ended) <= now:
+            end = parse_orb_timestamp(ended)
+        saved = self._cursors.value(subscription_id) if sync_mode == SyncMode.incremental else None
+        if saved is not None:
+            if parse_orb_timestamp(saved) >= end:
+                return None  # ended, and read to its end
+            start = max(start, parse_orb_timestamp(saved) - self._lookback)
+        if start >= end:
+            return None  # upcoming
+        return {
+            "partition": subscription_id,
+            "customer_id": (subscription.get("customer") or {}).get("id"),
+            "start": orb_timestamp(start),
+            "end": orb_timestamp(end),
+            "final": end < now,
+            "metrics": metrics,
+        }
+
+    def path(self, *, stream_slice: Mapping[str, Any] | None = None, **_: Any) -> str:
+        return f"subscriptions/{(stream_slice or {})['partition']}/usage"
+
+    def request_params(
+        self,
+        stream_state: Mapping[str, Any] | None,
+        stream_slice: Mapping[str, Any] | None = None,
+        next_page_token: Mapping[str, Any] | None = None,
+    ) -> MutableMapping[str, Any]:
+        request = (stream_slice or {})["request"]
+        params: dict[str, Any] = {
+            "granularity": "day",
+            "view_mode": "periodic",
+            "timeframe_start": request["start"],
+            "timeframe_end": request["end"],
+        }
+        if request["metric"] is not None:
+            params.update(billable_metric_id=request["metric"], group_by=self._grouping_key)
+        if next_page_token:
+            params.update(next_page_token)
+        return params
+
+    def read_records(
+        self,
+        sync_mode: SyncMode,
+        cursor_field: list[str] | None = None,
+        stream_slice: Mapping[str, Any] | None = None,
+        stream_state: Mapping[str, Any] | None = None,
+    ) -> Iterable[StreamData]:
+        stream_slice = stream_slice or {}
+        last_day: str | None = None
+        for metric in stream_slice["metrics"]:
+            for record in self._metric_usage(stream_slice, metric):
+                if isinstance(record, Mapping) and (last_day is None or record[CURSOR] > last_day):
+                    last_day = record[CURSOR]
+                yield record
+        if last_day is not None:
+            self.observe(stream_slice["partition"], orb_timestamp(parse_orb_timestamp(last_day)))
+
+    def _metric_usage(self, stream_slice: Mapping[str, Any], metric: str | None) -> Iterator[StreamData]:
+        """One metric's usage (all metrics when ungrouped), requested in parts of at most a year (a quarter
+        when grouped).
+
+        A part that stops before the slice's end cuts its last day short: that day is left out and the next
+        part starts at it, so each day comes once and whole.
+        """
+        end = parse_orb_timestamp(stream_slice["end"])
+        start = parse_orb_timestamp(stream_slice["start"])
+        span = REQUEST_SPAN if metric is None else GROUPED_REQUEST_SPAN
+        while start < end:
+            part_end = min(start + span, end)
+            request = {"start": orb_timestamp(start), "end": orb_timestamp(part_end), "metric": metric}
+            part = {**stream_slice, "request": request}
+            records = list(super().read_records(SyncMode.full_refresh, stream_slice=part))
+            last_day = max((r[CURSOR] for r in records if isinstance(r, Mapping)), default=None)
+            carry = last_day if part_end < end and last_day is not None else None
+            if carry is not None and parse_orb_timestamp(carry) <= start:
+                carry = None  # a part of one window: nothing to carry
+            for record in records:
+                if carry is None or not isinstance(record, Mapping) or record[CURSOR] != carry:
+                    yield record
+            start = parse_orb_timestamp(carry) if carry is not None else part_end
+
+    def parse_response(
+        self,
+        response: requests.Response,
+        *,
+        stream_state: Mapping[str, Any],
+        stream_slice: Mapping[str, Any] | None = None,
+        next_page_token: Mapping[str, Any] | None = None,
+    ) -> Iterable[MutableMapping[str, Any]]:
+        stream_slice = stream_slice or {}
+        subscription_id = stream_slice["partition"]
+        customer_id = stream_slice["customer_id"]
+        for item in response_json(response)["data"]:
+            metric = item.get("billable_metric") or {}
+            group = item.get("metric_group") or {}
+            key, value = group.get("property_key"), group.get("property_value")
+            for window in item.get("usage") or ():
+                yield {
+                    "id": usage_id(subscription_id, metric.get("id"), window[CURSOR], key, value),
+                    "subscription_id": subscription_id,
+                    "customer_id": customer_id,
+                    "billable_metric_id": metric.get("id"),
+                    "billable_metric_name": metric.get("name"),
+                    "timeframe_start": window[CURSOR],
+                    "timeframe_end": window.get("timeframe_end"),
+                    "quantity": window.get("quantity"),
+                    "grouping_key": key,
+                    "grouping_value": value,
+                }
+
+    def cursor_after(self, stream_slice: Mapping[str, Any], observed: Any) -> Any:
+        # An ended subscription read to its end is done; otherwise its last day, still in progress, is
+        # where the next sync starts. Without any usage the saved cursor stays.
+        return stream_slice["end"] if stream_slice["final"] else observed
+
+
+def usage_id(
+    subscription_id: str, metric_id: str | None, day: str, key: str | None = None, value: Any = None
+) -> str:
+    """The primary key of a usage row: subscription, metric and window start, then the group, if any.
+
+    Orb ids and timestamps contain no `|`, and a connection has one grouping key; the group value comes
+    last, so any value keeps ids distinct.
+    """
+    parts = [subscription_id, metric_id or "", day]
+    if key is not None:
+        parts += [key, "" if value is None else str(value)]
+    return "|".join(parts)
+
+
+def billable_metric_ids(subscription: Mapping[str, Any]) -> list[str]:
+    """The billable metrics a subscription is charged for: its plan's prices and its price intervals'."""
+    prices = list((subscription.get("plan") or {}).get("prices") or ())
+    prices += [interval.get("price") or {} for interval in subscription.get("price_intervals") or ()]
+    found = {((price.get("billable_metric") or {}).get("id")) for price in prices}
+    return sorted(metric for metric in found if metric)

@@ -1,0 +1,140 @@
+"""Orb's base streams against mocked HTTP: pagination, windows, the rate budget, one test per failure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import requests
+import requests_mock
+from airbyte_cdk.models import FailureType, SyncMode
+from airbyte_cdk.sources.streams.call_rate import CallRateLimitHit
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+from source_billing.orb.base import orb_budget
+from unit_tests.orb.builders import API_KEY, V1, customer, ids, page, read_slices, stream
+
+
+def test_given_two_pages_when_a_full_list_is_read_then_follows_the_cursor_with_limit_100_and_the_key() -> (
+    None
+):
+    items = stream("orb_items")
+    with requests_mock.Mocker(case_sensitive=True) as mock:
+        mock.get(
+            f"{V1}/items",
+            [
+                {"json": page([{"id": "item_1"}, {"id": "item_2"}], next_cursor="c2")},
+                {"json": page([{"id": "item_3"}])},
+            ],
+        )
+        records, _ = read_slices(items, SyncMode.full_refresh)
+        first, second = mock.request_history
+    assert ids(records) == ["item_1", "item_2", "item_3"]
+    assert first.qs == {"limit": ["100"]}
+    assert second.qs == {"limit": ["100"], "cursor": ["c2"]}
+    assert first.headers["Authorization"] == f"Bearer {API_KEY}"
+
+
+def test_given_coupons_when_read_then_archived_ones_are_asked_for() -> None:
+    coupons = stream("orb_coupons")
+    with requests_mock.Mocker(case_sensitive=True) as mock:
+        mock.get(f"{V1}/coupons", json=page([{"id": "cou_1"}]))
+        read_slices(coupons, SyncMode.full_refresh)
+        assert mock.request_history[0].qs["show_archived"] == ["true"]
+
+
+def test_given_windows_when_read_then_created_at_filters_and_state_moves_only_on_close() -> None:
+    customers = stream("orb_customers", start_date="2022-01-01T00:00:00Z")
+    slices = list(customers.stream_slices(sync_mode=SyncMode.incremental))
+    first = slices[0]
+    assert first is not None
+    with requests_mock.Mocker(case_sensitive=True) as mock:
+        mock.get(f"{V1}/customers", json=page([customer(1)]))
+        list(customers.read_records(SyncMode.full_refresh, stream_slice=first))
+        assert customers.state == {}
+        customers.close_slice(first)
+        query = mock.request_history[0].qs
+    assert customers.state == {"default": {"created_at": first["checkpoint"]}}
+    assert query["created_at[gte]"] == ["2022-01-01T00:00:00Z"]
+    assert query["created_at[lt]"] == [first["end"]]
+
+
+def test_given_saved_state_and_lookback_when_sliced_then_starts_at_cursor_less_lookback() -> None:
+    customers = stream("orb_customers", lookback_window_days=2)
+    customers.state = {"default": {"created_at": "2024-03-10T12:00:00Z"}}
+    first = next(iter(customers.stream_slices(sync_mode=SyncMode.incremental)))
+    assert first is not None
+    assert first["start"] == "2024-03-08T12:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("status", "failure_type", "expected"),
+    [
+        (400, FailureType.system_error, "please report this"),
+        (401, FailureType.config_error, "`orb.api_key`"),
+        (403, FailureType.config_error, "may not read this resource"),
+        (404, FailureType.config_error, "`orb.api_base_url`"),
+    ],
+)
+def test_given_client_error_when_read_then_fails_at_once_with_orbs_detail_and_no_key(
+    status: int, failure_type: FailureType, expected: str, sleeps: list[float]
+) -> None:
+    items = stream("orb_items")
+    body = {"type": "https://docs.withorb.com/x", "status": status, "title": "T", "detail": "Orb's words"}
+    with requests_mock.Mocker(case_sensitive=True) as mock:
+        mock.get(f"{V1}/items", status_code=status, json=body)
+        with pytest.raises(AirbyteTracedException) as caught:
+            read_slices(items, SyncMode.full_refresh)
+        assert mock.call_count == 1
+    assert caught.value.failure_type == failure_type
+    assert expected in str(caught.value.message)
+    assert "Orb's words" in str(caught.value.message)
+    assert API_KEY not in str(caught.value.message)
+    assert sleeps == []
+
+
+@pytest.mark.parametrize(
+    ("failure", "expected_wait"),
+    [
+        ({"status_code": 429, "headers": {"Retry-After": "3"}, "json": {"status": 429}}, 3 + 1),
+        ({"status_code": 500, "json": {"status": 500}}, None),
+        ({"exc": requests.exceptions.ConnectionError("reset")}, None),
+        ({"status_code": 200, "text": '{"data": [{"id": "item_1"'}, None),
+    ],
+)
+def test_given_transient_failure_when_read_then_retried_and_succeeds(
+    failure: dict[str, Any], expected_wait: float | None, sleeps: list[float]
+) -> None:
+    items = stream("orb_items")
+    with requests_mock.Mocker(case_sensitive=True) as mock:
+        mock.get(f"{V1}/items", [failure, {"json": page([{"id": "item_1"}])}])
+        records, _ = read_slices(items, SyncMode.full_refresh)
+        assert mock.call_count == 2
+    assert ids(records) == ["item_1"]
+    assert len(sleeps) == 1
+    if expected_wait is not None:
+        assert sleeps[0] == expected_wait
+
+
+def _request(url: str, method: str = "GET") -> requests.PreparedRequest:
+    return requests.Request(method, url).prepare()
+
+
+@pytest.mark.parametrize("base", ["https://api.withorb.com", "http://127.0.0.1:8080/orb"])
+def test_given_orbs_budget_when_ledger_and_usage_are_called_then_they_share_10_per_second_within_the_100(
+    base: str,
+) -> None:
+    budget = orb_budget(base)
+    heavy = [
+        f"{base}/v1/customers/cus_1/credits/ledger?limit=100",
+        f"{base}/v1/subscriptions/sub_1/usage?granularity=day",
+    ]
+    for index in range(10):
+        budget.acquire_call(_request(heavy[index % 2]), block=False)
+    with pytest.raises(CallRateLimitHit):
+        budget.acquire_call(_request(heavy[0]), block=False)
+    # Every request counts toward the 100 per second, the 10 ledger and usage calls included.
+    for _ in range(90):
+        budget.acquire_call(_request(f"{base}/v1/customers?limit=100"), block=False)
+    with pytest.raises(CallRateLimitHit):
+        budget.acquire_call(_request(f"{base}/v1/events/search", "POST"), block=False)
