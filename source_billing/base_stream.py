@@ -25,6 +25,7 @@ from requests.auth import AuthBase
 
 from source_billing.errors import REQUEST_TIMEOUT, ApiErrorHandler, ErrorMapping, RetryAfterBackoff
 from source_billing.incremental import DEFAULT_PARTITION, PartitionedCursor, windows
+from source_billing.progress import StreamStats
 from source_billing.schemas import load_schema, open_schema
 
 
@@ -39,6 +40,7 @@ class ApiStream(HttpStream, ABC):
     ) -> None:
         # The CDK builds its HTTP client, which asks for the error handler, inside HttpStream.__init__.
         self._error_mapping = error_mapping
+        self.stats = StreamStats()
         self._failed = threading.Event()
         self._failed_lock = threading.Lock()
         super().__init__(authenticator=authenticator, api_budget=api_budget)
@@ -88,7 +90,9 @@ class ApiStream(HttpStream, ABC):
             raise
 
     def get_error_handler(self) -> ApiErrorHandler:
-        return ApiErrorHandler(self.logger, self.api_name, self._error_mapping, self.error_detail)
+        return ApiErrorHandler(
+            self.logger, self.api_name, self._error_mapping, self.error_detail, stats=self.stats
+        )
 
     def get_backoff_strategy(self) -> RetryAfterBackoff:
         return RetryAfterBackoff()

@@ -26,6 +26,8 @@ from airbyte_cdk.sources.streams.http.error_handlers import (
     ResponseAction,
 )
 
+from source_billing.progress import StreamStats
+
 ErrorMapping = Mapping[int | str | type[Exception], ErrorResolution]
 
 MAX_RETRIES = 8
@@ -103,9 +105,11 @@ class ApiErrorHandler(HttpStatusErrorHandler):
         error_mapping: ErrorMapping,
         error_detail: Callable[[Any], str | None],
         max_retries: int = MAX_RETRIES,
+        stats: StreamStats | None = None,
     ) -> None:
         self._api = api
         self._error_detail = error_detail
+        self._stats = stats
         super().__init__(
             logger=logger, error_mapping=error_mapping, max_retries=max_retries, max_time=MAX_RETRY_TIME
         )
@@ -113,6 +117,16 @@ class ApiErrorHandler(HttpStatusErrorHandler):
     def interpret_response(
         self, response_or_exception: requests.Response | Exception | None = None
     ) -> ErrorResolution:
+        resolution = self._resolve(response_or_exception)
+        if self._stats is not None:
+            action = resolution.response_action
+            self._stats.count_response(
+                retry=action in (ResponseAction.RETRY, ResponseAction.RATE_LIMITED),
+                rate_limited=action == ResponseAction.RATE_LIMITED,
+            )
+        return resolution
+
+    def _resolve(self, response_or_exception: requests.Response | Exception | None) -> ErrorResolution:
         if isinstance(response_or_exception, Exception):
             for cls in type(response_or_exception).__mro__:
                 resolution = self._error_mapping.get(cls)

@@ -34,6 +34,7 @@ from source_billing import integrator_io, orb, stripe
 from source_billing.base_stream import ApiStream
 from source_billing.concurrency import SliceCursor
 from source_billing.config import DEFAULT_MAX_CONCURRENCY, BillingConfig, config_error
+from source_billing.progress import DEFAULT_INTERVAL_SECONDS, StreamStats, SyncProgress
 
 LOGGER = logging.getLogger("airbyte")
 # Records waiting for output; workers block when it is full, so memory stays flat however fast they read.
@@ -43,7 +44,9 @@ QUEUE_SIZE = 10_000
 class SourceBilling(ConcurrentSourceAdapter):
     """Stripe, Orb and integrator.io billing and licensing data, as one Airbyte source."""
 
-    def __init__(self) -> None:
+    def __init__(self, progress_interval_seconds: float = DEFAULT_INTERVAL_SECONDS) -> None:
+        self._progress_interval = progress_interval_seconds
+        self._stream_stats: dict[str, StreamStats] = {}
         self._messages: MessageRepository = InMemoryMessageRepository()
         self._state_manager = ConnectorStateManager()
         self._catalog: ConfiguredAirbyteCatalog | None = None
@@ -98,7 +101,9 @@ class SourceBilling(ConcurrentSourceAdapter):
         self._concurrent_source = _concurrent_source(parsed.max_concurrency, queue, self._messages)
         self._state_manager = ConnectorStateManager(state)
         self._catalog = catalog
-        yield from super().read(logger, config, catalog, state)
+        self._stream_stats = {}
+        progress = SyncProgress(self._stream_stats, self._progress_interval)
+        yield from progress.follow(super().read(logger, config, catalog, state))
 
     def streams(self, config: Mapping[str, Any]) -> list[Stream]:
         """The streams of the configured APIs only; during `read`, wrapped for concurrent reading."""
@@ -118,6 +123,7 @@ class SourceBilling(ConcurrentSourceAdapter):
             )
         if self._catalog is None:
             return list(found)
+        self._stream_stats.update((stream.name, stream.stats) for stream in found)
         modes = {configured.stream.name: configured.sync_mode for configured in self._catalog.streams}
         return [self._concurrent(stream, modes.get(stream.name, SyncMode.full_refresh)) for stream in found]
 

@@ -77,7 +77,7 @@ class ChangeTrackingStream(OrbWindowedStream):
             name=f"{name} lookups",
             logger=self.logger,
             error_handler=ApiErrorHandler(
-                self.logger, self.api_name, self._lookup_error_mapping(), orb_error_detail
+                self.logger, self.api_name, self._lookup_error_mapping(), orb_error_detail, stats=self.stats
             ),
             api_budget=api.budget,
             authenticator=api.authenticator,

@@ -130,7 +130,11 @@ class StripeStream(WindowedStream):
             name=self.name,
             logger=self.logger,
             error_handler=ApiErrorHandler(
-                self.logger, self.api_name, {**stripe_error_mapping(), 404: gone}, stripe_error_detail
+                self.logger,
+                self.api_name,
+                {**stripe_error_mapping(), 404: gone},
+                stripe_error_detail,
+                stats=self.stats,
             ),
             backoff_strategy=self.get_backoff_strategy(),
             api_budget=api.budget,
