@@ -25,7 +25,7 @@ from airbyte_cdk.sources.streams.call_rate import (
 
 # Requests leave the client spaced by the budget but reach the API with network jitter; counting each second
 # as a little longer keeps the API's own one-second count under its limit instead of provoking 429s.
-BUDGET_SECOND = timedelta(seconds=1.1)
+BUDGET_SECOND = timedelta(seconds=1.05)
 
 
 @dataclass(frozen=True)
