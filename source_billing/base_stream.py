@@ -34,6 +34,8 @@ class ApiStream(HttpStream, ABC):
 
     api_name: ClassVar[str]
     schema_package: ClassVar[str]
+    # Incremental streams keep their state here, one cursor per partition; `state` reads and sets it.
+    _cursor: PartitionedCursor | None = None
 
     def __init__(
         self, *, authenticator: AuthBase, api_budget: APIBudget, error_mapping: ErrorMapping
@@ -59,6 +61,15 @@ class ApiStream(HttpStream, ABC):
         stream's state may advance. `read_records` never touches state, since it runs on a worker thread
         while the records are still queued for output; the source calls this on the main thread after the
         slice's last record went out. Streams without state have nothing to do."""
+
+    @property
+    def state(self) -> MutableMapping[str, Any]:
+        return self._cursor.state if self._cursor is not None else {}
+
+    @state.setter
+    def state(self, value: MutableMapping[str, Any]) -> None:
+        if self._cursor is not None:
+            self._cursor.set_state(value or {})
 
     def read_records(
         self,
@@ -139,6 +150,8 @@ class WindowedStream(ApiStream, ABC):
     and resumes from the saved cursor less the lookback.
     """
 
+    _cursor: PartitionedCursor
+
     epoch: ClassVar[pendulum.DateTime]
     """Where a stream with no start date begins: before the API's first possible object."""
 
@@ -174,14 +187,6 @@ class WindowedStream(ApiStream, ABC):
     def partitions(self) -> Iterable[str]:
         """The partitions whose cursors are tracked separately."""
         return (DEFAULT_PARTITION,)
-
-    @property
-    def state(self) -> MutableMapping[str, Any]:
-        return self._cursor.state
-
-    @state.setter
-    def state(self, value: MutableMapping[str, Any]) -> None:
-        self._cursor.set_state(value or {})
 
     def stream_slices(
         self,

@@ -86,6 +86,12 @@ class PartitionedCursor:
                 if current is None or reached > current:
                     self._values[partition] = reached
 
+    def set(self, partition: str, value: Any) -> None:
+        """Set where the next sync of a partition starts, even backwards (a slice read in one go whose
+        end is held back, such as at an entry still pending)."""
+        with self._lock:
+            self._values[partition] = value
+
     def observe(self, partition: str, value: Any) -> None:
         """Move a partition's cursor to a value already emitted, for streams read in one slice."""
         with self._lock:

@@ -16,7 +16,6 @@ from urllib.parse import urlsplit
 import orjson
 import requests
 from airbyte_cdk.models import FailureType
-from airbyte_cdk.sources.streams.checkpoint import Cursor
 from airbyte_cdk.sources.streams.http.error_handlers import ErrorResolution, ResponseAction
 from airbyte_cdk.sources.streams.http.requests_native_auth import TokenAuthenticator
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
@@ -149,11 +148,6 @@ class IntegratorIoStream(ApiStream):
     @property
     def url_base(self) -> str:
         return self._api.url_base
-
-    def get_cursor(self) -> Cursor | None:
-        # A slice is read to its last page in one go (the concurrent framework owns progress across slices);
-        # the CDK's resumable full refresh would read one page per slice instead.
-        return None
 
     def path(self, *, next_page_token: Mapping[str, Any] | None = None, **_: Any) -> str:
         # An absolute next-page URL replaces the base entirely when joined.

@@ -43,6 +43,8 @@ class JobsStream(IntegratorIoStream):
     `RUNNING_JOBS_HORIZON` that has not ended, so that a running job is emitted again with its final status.
     """
 
+    _cursor: PartitionedCursor
+
     def __init__(self, *, api: IntegratorIoApi, name: str) -> None:
         self._cursor = PartitionedCursor(CURSOR_FIELD)
         self._read_up_to = SliceResults()
@@ -51,14 +53,6 @@ class JobsStream(IntegratorIoStream):
     @property
     def cursor_field(self) -> str:
         return CURSOR_FIELD
-
-    @property
-    def state(self) -> MutableMapping[str, Any]:
-        return self._cursor.state
-
-    @state.setter
-    def state(self, value: MutableMapping[str, Any]) -> None:
-        self._cursor.set_state(value or {})
 
     def stream_slices(
         self,

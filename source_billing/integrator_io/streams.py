@@ -27,6 +27,8 @@ class ClientFilteredStream(IntegratorIoStream):
     emitted again (>=), since two changes can share a timestamp.
     """
 
+    _cursor: PartitionedCursor
+
     def __init__(self, *, api: IntegratorIoApi, name: str, path: str, cursor_field: str) -> None:
         self._cursor_field = cursor_field
         self._cursor = PartitionedCursor(cursor_field)
@@ -36,14 +38,6 @@ class ClientFilteredStream(IntegratorIoStream):
     @property
     def cursor_field(self) -> str:
         return self._cursor_field
-
-    @property
-    def state(self) -> MutableMapping[str, Any]:
-        return self._cursor.state
-
-    @state.setter
-    def state(self, value: MutableMapping[str, Any]) -> None:
-        self._cursor.set_state(value or {})
 
     def stream_slices(
         self,

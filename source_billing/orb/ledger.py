@@ -53,7 +53,7 @@ class CreditsLedgerEntriesStream(PartitionedOrbStream):
                 continue
             customer_id = str(customer["id"])
             start = self._start_date
-            saved = self._cursors.value(customer_id) if sync_mode == SyncMode.incremental else None
+            saved = self._cursor.value(customer_id) if sync_mode == SyncMode.incremental else None
             if saved is not None:
                 resume = parse_orb_timestamp(saved) - self._lookback
                 start = resume if start is None else max(start, resume)

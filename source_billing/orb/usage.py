@@ -83,7 +83,7 @@ class SubscriptionUsageStream(PartitionedOrbStream):
         ended = subscription.get("end_date")
         if ended is not None and parse_orb_timestamp(ended) <= now:
             end = parse_orb_timestamp(ended)
-        saved = self._cursors.value(subscription_id) if sync_mode == SyncMode.incremental else None
+        saved = self._cursor.value(subscription_id) if sync_mode == SyncMode.incremental else None
         if saved is not None:
             if parse_orb_timestamp(saved) >= end:
                 return None  # ended, and read to its end
