@@ -17,6 +17,11 @@ $(STAMP): setup.py pyproject.toml
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# The fault, crash-and-resume, timeout and bad-config suites, longer and larger than in `make test`.
+soak: $(STAMP)
+	$(BIN)/python -m pytest -m soak integration_tests/test_faults.py integration_tests/test_crash_resume.py \
+		integration_tests/test_timeouts.py unit_tests/test_config_properties.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -28,6 +33,14 @@ format: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m examples.demo
+
+# The local sandbox at each API's rate limits, CPU-bound and memory runs; results in bench-results/.
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+# The same rate-limited run with airbyte-source-stripe and airbyte-source-orb side by side (from PyPI).
+bench-peers: $(STAMP)
+	$(BIN)/python -m bench --peers
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache demo-output

@@ -11,10 +11,12 @@ from __future__ import annotations
 import email.utils
 import logging
 import random
+import ssl
 import time
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 import requests
@@ -127,6 +129,18 @@ class ApiErrorHandler(HttpStatusErrorHandler):
         return resolution
 
     def _resolve(self, response_or_exception: requests.Response | Exception | None) -> ErrorResolution:
+        if isinstance(response_or_exception, requests.exceptions.SSLError):
+            # An untrusted certificate is not transient: without this, it was retried for minutes as a
+            # "network error". The handshake failed, so nothing (no key) was sent.
+            rejected = _certificate_rejection(response_or_exception)
+            if rejected is not None:
+                host = urlsplit(str(getattr(response_or_exception.request, "url", ""))).hostname
+                return fail(
+                    f"The TLS certificate of {host} could not be verified ({rejected.verify_message}), so "
+                    f"nothing was sent to {self._api}: check the {self._api} base URL, or the proxy in "
+                    "between.",
+                    FailureType.config_error,
+                )
         if isinstance(response_or_exception, Exception):
             for cls in type(response_or_exception).__mro__:
                 resolution = self._error_mapping.get(cls)
@@ -158,6 +172,22 @@ class ApiErrorHandler(HttpStatusErrorHandler):
             return self._error_detail(response_json(response))
         except (orjson.JSONDecodeError, AttributeError, TypeError, KeyError, IndexError):
             return None
+
+
+def _certificate_rejection(error: BaseException) -> ssl.SSLCertVerificationError | None:
+    """The certificate verification failure behind an SSL error (requests and urllib3 wrap it a few levels
+    deep); None for other SSL errors, such as a connection cut during the handshake, which are transient."""
+    pending, seen = [error], set()
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return current
+        linked = (current.__cause__, current.__context__, getattr(current, "reason", None), *current.args)
+        pending += [link for link in linked if isinstance(link, BaseException)]
+    return None
 
 
 class RetryAfterBackoff(BackoffStrategy):
