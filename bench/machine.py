@@ -47,5 +47,5 @@ def machine_info() -> dict[str, Any]:
         "system": platform.platform(),
         "python": platform.python_version(),
         "commit": _git("rev-parse", "--short", "HEAD"),
-        "uncommitted_connector_files": len(changed.splitlines()) if changed else 0,
+        "uncommitted_connector_files": [line[3:] for line in changed.splitlines()],
     }

@@ -20,6 +20,7 @@ from bench.sync import SyncResult
 
 KIB_PER_MB = 1024
 PEER_FAILED = "peer failed it"
+ERROR_IN_NOTE = 80
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,7 @@ class StreamComparison:
             return None
         if not self.theirs:
             # A peer that failed the stream read nothing; one that never got to it says nothing.
-            return float("inf") if self.ours > 0 and self.note == PEER_FAILED else None
+            return float("inf") if self.ours > 0 and self.note.startswith(PEER_FAILED) else None
         return self.ours / self.theirs
 
 
@@ -185,6 +186,8 @@ def compare_streams(
                 note = PEER_FAILED
         elif peer_progress.status != "COMPLETE":
             note = PEER_FAILED if peer_progress.status == "INCOMPLETE" else "peer cut off by the timeout"
+        if note == PEER_FAILED and theirs.sync.errors:
+            note = f"{PEER_FAILED}: {theirs.sync.errors[0][:ERROR_IN_NOTE]}"
         rows.append(
             StreamComparison(
                 stream=stream,

@@ -89,10 +89,11 @@ def run_of(label: str, streams: dict[str, StreamProgress], timed_out: bool = Fal
 def test_given_a_peer_that_failed_a_stream_when_comparing_then_ours_is_infinitely_faster() -> None:
     ours = run_of("ours", {"orb_x": StreamProgress(records=100, started=0.0, completed=1.0)})
     theirs = run_of("peer", {"x": StreamProgress(records=0, completed=1.0, status="INCOMPLETE")})
+    theirs.sync.errors.append("limit must be between 1 and 100; got 500.")
 
     (row,) = compare_streams(ours, theirs, {"orb_x": "x"})
 
-    assert row.note == PEER_FAILED
+    assert row.note == f"{PEER_FAILED}: limit must be between 1 and 100; got 500."
     assert row.ratio == float("inf")
 
 
