@@ -164,22 +164,24 @@ CASES = [
         "read, malformed state",
         "read",
         lambda p: sandbox_config(p.sandbox),
-        FailureType.system_error.value,
+        FailureType.config_error.value,
         state=[{"type": "STREAM", "stream": {"stream_descriptor": {"name": "customers"}, "stream_state": 7}}],
+        says="the state of stream customers must be an object",
     ),
     Case(
         "read, malformed catalog",
         "read",
         lambda p: sandbox_config(p.sandbox),
-        FailureType.system_error.value,
+        FailureType.config_error.value,
         catalog=lambda _: {"streams": [{"stream": {"name": "customers"}}]},
+        says="is not an Airbyte configured catalog",
     ),
 ]
 # Each way a configuration is refused, by each command: the spec's schema (the CDK's validation), the
 # connector's own checks, and the API (a Connect account the key cannot reach). Every kind of bad value is
 # scanned for secrets in-process by the property tests (`unit_tests/test_config_properties.py`).
 SAYS = {
-    "secret of the wrong type": "is not of type 'string'",
+    "secret of the wrong type": "`stripe.client_secret` must be a string, not a list.",
     "future date": "`stripe.start_date`",
     "plain http to a remote host": "`integrator_io.api_base_url`",
 }
@@ -289,18 +291,20 @@ def test_given_sentinel_secrets_when_a_command_runs_then_no_secret_appears_in_it
         assert secret not in run.stderr, f"{case.name}: a secret in stderr"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        'Defect: a key pasted as a whole section (`"stripe": "sk_live_..."`) fails the CDK\'s spec '
-        "validation, whose message quotes the value ('sk_live_...' is not of type 'object'); the secret "
-        "filter only knows values found at the spec's secret paths. Fix in run.py: validate with an "
-        "entrypoint whose message names the field (the error's json_path) and never quotes the value."
-    ),
-)
 @pytest.mark.parametrize("command", ["check", "read"])
 def test_given_a_key_pasted_as_a_whole_section_when_run_then_it_is_not_shown(command: str) -> None:
     secret = SENTINELS["stripe"][1]
     run = run_connector(command, {"stripe": secret}, catalog={"streams": []} if command == "read" else None)
     assert secret not in run.stdout
     assert secret not in run.stderr
+    refusal = "`stripe` must be an object with `client_secret`, not a string."
+    if command == "check":
+        (message,) = run.of_type(Type.CONNECTION_STATUS)
+        assert message.connectionStatus is not None
+        assert message.connectionStatus.status == Status.FAILED
+        assert message.connectionStatus.message == refusal
+    else:
+        errors = [m.trace.error for m in run.errors() if m.trace and m.trace.error]
+        assert [(error.failure_type, error.message) for error in errors] == [
+            (FailureType.config_error, refusal)
+        ]

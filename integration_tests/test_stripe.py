@@ -207,6 +207,18 @@ def test_given_key_without_permission_for_some_streams_when_read_then_others_com
     assert credentials.STRIPE_RESTRICTED_KEY not in str([m.log.message for m in output.logs if m.log])
 
 
+def test_given_key_without_permission_when_read_incrementally_in_many_windows_then_no_state_moves(
+    stripe_sandbox: SandboxProcess,
+) -> None:
+    # The first window refused ends the stream's other windows unread: none of them may count as read.
+    config = _config(stripe_sandbox, client_secret=credentials.STRIPE_RESTRICTED_KEY, slice_range_days=30)
+    output = _read(config, ["charges"], expect_errors=True)
+    assert _statuses(output)["charges"] == AirbyteStreamStatus.INCOMPLETE
+    assert not _records(output, "charges")
+    saved = [state.stream.stream_state for state in _final_state(output) if state.stream]
+    assert all(not (cursor and cursor.__dict__) for cursor in saved), saved
+
+
 def test_given_search_and_custom_streams_when_read_then_each_returns_what_the_api_lists(
     stripe_sandbox: SandboxProcess,
 ) -> None:

@@ -8,21 +8,23 @@ concurrent workers.
 
 from __future__ import annotations
 
+import math
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from functools import cache
 from typing import Any, ClassVar
 
 import pendulum
 import requests
 from airbyte_cdk.models import FailureType, SyncMode
-from airbyte_cdk.sources.streams.call_rate import APIBudget
 from airbyte_cdk.sources.streams.core import StreamData
 from airbyte_cdk.sources.streams.http import HttpStream
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from requests.auth import AuthBase
 
+from source_billing.breaker import CircuitBreaker
+from source_billing.budget import LayeredBudget, Pacing
 from source_billing.errors import REQUEST_TIMEOUT, ApiErrorHandler, ErrorMapping, RetryAfterBackoff
 from source_billing.incremental import DEFAULT_PARTITION, PartitionedCursor, windows
 from source_billing.progress import StreamStats
@@ -36,16 +38,27 @@ class ApiStream(HttpStream, ABC):
     schema_package: ClassVar[str]
     # Incremental streams keep their state here, one cursor per partition; `state` reads and sets it.
     _cursor: PartitionedCursor | None = None
+    # Set by the source during a concurrent read: queues another slice of this stream for the workers.
+    spawn: Callable[[Mapping[str, Any]], None] | None = None
 
     def __init__(
-        self, *, authenticator: AuthBase, api_budget: APIBudget, error_mapping: ErrorMapping
+        self,
+        *,
+        authenticator: AuthBase,
+        api_budget: LayeredBudget,
+        breaker: CircuitBreaker,
+        error_mapping: ErrorMapping,
     ) -> None:
         # The CDK builds its HTTP client, which asks for the error handler, inside HttpStream.__init__.
         self._error_mapping = error_mapping
+        self._breaker = breaker
         self.stats = StreamStats()
         self._failed = threading.Event()
         self._failed_lock = threading.Lock()
-        super().__init__(authenticator=authenticator, api_budget=api_budget)
+        # The stream spends from its API's shared budget through its own `Pacing`, which tells the
+        # scheduler whether the stream could use another worker.
+        self.pacing = Pacing(api_budget)
+        super().__init__(authenticator=authenticator, api_budget=self.pacing)
         # HttpStream gives streams without a cursor field a resumable-full-refresh cursor, which makes
         # read_records return ONE page per call and expects the CDK's sequential reader to call again. The
         # concurrent framework calls read_records once per slice, so every slice must read all its pages.
@@ -81,17 +94,26 @@ class ApiStream(HttpStream, ABC):
         return self.guard(super().read_records(sync_mode, cursor_field, stream_slice, stream_state))
 
     def guard(self, records: Iterable[StreamData]) -> Iterator[StreamData]:
-        """Stop a stream's other slices once one has failed with an error the user must fix.
+        """Stop a stream's other slices once one has failed with an error the user must fix, and every
+        slice of an API that has stopped answering.
 
         A rejected key or a missing permission fails every slice the same way; the first slice reports it
         (a trace naming the stream), and the others end without another request or another copy of the
-        message. The stream is still reported incomplete, and the sync fails.
+        message. The stream is still reported incomplete, and the sync fails; its state no longer moves
+        (`failed`), since the slices that ended early were not read.
+
+        A request that exhausted its retries on transport failures opens the API's circuit breaker: from
+        then on, each slice of that API fails at once with a `transient_error`, before any request. It
+        fails rather than ending quietly, so that its window is never taken as read and the state stays
+        where the next sync must resume.
         """
         if self._failed.is_set():
             return
+        self._breaker.check(self.name)
         try:
             yield from records
         except AirbyteTracedException as error:
+            self._breaker.record(error)
             if error.failure_type != FailureType.config_error:
                 raise
             with self._failed_lock:
@@ -99,6 +121,11 @@ class ApiStream(HttpStream, ABC):
                     return  # already reported by the slice that failed first
                 self._failed.set()
             raise
+
+    @property
+    def failed(self) -> bool:
+        """Whether a slice failed with an error the user must fix, which ends the stream's other slices."""
+        return self._failed.is_set()
 
     def get_error_handler(self) -> ApiErrorHandler:
         return ApiErrorHandler(
@@ -142,6 +169,13 @@ class ApiStream(HttpStream, ABC):
         return super().get_error_display_message(exception)
 
 
+# A window whose first page shows more than SPLIT_PAGES pages still to read is split into windows of
+# about PIECE_PAGES pages, at most MAX_PIECES of them (each split again if it is still dense).
+SPLIT_PAGES = 20
+PIECE_PAGES = 20
+MAX_PIECES = 8
+
+
 class WindowedStream(ApiStream, ABC):
     """A stream read in windows of creation time per partition, with a cursor per partition.
 
@@ -154,6 +188,8 @@ class WindowedStream(ApiStream, ABC):
 
     epoch: ClassVar[pendulum.DateTime]
     """Where a stream with no start date begins: before the API's first possible object."""
+    newest_first: ClassVar[bool] = False
+    """Whether the newest window is read first (see `window_slices`)."""
 
     def __init__(
         self,
@@ -168,7 +204,8 @@ class WindowedStream(ApiStream, ABC):
         self._slice_range = pendulum.duration(days=slice_range_days)
         cursor_field = self.cursor_field
         # A full-refresh-only stream still tracks its windows, under a name no record field has.
-        self._cursor = PartitionedCursor(cursor_field if isinstance(cursor_field, str) else "checkpoint")
+        field = cursor_field if isinstance(cursor_field, str) else "checkpoint"
+        self._cursor = PartitionedCursor(self.name, field, self.parse_cursor)
         super().__init__(**kwargs)
 
     @property
@@ -182,7 +219,8 @@ class WindowedStream(ApiStream, ABC):
 
     @abstractmethod
     def parse_cursor(self, value: Any) -> pendulum.DateTime:
-        """The inverse of `format_cursor`."""
+        """The inverse of `format_cursor`; raises ValueError or TypeError for a value it never writes (a saved
+        state's cursor is checked with it before it is used)."""
 
     def partitions(self) -> Iterable[str]:
         """The partitions whose cursors are tracked separately."""
@@ -210,17 +248,56 @@ class WindowedStream(ApiStream, ABC):
         Windows end at the start of the current second, exclusive: an object created later in this second
         has a creation time >= the saved cursor and is read by the next sync. A full refresh has no next
         sync, so its newest window is left open (`open_ended`).
+
+        With `newest_first`, the newest window comes first, then the others from the oldest: recent
+        windows usually hold the most objects (a business grows), so a stream that splits dense windows
+        (`split_window`) splits that one at once and reads its parts beside the others instead of ending
+        on them. The cursor still moves only over windows completed from the oldest on.
         """
         spans = list(windows(start, now, self._slice_range))
+        slices = []
         for index, window in enumerate(spans):
             end = self.format_cursor(window.end)
             self._cursor.open(partition, end)
-            yield {
-                "partition": partition,
-                "start": self.format_cursor(window.start),
-                "end": None if open_ended and index == len(spans) - 1 else end,
-                "checkpoint": end,
-            }
+            slices.append(
+                {
+                    "partition": partition,
+                    "start": self.format_cursor(window.start),
+                    "end": None if open_ended and index == len(spans) - 1 else end,
+                    "checkpoint": end,
+                }
+            )
+        if self.newest_first:
+            slices.insert(0, slices.pop())
+        yield from slices
+
+    def split_window(self, stream_slice: Mapping[str, Any], reached: Any) -> Any | None:
+        """Hand the unread part of a dense window to other workers, after its first page.
+
+        A list read newest first has covered [`reached`, end) after its first page; what is left,
+        [start, `reached`), would be one chain of pages, each waiting for the one before. When the first
+        page says that part holds more than `SPLIT_PAGES` pages (at the first page's density), it becomes
+        windows of about `PIECE_PAGES` pages, each registered with the cursor and queued as a slice of its
+        own. Returns the new lower bound of this slice's own read (`reached`: the objects created in
+        that very second that the next pages still hold), or None to read on unchanged.
+        """
+        if self.spawn is None or stream_slice.get("start") is None or stream_slice.get("events"):
+            return None
+        start = self.parse_cursor(stream_slice["start"])
+        newest = self.parse_cursor(stream_slice.get("end") or stream_slice.get("as_of") or reached)
+        oldest_read = self.parse_cursor(reached)
+        left, page = (oldest_read - start).total_seconds(), (newest - oldest_read).total_seconds()
+        pages_left = left / max(page, 1.0)
+        if pages_left < SPLIT_PAGES or left < 2:
+            return None
+        pieces = min(math.ceil(pages_left / PIECE_PAGES), MAX_PIECES, int(left))
+        bounds = [start + pendulum.duration(seconds=int(left * index / pieces)) for index in range(pieces)]
+        partition = stream_slice["partition"]
+        for lower, upper in zip(bounds, [*bounds[1:], oldest_read], strict=True):
+            end = self.format_cursor(upper)
+            self._cursor.open(partition, end)
+            self.spawn({**stream_slice, "start": self.format_cursor(lower), "end": end, "checkpoint": end})
+        return reached
 
     def _read_from(self, partition: str, sync_mode: SyncMode) -> pendulum.DateTime:
         start = self._start_date or self.epoch

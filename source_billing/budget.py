@@ -1,31 +1,51 @@
-"""Rate budgets with several layers: a request spends from every policy that matches it.
+"""Rate budgets with several layers: a request spends from every limit that matches it.
 
 The CDK's `APIBudget` applies only the first matching policy, but Stripe limits requests per account
 and, at the same time, per endpoint; Orb limits its ledger and usage endpoints apart from the rest. Here a
 request waits until each matching layer has room, so a sync runs just under every documented limit
 instead of provoking 429s.
+
+Each layer is an even schedule (`Spacing`): a request books the layer's next free slot and sleeps until
+it, so requests leave evenly spaced at the limit's rate, without bursts at the start of each second and
+without a herd of sleeping workers waking at once to compete for the same freed slot.
 """
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Iterable
+import threading
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
+import requests
 from airbyte_cdk.sources.streams.call_rate import (
     AbstractCallRatePolicy,
+    APIBudget,
+    CallRateLimitHit,
     HttpAPIBudget,
-    HttpRequestRegexMatcher,
-    MovingWindowCallRatePolicy,
-    Rate,
 )
 
 # Requests leave the client spaced by the budget but reach the API with network jitter; counting each second
 # as a little longer keeps the API's own one-second count under its limit instead of provoking 429s.
 BUDGET_SECOND = timedelta(seconds=1.05)
+# A request held back by its budget waited longer than HELD_BACK_SECONDS (and than one slot); the stream
+# then counts as held back for THROTTLED_SECONDS.
+HELD_BACK_SECONDS = 0.02
+THROTTLED_SECONDS = 1.0
+# A stream's answers are congested when their moving average (each answer weighing RECENT_WEIGHT) exceeds
+# CONGESTED_RATIO times the average of its first FIRST_ANSWERS answers plus CONGESTED_MARGIN_SECONDS.
+RECENT_WEIGHT = 0.2
+FIRST_ANSWERS = 10
+CONGESTED_RATIO = 1.5
+CONGESTED_MARGIN_SECONDS = 0.005
+# Request URLs whose matching layers are remembered (paths with ids repeat per parent object).
+MATCHES_CACHED = 4096
 
 
 @dataclass(frozen=True)
@@ -48,35 +68,161 @@ def endpoint_pattern(prefix: str, templates: tuple[str, ...]) -> str:
     return "^" + re.escape(prefix) + "(?:" + "|".join(alternatives) + ")$"
 
 
+class Spacing:
+    """One limit as an even schedule: each request gets the next free slot, `BUDGET_SECOND / per_second`
+    after the one before. Thread-safe."""
+
+    def __init__(self, per_second: int, path: str) -> None:
+        self.per_second = per_second
+        self.path = re.compile(path)
+        self.interval = BUDGET_SECOND.total_seconds() / per_second
+        self._next = -math.inf
+        self._lock = threading.Lock()
+
+    def reserve(self) -> float:
+        """Book the next free slot: the seconds to wait for it (0 when one is free now)."""
+        with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next)
+            self._next = slot + self.interval
+            return slot - now
+
+    def take_if_free(self) -> bool:
+        """Book a slot only if one is free now."""
+        with self._lock:
+            now = time.monotonic()
+            if self._next > now:
+                return False
+            self._next = now + self.interval
+            return True
+
+    def until_free(self) -> float:
+        """The seconds until the next free slot, without booking it."""
+        with self._lock:
+            return max(0.0, self._next - time.monotonic())
+
+    def pause(self, seconds: float) -> None:
+        """Give no slot for the next `seconds` (the API answered 429)."""
+        with self._lock:
+            self._next = max(self._next, time.monotonic() + seconds)
+
+
 class LayeredBudget(HttpAPIBudget):
-    """An `HttpAPIBudget` whose request spends from every matching policy, in the order given."""
+    """An `HttpAPIBudget` whose requests spend from every matching limit, in the order given."""
 
     def __init__(self, api_base_url: str, limits: Iterable[Limit]) -> None:
+        super().__init__(policies=[])
         parts = urlsplit(api_base_url)
-        origin, prefix = f"{parts.scheme}://{parts.netloc}", parts.path.rstrip("/")
-        policies: list[AbstractCallRatePolicy] = [
-            MovingWindowCallRatePolicy(
-                rates=[Rate(limit=limit.per_second, interval=BUDGET_SECOND)],
-                matchers=[
-                    HttpRequestRegexMatcher(
-                        url_base=origin, url_path_pattern=endpoint_pattern(prefix, limit.endpoints)
-                    )
-                ],
-            )
-            for limit in limits
+        self._origin, prefix = f"{parts.scheme}://{parts.netloc}", parts.path.rstrip("/")
+        self._layers = [
+            Spacing(limit.per_second, endpoint_pattern(prefix, limit.endpoints)) for limit in limits
         ]
-        super().__init__(policies=policies)
+        # Matching runs every layer's regex; a sync repeats the same few hundred URLs (less their query).
+        self._matching = lru_cache(maxsize=MATCHES_CACHED)(self._layers_for)
+
+    def _layers_for(self, url: str) -> tuple[Spacing, ...]:
+        parts = urlsplit(url)
+        if f"{parts.scheme}://{parts.netloc}" != self._origin:
+            return ()
+        path = parts.path.rstrip("/")
+        return tuple(layer for layer in self._layers if layer.path.search(path))
+
+    def matching(self, request: Any) -> tuple[Spacing, ...]:
+        """The layers a request spends from, in the order given."""
+        return self._matching(str(request.url).partition("?")[0])
 
     def acquire_call(self, request: Any, block: bool = True, timeout: float | None = None) -> None:
-        for policy in self._policies:
-            if policy.matches(request):
-                self._do_acquire(request=request, policy=policy, block=block, timeout=timeout)
+        self.acquire(request, block)
+
+    def acquire(self, request: Any, block: bool = True) -> bool:
+        """Spend from every layer the request matches, waiting for each layer's slot in turn (or, without
+        `block`, raising `CallRateLimitHit` when a layer has no slot free now); whether a layer was booked
+        ahead (its limit held the request back)."""
+        waited = False
+        for layer in self.matching(request):
+            if not block:
+                if not layer.take_if_free():
+                    raise CallRateLimitHit(
+                        error="no request slot free now",
+                        item=request,
+                        weight=1,
+                        rate=f"{layer.per_second}/s",
+                        time_to_wait=timedelta(seconds=layer.until_free()),
+                    )
+                continue
+            if (wait := layer.reserve()) > 0:
+                # Requests a moment apart wait briefly for each other; a longer wait means the layer's
+                # schedule is booked ahead: its limit, not the latency, bounds the requests.
+                waited = waited or wait > max(layer.interval, HELD_BACK_SECONDS)
+                time.sleep(wait)
+        return waited
+
+    def get_matching_policy(self, request: Any) -> AbstractCallRatePolicy | None:
+        return None  # the layers are not CDK policies
 
     def update_from_response(self, request: Any, response: Any) -> None:
-        # A 429 empties every layer the request belongs to, so all workers pause, not just this one.
-        available = self.get_calls_left_from_response(response)
-        if available is None:
-            return
-        for policy in self._policies:
-            if policy.matches(request):
-                policy.update(available_calls=available, call_reset_ts=None)
+        # A 429 (or a `ratelimit-remaining: 0`) pauses every layer the request belongs to, so all workers
+        # pause, not just this one: the API counted a few requests too many in its last second (they
+        # reached it bunched by network and scheduling jitter), and a tenth of a second without requests
+        # lets its count fall back under the limit. The refused request itself waits as `Retry-After` says.
+        if self.get_calls_left_from_response(response) == 0:
+            for layer in self.matching(request):
+                layer.pause(BUDGET_SECOND.total_seconds() / 10)
+
+
+class Pacing(APIBudget):
+    """One stream's view of its API's shared budget, which tells the scheduler whether another worker
+    would make the stream faster: not when its requests wait for the budget (`throttled`: it reads as
+    fast as its limits allow), nor when its answers take much longer than its first ones did (`congested`:
+    the API, or this process's CPU, is the bound, and more requests in flight would only queue)."""
+
+    def __init__(self, budget: LayeredBudget) -> None:
+        super().__init__(policies=[])
+        self._budget = budget
+        self._waited_at = -math.inf
+        self._answered = 0
+        self._first_total = 0.0
+        self._usual = math.inf
+        self._recent = 0.0
+        self._listeners: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+
+    def on_answer(self, listener: Callable[[], None]) -> None:
+        """Call `listener` after each answer to one of the stream's requests."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    def throttled(self) -> bool:
+        """Whether one of the stream's requests had to wait for the budget in the last moment."""
+        return time.monotonic() - self._waited_at < THROTTLED_SECONDS
+
+    def congested(self) -> bool:
+        """Whether the stream's recent answers take much longer than its first ones did."""
+        return self._recent > CONGESTED_RATIO * self._usual + CONGESTED_MARGIN_SECONDS
+
+    @property
+    def answered(self) -> int:
+        """How many of the stream's requests were answered so far."""
+        return self._answered
+
+    def acquire_call(self, request: Any, block: bool = True, timeout: float | None = None) -> None:
+        if self._budget.acquire(request, block):
+            self._waited_at = time.monotonic()
+
+    def get_matching_policy(self, request: Any) -> AbstractCallRatePolicy | None:
+        return self._budget.get_matching_policy(request)
+
+    def update_from_response(self, request: Any, response: Any) -> None:
+        self._budget.update_from_response(request, response)
+        took = response.elapsed.total_seconds() if isinstance(response, requests.Response) else 0.0
+        with self._lock:
+            self._answered += 1
+            recent = self._recent + RECENT_WEIGHT * (took - self._recent)
+            self._recent = took if self._answered == 1 else recent
+            if self._answered <= FIRST_ANSWERS:
+                self._first_total += took
+                if self._answered == FIRST_ANSWERS:
+                    self._usual = self._first_total / FIRST_ANSWERS
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener()

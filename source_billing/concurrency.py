@@ -44,6 +44,8 @@ class SliceCursor(Cursor):
         """Nothing per record: state moves per completed slice, which keeps the record path lean."""
 
     def close_partition(self, partition: Partition) -> None:
+        if self._stream.failed:
+            return  # slices of a failed stream end without reading: their windows were not read
         with self._lock:
             stream_slice = partition.to_slice()
             if stream_slice is not None:

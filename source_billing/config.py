@@ -23,7 +23,12 @@ STRIPE_DEFAULT_API_VERSION = "2023-08-16"  # the version of ../shared/stripe/spe
 STRIPE_DEFAULT_BASE_URL = "https://api.stripe.com"
 ORB_DEFAULT_BASE_URL = "https://api.withorb.com"
 INTEGRATOR_IO_BASE_URLS = {"us": "https://api.integrator.io", "eu": "https://api.eu.integrator.io"}
-DEFAULT_MAX_CONCURRENCY = 8
+DEFAULT_MAX_CONCURRENCY = 32
+# Stripe's documented limits (https://docs.stripe.com/rate-limits); an account may have them raised.
+STRIPE_LIVE_REQUESTS_PER_SECOND = 100
+STRIPE_TEST_REQUESTS_PER_SECOND = 25
+STRIPE_ENDPOINT_REQUESTS_PER_SECOND = 25
+MAX_REQUESTS_PER_SECOND = 100_000
 NO_API_CONFIGURED = (
     "No API is configured: add a `stripe`, `orb` or `integrator_io` section with its API key "
     "(at least one of the three)."
@@ -80,11 +85,21 @@ class StripeConfig:
     api_base_url: str = STRIPE_DEFAULT_BASE_URL
     search_streams: tuple[StripeSearchStream, ...] = ()
     custom_streams: tuple[StripeCustomStream, ...] = ()
+    requests_per_second: int | None = None
+    endpoint_requests_per_second: int = STRIPE_ENDPOINT_REQUESTS_PER_SECOND
 
     @property
     def is_live_mode(self) -> bool:
         """Live keys get Stripe's live rate limit (100/s); test keys get 25/s."""
         return self.client_secret.startswith(("sk_live_", "rk_live_"))
+
+    @property
+    def account_requests_per_second(self) -> int:
+        """The account-wide limit the sync keeps under: as configured (Stripe raises some accounts'
+        limits), else Stripe's documented limit for the key's mode."""
+        if self.requests_per_second is not None:
+            return self.requests_per_second
+        return STRIPE_LIVE_REQUESTS_PER_SECOND if self.is_live_mode else STRIPE_TEST_REQUESTS_PER_SECOND
 
 
 @dataclass(frozen=True)
@@ -144,7 +159,7 @@ class BillingConfig:
             orb=orb,
             integrator_io=integrator_io,
             max_concurrency=_integer(
-                raw, "max_concurrency", "", DEFAULT_MAX_CONCURRENCY, minimum=1, maximum=64
+                raw, "max_concurrency", "", DEFAULT_MAX_CONCURRENCY, minimum=1, maximum=128
             ),
             configured_apis=apis,
         )
@@ -184,6 +199,14 @@ def _integer(
         bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
         raise config_error(f"`{name}` must be {bound}, got {value}.")
     return value
+
+
+def _optional_integer(
+    section: Mapping[str, Any], key: str, api: str, *, minimum: int, maximum: int
+) -> int | None:
+    if section.get(key) is None:
+        return None
+    return _integer(section, key, api, minimum, minimum=minimum, maximum=maximum)
 
 
 def _string_list(section: Mapping[str, Any], key: str, api: str) -> tuple[str, ...]:
@@ -311,6 +334,17 @@ def _parse_stripe(section: Mapping[str, Any] | None) -> StripeConfig | None:
         ),
         custom_streams=tuple(
             _custom_stream(entry, index) for index, entry in enumerate(_entries(section, "custom_streams"))
+        ),
+        requests_per_second=_optional_integer(
+            section, "requests_per_second", "stripe", minimum=1, maximum=MAX_REQUESTS_PER_SECOND
+        ),
+        endpoint_requests_per_second=_integer(
+            section,
+            "endpoint_requests_per_second",
+            "stripe",
+            STRIPE_ENDPOINT_REQUESTS_PER_SECOND,
+            minimum=1,
+            maximum=MAX_REQUESTS_PER_SECOND,
         ),
     )
 

@@ -9,15 +9,53 @@ finish out of order on concurrent workers.
 
 from __future__ import annotations
 
+import bisect
+import logging
 import threading
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import pendulum
 
 DEFAULT_PARTITION = "default"
+LOGGER = logging.getLogger("airbyte")
+# How much of a rejected saved value a warning shows: a state may hold anything, of any size.
+SHOWN_CHARS = 80
+
+CursorParser = Callable[[Any], pendulum.DateTime]
+"""Reads a saved cursor value back as a moment; raises ValueError or TypeError for a value that is not one."""
+
+
+def parse_unix_seconds(value: Any) -> pendulum.DateTime:
+    """A cursor saved as whole seconds since the epoch (Stripe's `created`).
+
+    Raises:
+        TypeError: the value is not a whole number.
+        ValueError: the value is no moment pendulum can represent.
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"not a whole number of seconds: {type(value).__name__}")
+    try:
+        return pendulum.from_timestamp(value)
+    except (OverflowError, OSError) as error:
+        raise ValueError(f"out of range: {error}") from None
+
+
+def parse_iso_timestamp(value: Any) -> pendulum.DateTime:
+    """A cursor saved as an ISO 8601 date-time string (Orb, integrator.io), in UTC.
+
+    Raises:
+        TypeError: the value is not a string.
+        ValueError: the string is not a date and time.
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"not a date-time string: {type(value).__name__}")
+    parsed = pendulum.parse(value)
+    if not isinstance(parsed, pendulum.DateTime):
+        raise ValueError("not a date and time")
+    return parsed.in_tz("UTC")
 
 
 @dataclass(frozen=True)
@@ -41,11 +79,22 @@ class PartitionedCursor:
     """Cursor values per partition, advanced only over contiguous completed windows. Thread-safe.
 
     The serialised state is `{partition: {cursor_field: value}}`; values are whatever the stream's cursor
-    serialiser produces (unix seconds for Stripe, ISO-8601 strings for Orb and integrator.io).
+    serialiser produces (unix seconds for Stripe, ISO-8601 strings for Orb and integrator.io), and `parse`
+    reads them back.
+
+    Args:
+        stream: the stream's name, for the warning about a saved value that does not parse.
+        cursor_field: the key of each partition's value in the state.
+        parse: reads a saved value; one it refuses is dropped, so the partition is read from its start.
+        state: a saved state to adopt.
     """
 
-    def __init__(self, cursor_field: str, state: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, stream: str, cursor_field: str, parse: CursorParser, state: Mapping[str, Any] | None = None
+    ) -> None:
+        self.stream = stream
         self.cursor_field = cursor_field
+        self._parse = parse
         self._values: dict[str, Any] = {}
         self._pending: dict[str, deque[Any]] = {}
         self._done: dict[str, set[Any]] = {}
@@ -53,13 +102,41 @@ class PartitionedCursor:
         self.set_state(state or {})
 
     def set_state(self, state: Mapping[str, Any]) -> None:
-        """Adopt a saved state; entries that are not `{cursor_field: value}` objects are ignored."""
+        """Adopt a saved state. Entries that are not `{cursor_field: value}` objects are ignored; a value
+        `parse` refuses (a state edited by hand, or written by another connector) is dropped with one
+        warning, and its partition is read from its start date, as if it had never been synced."""
+        values: dict[str, Any] = {}
+        rejected: dict[str, Any] = {}
+        for partition, entry in state.items():
+            if not isinstance(entry, Mapping) or entry.get(self.cursor_field) is None:
+                continue
+            value = entry[self.cursor_field]
+            try:
+                self._parse(value)
+            except (TypeError, ValueError, OverflowError):
+                rejected[str(partition)] = value
+                continue
+            values[str(partition)] = value
         with self._lock:
-            self._values = {
-                str(partition): entry[self.cursor_field]
-                for partition, entry in state.items()
-                if isinstance(entry, Mapping) and entry.get(self.cursor_field) is not None
-            }
+            self._values = values
+        if rejected:
+            self._warn_rejected(rejected)
+
+    def _warn_rejected(self, rejected: Mapping[str, Any]) -> None:
+        partitions = sorted(rejected)
+        shown = repr(rejected[partitions[0]])
+        if len(shown) > SHOWN_CHARS:
+            shown = shown[:SHOWN_CHARS] + "..."
+        if partitions == [DEFAULT_PARTITION]:
+            problem, outcome = f"({shown}) is", "the stream is read again from its start date"
+        else:
+            more = f" and {len(partitions) - 5} more" if len(partitions) > 5 else ""
+            problem = f"of {', '.join(partitions[:5])}{more} (such as {shown}) is"
+            outcome = "those partitions are read again from their start date"
+        LOGGER.warning(
+            f"Stream {self.stream}: the saved `{self.cursor_field}` {problem} not a valid cursor: it is "
+            f"ignored, and {outcome}."
+        )
 
     def value(self, partition: str) -> Any:
         """The saved cursor of a partition, or None when it was never synced."""
@@ -67,9 +144,10 @@ class PartitionedCursor:
             return self._values.get(partition)
 
     def open(self, partition: str, end: Any) -> None:
-        """Announce a window of a partition, in ascending order of `end`, before it is read."""
+        """Announce a window of a partition before it is read (a window split while it is read announces
+        its parts then, before the window's own end)."""
         with self._lock:
-            self._pending.setdefault(partition, deque()).append(end)
+            bisect.insort(self._pending.setdefault(partition, deque()), end)
 
     def close(self, partition: str, end: Any) -> None:
         """Mark a window read in full; advance the partition over every completed window before it."""

@@ -4,7 +4,7 @@ concurrently."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from functools import partial
 from queue import Queue
 from typing import Any
@@ -24,21 +24,22 @@ from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
 from airbyte_cdk.sources.message import InMemoryMessageRepository, MessageRepository
 from airbyte_cdk.sources.message.concurrent_repository import ConcurrentMessageRepository
 from airbyte_cdk.sources.streams import Stream
-from airbyte_cdk.sources.streams.concurrent.adapters import StreamFacade
+from airbyte_cdk.sources.streams.concurrent.adapters import StreamFacade, StreamPartition
 from airbyte_cdk.sources.streams.concurrent.cursor import Cursor, FinalStateCursor
 from airbyte_cdk.sources.streams.concurrent.partitions.types import QueueItem
 from airbyte_cdk.sources.utils.slice_logger import DebugSliceLogger
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_billing import integrator_io, orb, stripe
+from source_billing import inputs, integrator_io, orb, stripe
 from source_billing.base_stream import ApiStream
 from source_billing.concurrency import SliceCursor
 from source_billing.config import DEFAULT_MAX_CONCURRENCY, BillingConfig, config_error
 from source_billing.progress import DEFAULT_INTERVAL_SECONDS, StreamStats, SyncProgress
+from source_billing.scheduling import FairThreadPool
 
 LOGGER = logging.getLogger("airbyte")
 # Records waiting for output; workers block when it is full, so memory stays flat however fast they read.
-QUEUE_SIZE = 10_000
+QUEUE_SIZE = 2_000
 
 
 class SourceBilling(ConcurrentSourceAdapter):
@@ -50,7 +51,9 @@ class SourceBilling(ConcurrentSourceAdapter):
         self._messages: MessageRepository = InMemoryMessageRepository()
         self._state_manager = ConnectorStateManager()
         self._catalog: ConfiguredAirbyteCatalog | None = None
-        super().__init__(_concurrent_source(DEFAULT_MAX_CONCURRENCY, Queue(), self._messages))
+        self._queue: Queue[QueueItem] = Queue()
+        self._pool = FairThreadPool(DEFAULT_MAX_CONCURRENCY, LOGGER, self._queue)
+        super().__init__(_concurrent_source(self._pool, self._queue, self._messages))
 
     @property
     def message_repository(self) -> MessageRepository:
@@ -97,8 +100,10 @@ class SourceBilling(ConcurrentSourceAdapter):
         parsed = BillingConfig.parse(config)
         # Built here, on the thread that consumes the queue, as ConcurrentMessageRepository requires.
         queue: Queue[QueueItem] = Queue(maxsize=QUEUE_SIZE)
+        self._queue = queue
         self._messages = ConcurrentMessageRepository(queue, InMemoryMessageRepository())
-        self._concurrent_source = _concurrent_source(parsed.max_concurrency, queue, self._messages)
+        self._pool = FairThreadPool(parsed.max_concurrency, LOGGER, queue)
+        self._concurrent_source = _concurrent_source(self._pool, queue, self._messages)
         self._state_manager = ConnectorStateManager(state)
         self._catalog = catalog
         self._stream_stats = {}
@@ -128,6 +133,7 @@ class SourceBilling(ConcurrentSourceAdapter):
         return [self._concurrent(stream, modes.get(stream.name, SyncMode.full_refresh)) for stream in found]
 
     def _concurrent(self, stream: ApiStream, sync_mode: SyncMode) -> Stream:
+        self._pool.pace(stream.name, stream.pacing)
         cursor: Cursor
         state = self._state_manager.get_stream_state(stream.name, stream.namespace)
         if sync_mode == SyncMode.incremental and stream.cursor_field:
@@ -135,20 +141,52 @@ class SourceBilling(ConcurrentSourceAdapter):
             cursor = SliceCursor(stream, self._state_manager, self._messages)
         else:
             cursor = FinalStateCursor(stream.name, stream.namespace, self._messages)
+        cursor_field = stream.cursor_field if isinstance(stream.cursor_field, str) else None
+        stream.spawn = partial(
+            self._spawn,
+            stream,
+            SyncMode.full_refresh if isinstance(cursor, FinalStateCursor) else SyncMode.incremental,
+            [cursor_field] if cursor_field else None,
+            state,
+        )
         return StreamFacade.create_from_stream(stream, self, LOGGER, state, cursor)
+
+    @classmethod
+    def read_catalog(cls, catalog_path: str) -> ConfiguredAirbyteCatalog:
+        """The configured catalog; a file that is not one is a `config_error` saying what is wrong."""
+        return inputs.read_catalog(catalog_path)
+
+    @classmethod
+    def read_state(cls, state_path: str) -> list[AirbyteStateMessage]:
+        """The per-stream state; a malformed or legacy-format file is a `config_error` saying what to do."""
+        return inputs.read_state(state_path)
+
+    def _spawn(
+        self,
+        stream: ApiStream,
+        sync_mode: SyncMode,
+        cursor_field: list[str] | None,
+        state: MutableMapping[str, Any],
+        stream_slice: Mapping[str, Any],
+    ) -> None:
+        """Queue a slice a stream split off while reading, as the framework queues its own partitions:
+        before the splitting slice completes, so the stream is not done before its parts are."""
+        self._queue.put(
+            StreamPartition(stream, dict(stream_slice), self._messages, sync_mode, cursor_field, state)
+        )
 
 
 def _concurrent_source(
-    workers: int, queue: Queue[QueueItem], messages: MessageRepository
+    pool: FairThreadPool, queue: Queue[QueueItem], messages: MessageRepository
 ) -> ConcurrentSource:
-    return ConcurrentSource.create(
-        num_workers=workers,
-        # Fewer partition generators than workers, so that some workers are always free to read.
-        initial_number_of_partitions_to_generate=max(workers // 2, 1),
+    return ConcurrentSource(
+        threadpool=pool,
         logger=LOGGER,
         slice_logger=DebugSliceLogger(),
-        message_repository=messages,
         queue=queue,
+        message_repository=messages,
+        # Fewer partition generators than workers, so that some workers are always free to read.
+        initial_number_partitions_to_generate=max(pool.workers // 2, 1),
     )
 
 

@@ -44,6 +44,27 @@ def test_given_live_key_when_parsed_then_live_mode(key: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("section", "account", "endpoint"),
+    [
+        ({"client_secret": "sk_live_x1"}, 100, 25),
+        ({"client_secret": "sk_test_x1"}, 25, 25),
+        (
+            {"client_secret": "sk_live_x1", "requests_per_second": 400, "endpoint_requests_per_second": 100},
+            400,
+            100,
+        ),
+    ],
+)
+def test_given_stripe_limits_when_parsed_then_the_documented_ones_unless_raised(
+    section: dict[str, Any], account: int, endpoint: int
+) -> None:
+    parsed = BillingConfig.parse({"stripe": section})
+    assert parsed.stripe is not None
+    assert parsed.stripe.account_requests_per_second == account
+    assert parsed.stripe.endpoint_requests_per_second == endpoint
+
+
+@pytest.mark.parametrize(
     ("raw", "expected"),
     [
         ({"stripe": {}}, "`stripe.client_secret` is missing"),
@@ -64,6 +85,8 @@ def test_given_live_key_when_parsed_then_live_mode(key: str) -> None:
         ({"integrator_io": {"api_token": "t", "region": "apac"}}, "must be `us` or `eu`"),
         ({"integrator_io": "token"}, "`integrator_io` must be an object"),
         ({"stripe": STRIPE, "max_concurrency": 0}, "`max_concurrency` must be between 1"),
+        ({"stripe": {**STRIPE, "requests_per_second": 0}}, "`stripe.requests_per_second` must be between 1"),
+        ({"stripe": {**STRIPE, "endpoint_requests_per_second": 2.5}}, "whole number"),
     ],
 )
 def test_given_bad_value_when_parsed_then_specific_config_error(raw: dict[str, Any], expected: str) -> None:

@@ -39,6 +39,8 @@ FIELDS = {
     "stripe.custom_streams[].name": "string",
     "stripe.custom_streams[].path": "string",
     "stripe.custom_streams[].params": "object",
+    "stripe.requests_per_second": "integer",
+    "stripe.endpoint_requests_per_second": "integer",
     "orb": "object",
     "orb.api_key": "string",
     "orb.start_date": "string",

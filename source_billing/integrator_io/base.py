@@ -21,6 +21,7 @@ from airbyte_cdk.sources.streams.http.requests_native_auth import TokenAuthentic
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_billing.base_stream import ApiStream
+from source_billing.breaker import CircuitBreaker
 from source_billing.budget import LayeredBudget, Limit
 from source_billing.config import IntegratorIoConfig
 from source_billing.errors import ErrorMapping, common_error_mapping, fail, response_json
@@ -95,16 +96,23 @@ def integrator_io_error_detail(body: Any) -> str | None:
 
 @dataclass(frozen=True)
 class IntegratorIoApi:
-    """What every integrator.io stream of one sync shares: settings, credentials and the rate budget."""
+    """What every integrator.io stream of one sync shares: settings, credentials, the rate budget, and the
+    circuit breaker that stops them all once integrator.io has stopped answering."""
 
     config: IntegratorIoConfig
     authenticator: TokenAuthenticator
     budget: LayeredBudget
+    breaker: CircuitBreaker
 
     @classmethod
     def from_config(cls, config: IntegratorIoConfig) -> IntegratorIoApi:
         budget = LayeredBudget(config.api_base_url, [Limit(REQUESTS_PER_SECOND)])
-        return cls(config=config, authenticator=TokenAuthenticator(config.api_token), budget=budget)
+        return cls(
+            config=config,
+            authenticator=TokenAuthenticator(config.api_token),
+            budget=budget,
+            breaker=CircuitBreaker("integrator.io"),
+        )
 
     @property
     def url_base(self) -> str:
@@ -136,6 +144,7 @@ class IntegratorIoStream(ApiStream):
         super().__init__(
             authenticator=api.authenticator,
             api_budget=api.budget,
+            breaker=api.breaker,
             error_mapping=integrator_io_error_mapping(api.config, path),
         )
 

@@ -19,7 +19,7 @@ from airbyte_cdk.models import FailureType, SyncMode
 from airbyte_cdk.sources.streams.core import StreamData
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_billing.incremental import DEFAULT_PARTITION, PartitionedCursor
+from source_billing.incremental import DEFAULT_PARTITION, PartitionedCursor, parse_iso_timestamp
 from source_billing.integrator_io.base import IntegratorIoApi, IntegratorIoStream, SliceResults
 
 # The most jobs one answer holds; an answer this long may have left older jobs out.
@@ -46,7 +46,7 @@ class JobsStream(IntegratorIoStream):
     _cursor: PartitionedCursor
 
     def __init__(self, *, api: IntegratorIoApi, name: str) -> None:
-        self._cursor = PartitionedCursor(CURSOR_FIELD)
+        self._cursor = PartitionedCursor(name, CURSOR_FIELD, parse_iso_timestamp)
         self._read_up_to = SliceResults()
         super().__init__(api=api, name=name, path="jobs")
 

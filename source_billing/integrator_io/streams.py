@@ -14,7 +14,7 @@ import requests
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams.core import StreamData
 
-from source_billing.incremental import DEFAULT_PARTITION, PartitionedCursor
+from source_billing.incremental import DEFAULT_PARTITION, PartitionedCursor, parse_iso_timestamp
 from source_billing.integrator_io.base import IntegratorIoApi, IntegratorIoStream, SliceResults
 from source_billing.integrator_io.jobs import JobsStream
 
@@ -31,7 +31,7 @@ class ClientFilteredStream(IntegratorIoStream):
 
     def __init__(self, *, api: IntegratorIoApi, name: str, path: str, cursor_field: str) -> None:
         self._cursor_field = cursor_field
-        self._cursor = PartitionedCursor(cursor_field)
+        self._cursor = PartitionedCursor(name, cursor_field, parse_iso_timestamp)
         self._newest_read = SliceResults()
         super().__init__(api=api, name=name, path=path)
 

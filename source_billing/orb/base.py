@@ -17,9 +17,11 @@ from airbyte_cdk.models import AirbyteLogMessage, AirbyteMessage, FailureType, L
 from airbyte_cdk.sources.streams.http.requests_native_auth import TokenAuthenticator
 
 from source_billing.base_stream import ApiStream, WindowedStream
+from source_billing.breaker import CircuitBreaker
 from source_billing.budget import LayeredBudget, Limit
 from source_billing.config import OrbConfig
 from source_billing.errors import ErrorMapping, common_error_mapping, fail, response_json
+from source_billing.incremental import parse_iso_timestamp
 
 PAGE_SIZE = 100  # Orb's maximum
 REQUESTS_PER_SECOND = 100
@@ -65,11 +67,13 @@ def orb_budget(api_base_url: str) -> LayeredBudget:
 
 @dataclass(frozen=True)
 class OrbApi:
-    """What every Orb stream of one sync shares: settings, credentials and the rate budget."""
+    """What every Orb stream of one sync shares: settings, credentials, the rate budget, and the circuit
+    breaker that stops them all once Orb has stopped answering."""
 
     config: OrbConfig
     authenticator: TokenAuthenticator
     budget: LayeredBudget
+    breaker: CircuitBreaker
 
     @classmethod
     def from_config(cls, config: OrbConfig) -> OrbApi:
@@ -77,6 +81,7 @@ class OrbApi:
             config=config,
             authenticator=TokenAuthenticator(config.api_key),
             budget=orb_budget(config.api_base_url),
+            breaker=CircuitBreaker("Orb"),
         )
 
     @property
@@ -130,6 +135,7 @@ class OrbStream(ApiStream):
         super().__init__(
             authenticator=api.authenticator,
             api_budget=api.budget,
+            breaker=api.breaker,
             error_mapping=orb_error_mapping(),
             **kwargs,
         )
@@ -207,7 +213,7 @@ class OrbWindowedStream(OrbStream, WindowedStream):
         return orb_timestamp(moment)
 
     def parse_cursor(self, value: Any) -> pendulum.DateTime:
-        return parse_orb_timestamp(value)
+        return parse_iso_timestamp(value)
 
     def request_params(
         self,

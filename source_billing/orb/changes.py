@@ -79,7 +79,7 @@ class ChangeTrackingStream(OrbWindowedStream):
             error_handler=ApiErrorHandler(
                 self.logger, self.api_name, self._lookup_error_mapping(), orb_error_detail, stats=self.stats
             ),
-            api_budget=api.budget,
+            api_budget=self.pacing,
             authenticator=api.authenticator,
             backoff_strategy=RetryAfterBackoff(),
         )

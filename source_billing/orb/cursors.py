@@ -9,7 +9,7 @@ from abc import abstractmethod
 from collections.abc import Mapping
 from typing import Any
 
-from source_billing.incremental import PartitionedCursor
+from source_billing.incremental import PartitionedCursor, parse_iso_timestamp
 from source_billing.orb.base import OrbStream
 
 
@@ -22,11 +22,11 @@ class PartitionedOrbStream(OrbStream):
 
     _cursor: PartitionedCursor
 
-    def __init__(self, *, cursor_field: str, **kwargs: Any) -> None:
-        self._cursor = PartitionedCursor(cursor_field)
+    def __init__(self, *, name: str, cursor_field: str, **kwargs: Any) -> None:
+        self._cursor = PartitionedCursor(name, cursor_field, parse_iso_timestamp)
         self._observed: dict[str, Any] = {}
         self._observed_lock = threading.Lock()
-        super().__init__(**kwargs)
+        super().__init__(name=name, **kwargs)
 
     @property
     def cursor_field(self) -> str:

@@ -8,8 +8,9 @@ https://docs.stripe.com/rate-limits, https://docs.stripe.com/api/events.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, ClassVar
 
 import pendulum
@@ -21,6 +22,7 @@ from airbyte_cdk.sources.streams.http.http_client import HttpClient
 from airbyte_cdk.sources.streams.http.requests_native_auth import TokenAuthenticator
 
 from source_billing.base_stream import WindowedStream
+from source_billing.breaker import CircuitBreaker
 from source_billing.budget import LayeredBudget, Limit
 from source_billing.config import SEARCHABLE_STRIPE_OBJECTS, StripeConfig
 from source_billing.errors import (
@@ -31,13 +33,10 @@ from source_billing.errors import (
     fail,
     response_json,
 )
-from source_billing.incremental import DEFAULT_PARTITION
+from source_billing.incremental import DEFAULT_PARTITION, parse_unix_seconds
 from source_billing.stripe.declarations import Parent, StripeObject
 
 PAGE_SIZE = 100  # Stripe's maximum
-LIVE_REQUESTS_PER_SECOND = 100
-TEST_REQUESTS_PER_SECOND = 25
-ENDPOINT_REQUESTS_PER_SECOND = 25
 SEARCH_AND_FILES_REQUESTS_PER_SECOND = 20
 ACCOUNT_ID_FIELD = "stripe_account_id"
 # Stripe keeps events for 30 days; a day less leaves room for the sync itself and for clock differences.
@@ -75,22 +74,32 @@ def stripe_error_detail(body: Any) -> str | None:
 
 @dataclass(frozen=True)
 class StripeApi:
-    """What every Stripe stream of one sync shares: settings, credentials and the rate budget."""
+    """What every Stripe stream of one sync shares: settings, credentials, the rate budget, and the circuit
+    breaker that stops them all once Stripe has stopped answering."""
 
     config: StripeConfig
     authenticator: TokenAuthenticator
     budget: LayeredBudget
+    breaker: CircuitBreaker
 
     @classmethod
     def from_config(cls, config: StripeConfig, endpoints: Iterable[str] = ()) -> StripeApi:
         """`endpoints` are the path templates (`/v1/...`) the streams call, each with its own 25/s."""
-        per_account = LIVE_REQUESTS_PER_SECOND if config.is_live_mode else TEST_REQUESTS_PER_SECOND
+        per_account = config.account_requests_per_second
         slower = ["/v1/files", *(f"/v1/{searched}/search" for searched in SEARCHABLE_STRIPE_OBJECTS)]
-        limits = [Limit(SEARCH_AND_FILES_REQUESTS_PER_SECOND, (endpoint,)) for endpoint in slower]
-        limits += [Limit(ENDPOINT_REQUESTS_PER_SECOND, (endpoint,)) for endpoint in sorted(set(endpoints))]
+        search_and_files = min(SEARCH_AND_FILES_REQUESTS_PER_SECOND, config.endpoint_requests_per_second)
+        limits = [Limit(search_and_files, (endpoint,)) for endpoint in slower]
+        limits += [
+            Limit(config.endpoint_requests_per_second, (endpoint,)) for endpoint in sorted(set(endpoints))
+        ]
         limits.append(Limit(per_account))
         budget = LayeredBudget(config.api_base_url, limits)
-        return cls(config=config, authenticator=TokenAuthenticator(config.client_secret), budget=budget)
+        return cls(
+            config=config,
+            authenticator=TokenAuthenticator(config.client_secret),
+            budget=budget,
+            breaker=CircuitBreaker("Stripe"),
+        )
 
     @property
     def url_base(self) -> str:
@@ -111,6 +120,7 @@ class StripeStream(WindowedStream):
     schema_package = "source_billing.stripe"
     primary_key = "id"
     epoch: ClassVar[pendulum.DateTime] = pendulum.datetime(2011, 1, 1)  # before Stripe's public launch
+    newest_first = True  # its list reads split dense windows
     error_detail = staticmethod(stripe_error_detail)
 
     def __init__(self, *, api: StripeApi, row: StripeObject) -> None:
@@ -119,6 +129,7 @@ class StripeStream(WindowedStream):
         super().__init__(
             authenticator=api.authenticator,
             api_budget=api.budget,
+            breaker=api.breaker,
             error_mapping=stripe_error_mapping(),
             start_date=api.config.start_date,
             lookback_window_days=api.config.lookback_window_days,
@@ -137,7 +148,7 @@ class StripeStream(WindowedStream):
                 stats=self.stats,
             ),
             backoff_strategy=self.get_backoff_strategy(),
-            api_budget=api.budget,
+            api_budget=self.pacing,
             authenticator=api.authenticator,
         )
 
@@ -165,7 +176,7 @@ class StripeStream(WindowedStream):
         return int(moment.timestamp())
 
     def parse_cursor(self, value: Any) -> pendulum.DateTime:
-        return pendulum.from_timestamp(int(value))
+        return parse_unix_seconds(value)
 
     def partitions(self) -> Iterable[str]:
         if self._row.platform_only:
@@ -238,7 +249,12 @@ class StripeStream(WindowedStream):
         if self._row.parent:
             records = self._all_children(self._row.parent, window, headers)
         else:
-            records = self._pages(self.path(), {**self._row.params, **window}, headers)
+            records = self._pages(
+                self.path(),
+                {**self._row.params, **window},
+                headers,
+                split=partial(self.split_window, stream_slice),
+            )
         # A list shows each object as it is when read: `updated` is the read's time, later than any event
         # already synced for it and earlier than any event the next sync will read.
         as_of = stream_slice.get("as_of")
@@ -260,8 +276,13 @@ class StripeStream(WindowedStream):
         params: Mapping[str, Any],
         headers: Mapping[str, str],
         client: HttpClient | None = None,
+        split: Callable[[Any], Any | None] | None = None,
     ) -> Iterator[MutableMapping[str, Any]]:
-        """Every object of a list, page after page (`starting_after` the last id while `has_more`)."""
+        """Every object of a list, page after page (`starting_after` the last id while `has_more`).
+
+        `split`, for a window of creation time, may hand what the first page did not reach to other
+        workers (`WindowedStream.split_window`); this read then keeps to the objects created from the
+        first page's oldest second on."""
         query = {**params, "limit": PAGE_SIZE}
         while True:
             _, response = (client or self._http_client).send_request(
@@ -279,6 +300,11 @@ class StripeStream(WindowedStream):
             yield from data
             if not body.get("has_more") or not data:
                 return
+            # Objects that filter on `created` but do not show it (invoice items show `date`) are not split.
+            reached = data[-1].get("created")
+            if split is not None and isinstance(reached, int) and (narrowed := split(reached)) is not None:
+                query["created[gte]"] = narrowed
+            split = None
             query["starting_after"] = data[-1]["id"]
 
     def _children(

@@ -129,12 +129,13 @@ def test_given_orbs_budget_when_ledger_and_usage_are_called_then_they_share_10_p
         f"{base}/v1/customers/cus_1/credits/ledger?limit=100",
         f"{base}/v1/subscriptions/sub_1/usage?granularity=day",
     ]
-    for index in range(10):
-        budget.acquire_call(_request(heavy[index % 2]), block=False)
+    # Budgets space calls evenly: a ledger call leaves no slot free at once for usage (their shared 10/s)...
+    budget.acquire_call(_request(heavy[0]), block=False)
     with pytest.raises(CallRateLimitHit):
-        budget.acquire_call(_request(heavy[0]), block=False)
-    # Every request counts toward the 100 per second, the 10 ledger and usage calls included.
-    for _ in range(90):
-        budget.acquire_call(_request(f"{base}/v1/customers?limit=100"), block=False)
+        budget.acquire_call(_request(heavy[1]), block=False)
+    # ...nor for any other call (every request counts toward the 100/s, the ledger's included).
     with pytest.raises(CallRateLimitHit):
         budget.acquire_call(_request(f"{base}/v1/events/search", "POST"), block=False)
+    ledger, everything = (layer.per_second for layer in budget.matching(_request(heavy[1])))
+    assert (ledger, everything) == (10, 100)
+    assert [layer.per_second for layer in budget.matching(_request(f"{base}/v1/customers"))] == [100]

@@ -104,16 +104,23 @@ def test_given_state_older_than_events_retention_when_sliced_then_full_reread_an
     stream.state = {"default": {"updated": pendulum.now("UTC").subtract(days=31).int_timestamp}}
     slices = list(stream.stream_slices(sync_mode=SyncMode.incremental))
     assert not any(s and s.get("events") for s in slices)
-    first = slices[0]
-    assert first is not None
-    assert first["start"] == pendulum.datetime(2020, 1, 1).int_timestamp
+    assert min(s["start"] for s in slices) == pendulum.datetime(2020, 1, 1).int_timestamp
     assert "older than Stripe keeps events (30 days)" in caplog.text
     assert "re-reading the stream in full" in caplog.text
 
 
+def test_given_windows_when_sliced_then_the_newest_comes_first_then_the_others_from_the_oldest() -> None:
+    stream = _stream(start_date="2020-01-01T00:00:00Z", slice_range_days=400)
+    ends = [
+        stream_slice["checkpoint"] for stream_slice in stream.stream_slices(sync_mode=SyncMode.incremental)
+    ]
+    assert len(ends) >= 3
+    assert ends == [max(ends), *sorted(ends)[:-1]]
+
+
 def test_given_windows_when_read_then_state_advances_to_each_completed_window_end() -> None:
     stream = _stream(start_date="2020-01-01T00:00:00Z", slice_range_days=1000)
-    slices = list(stream.stream_slices(sync_mode=SyncMode.incremental))
+    slices = sorted(stream.stream_slices(sync_mode=SyncMode.incremental), key=lambda s: s["checkpoint"])
     assert len(slices) >= 3
     with requests_mock.Mocker() as mock:
         mock.get(URL, json=_page([], has_more=False))
@@ -125,6 +132,57 @@ def test_given_windows_when_read_then_state_advances_to_each_completed_window_en
         assert stream.state == {"default": {"updated": first["checkpoint"]}}
         assert mock.request_history[0].qs["created[gte]"] == [str(first["start"])]
         assert mock.request_history[0].qs["created[lt]"] == [str(first["end"])]
+
+
+def test_given_a_dense_window_when_its_first_page_is_read_then_the_rest_is_split_off_for_other_workers() -> (
+    None
+):
+    stream = _stream(start_date="2020-01-01T00:00:00Z", slice_range_days=3650)
+    spawned: list[dict[str, Any]] = []
+    stream.spawn = spawned.append
+    (window,) = stream.stream_slices(sync_mode=SyncMode.incremental)
+    newest = window["end"]
+    first_page = [_customer(n, created=newest) for n in range(1, 101)]  # 100 objects in the last 100 s
+    reached = first_page[-1]["created"]
+    with requests_mock.Mocker() as mock:
+        mock.get(
+            URL,
+            [{"json": _page(first_page, has_more=True)}, {"json": _page([_customer(101, newest)], False)}],
+        )
+        records = list(stream.read_records(SyncMode.incremental, stream_slice=window))
+        _, second = mock.request_history
+    assert len(records) == 101
+    # This read keeps to the first page's oldest second (objects created in it may follow on the next page).
+    assert second.qs["created[gte]"] == [str(reached)]
+    assert second.qs["starting_after"] == ["cus_00100"]
+    # The years before it are queued as contiguous windows of their own.
+    assert len(spawned) == 8
+    assert spawned[0]["start"] == window["start"]
+    assert [part["end"] for part in spawned[:-1]] == [part["start"] for part in spawned[1:]]
+    assert spawned[-1]["end"] == reached
+    assert all(part["checkpoint"] == part["end"] and part["as_of"] == window["as_of"] for part in spawned)
+    # The window's state waits for its parts.
+    stream.close_slice(window)
+    assert stream.state == {}
+    for part in spawned:
+        stream.close_slice(part)
+    assert stream.state == {"default": {"updated": window["checkpoint"]}}
+
+
+def test_given_a_sparse_window_when_its_first_page_is_read_then_nothing_is_split_off() -> None:
+    stream = _stream(start_date="2020-01-01T00:00:00Z", slice_range_days=3650)
+    spawned: list[dict[str, Any]] = []
+    stream.spawn = spawned.append
+    (window,) = stream.stream_slices(sync_mode=SyncMode.incremental)
+    span = window["end"] - window["start"]
+    # The first page reaches back over half the window: about one more page to read.
+    first_page = [_customer(n, created=window["end"] - n * span // 200) for n in range(1, 101)]
+    with requests_mock.Mocker() as mock:
+        mock.get(URL, [{"json": _page(first_page, has_more=True)}, {"json": _page([], has_more=False)}])
+        list(stream.read_records(SyncMode.incremental, stream_slice=window))
+        _, second = mock.request_history
+    assert not spawned
+    assert second.qs["created[gte]"] == [str(window["start"])]
 
 
 @pytest.mark.parametrize(

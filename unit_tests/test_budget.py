@@ -1,0 +1,61 @@
+"""The rate budgets' even schedules and their layers."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from source_billing.budget import BUDGET_SECOND, LayeredBudget, Limit, Spacing
+
+BASE = "https://api.example.test/api"
+
+
+def _request(path: str) -> requests.PreparedRequest:
+    return requests.Request("GET", f"{BASE}{path}?limit=100").prepare()
+
+
+def _answer(status: int) -> requests.Response:
+    response = requests.Response()
+    response.status_code = status
+    return response
+
+
+def test_given_a_limit_when_slots_are_booked_at_once_then_they_are_evenly_spaced_over_the_budget_second() -> (
+    None
+):
+    spacing = Spacing(100, "^/")
+    waits = [spacing.reserve() for _ in range(4)]
+    interval = BUDGET_SECOND.total_seconds() / 100
+    assert waits[0] == 0
+    assert waits[1:] == pytest.approx([interval, 2 * interval, 3 * interval], abs=0.002)
+
+
+def test_given_layers_when_a_request_is_matched_then_it_spends_from_its_endpoint_and_the_whole_api() -> None:
+    budget = LayeredBudget(BASE, [Limit(25, ("/v1/customers/{id}/sources",)), Limit(100)])
+    assert [layer.per_second for layer in budget.matching(_request("/v1/customers/cus_1/sources"))] == [
+        25,
+        100,
+    ]
+    assert [layer.per_second for layer in budget.matching(_request("/v1/customers"))] == [100]
+    other_host = requests.Request("GET", "https://elsewhere.test/api/v1/customers").prepare()
+    assert budget.matching(other_host) == ()
+
+
+def test_given_a_layer_booked_ahead_when_a_request_waits_then_acquire_says_the_limit_held_it_back() -> None:
+    budget = LayeredBudget(BASE, [Limit(100)])
+    request = _request("/v1/customers")
+    (layer,) = budget.matching(request)
+    assert budget.acquire(request) is False  # a free slot
+    assert budget.acquire(request) is False  # waiting for the next slot: a moment apart, not held back
+    for _ in range(3):
+        layer.reserve()  # slots booked ahead, as requests in flight elsewhere would
+    assert budget.acquire(request) is True  # waiting behind them: held back by the limit
+
+
+def test_given_a_429_when_answered_then_every_layer_of_the_request_pauses_a_tenth_of_a_second() -> None:
+    budget = LayeredBudget(BASE, [Limit(25, ("/v1/customers",)), Limit(100)])
+    budget.update_from_response(_request("/v1/customers"), _answer(200))
+    assert all(layer.until_free() == 0 for layer in budget.matching(_request("/v1/customers")))
+    budget.update_from_response(_request("/v1/customers"), _answer(429))
+    for layer in budget.matching(_request("/v1/customers")):
+        assert layer.until_free() == pytest.approx(BUDGET_SECOND.total_seconds() / 10, abs=0.02)

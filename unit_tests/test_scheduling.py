@@ -1,0 +1,193 @@
+"""The worker pool that hands workers to the streams whose rate budgets have room."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from queue import Queue
+from typing import Any
+from unittest.mock import Mock
+
+import pytest
+from airbyte_cdk.sources.streams.concurrent.partitions.partition import Partition
+
+from source_billing import scheduling
+from source_billing.budget import Pacing
+from source_billing.scheduling import FairThreadPool
+
+WAIT = 5.0
+
+
+@dataclass
+class FakePacing:
+    """What the pool reads of a stream's pacing: answers so far, and whether it waits for its budget."""
+
+    answered: int = 0
+    waiting_for_budget: bool = False
+    listeners: list[Callable[[], None]] = field(default_factory=list)
+
+    def on_answer(self, listener: Callable[[], None]) -> None:
+        self.listeners.append(listener)
+
+    def throttled(self) -> bool:
+        return self.waiting_for_budget
+
+    def congested(self) -> bool:
+        return False
+
+    def answer(self) -> None:
+        self.answered += 1
+        for listener in self.listeners:
+            listener()
+
+
+def _partition(stream: str) -> Partition:
+    partition = Mock(spec=Partition)
+    partition.stream_name.return_value = stream
+    return partition
+
+
+class Slices:
+    """Slices that run until released, recording which are running."""
+
+    def __init__(self) -> None:
+        self.running: list[str] = []
+        self.release = threading.Event()
+        self._changed = threading.Condition()
+
+    def read(self, partition: Partition) -> None:
+        with self._changed:
+            self.running.append(partition.stream_name())
+            self._changed.notify_all()
+        assert self.release.wait(WAIT)
+
+    def wait_for(self, count: int) -> list[str]:
+        with self._changed:
+            assert self._changed.wait_for(lambda: len(self.running) >= count, WAIT), self.running
+            return sorted(self.running)
+
+
+@pytest.fixture
+def pool(monkeypatch: pytest.MonkeyPatch) -> Iterator[FairThreadPool]:
+    monkeypatch.setattr(scheduling, "GROWTH_INTERVAL_SECONDS", 0.0)
+    pool = FairThreadPool(4, logging.getLogger("test"), Queue(maxsize=10))
+    yield pool
+    pool._threadpool.shutdown(wait=False, cancel_futures=True)
+
+
+def _pace(pool: FairThreadPool, stream: str, pacing: FakePacing) -> None:
+    pool.pace(stream, pacing)  # the pool reads only what FakePacing has
+
+
+def test_given_one_stream_queued_first_when_workers_free_then_each_stream_starts_one_slice(
+    pool: FairThreadPool,
+) -> None:
+    slices = Slices()
+    for stream in ["customers"] * 6 + ["invoices"] * 2:
+        pool.submit(slices.read, _partition(stream))
+    assert slices.wait_for(2) == ["customers", "invoices"]
+    slices.release.set()
+    assert all(future.result(WAIT) is None for future in list(pool._futures))
+
+
+def test_given_answers_without_waiting_when_a_stream_uses_its_level_then_it_gets_another_worker(
+    pool: FairThreadPool,
+) -> None:
+    slices, pacing = Slices(), FakePacing()
+    _pace(pool, "customers", pacing)
+    for _ in range(4):
+        pool.submit(slices.read, _partition("customers"))
+    slices.wait_for(1)
+    pacing.answer()
+    assert slices.wait_for(2) == ["customers"] * 2
+    pacing.answer()
+    pacing.answer()
+    assert slices.wait_for(4) == ["customers"] * 4
+    slices.release.set()
+
+
+def test_given_a_stream_waiting_for_its_budget_when_answered_then_its_level_stays_and_others_get_workers(
+    pool: FairThreadPool,
+) -> None:
+    slices, throttled = Slices(), FakePacing(waiting_for_budget=True)
+    _pace(pool, "ledger", throttled)
+    for _ in range(5):
+        pool.submit(slices.read, _partition("ledger"))
+    slices.wait_for(1)
+    for _ in range(5):
+        throttled.answer()
+    pool.submit(slices.read, _partition("plans"))
+    assert slices.wait_for(2) == ["ledger", "plans"]
+    assert pool._lanes["ledger"].in_flight == 1  # two workers stay free
+    slices.release.set()
+
+
+def test_given_a_slice_that_ends_when_its_stream_has_more_then_it_is_replaced_at_the_same_level(
+    pool: FairThreadPool,
+) -> None:
+    read: list[Partition] = []
+    _pace(pool, "ledger", FakePacing(waiting_for_budget=True))
+    partitions = [_partition("ledger") for _ in range(3)]
+    for partition in partitions:
+        pool.submit(read.append, partition)
+    for future in list(pool._futures):
+        future.result(WAIT)
+    assert read == partitions
+
+
+def test_given_a_task_that_raises_when_run_then_its_future_holds_the_error() -> None:
+    pool = FairThreadPool(2, logging.getLogger("test"), Queue(maxsize=10))
+
+    def fail(_: Any) -> None:
+        raise ValueError("boom")
+
+    pool.submit(fail, _partition("customers"))
+    (future,) = pool._futures
+    assert isinstance(future.exception(WAIT), ValueError)
+    pool._threadpool.shutdown(wait=True)
+
+
+def test_given_answers_in_quick_succession_when_a_stream_could_grow_then_it_grows_once_per_interval() -> None:
+    pool = FairThreadPool(4, logging.getLogger("test"), Queue(maxsize=10))
+    slices, pacing = Slices(), FakePacing()
+    _pace(pool, "customers", pacing)
+    for _ in range(4):
+        pool.submit(slices.read, _partition("customers"))
+    slices.wait_for(1)
+    for _ in range(3):
+        pacing.answer()
+    assert pool._lanes["customers"].level == 2
+    slices.release.set()
+    pool._threadpool.shutdown(wait=True)
+
+
+def test_given_an_output_queue_half_full_when_a_stream_could_grow_then_it_does_not(
+    pool: FairThreadPool,
+) -> None:
+    slices, pacing = Slices(), FakePacing()
+    _pace(pool, "customers", pacing)
+    for _ in range(3):
+        pool.submit(slices.read, _partition("customers"))
+    slices.wait_for(1)
+    for _ in range(6):
+        pool._output.put("record")
+    pacing.answer()
+    assert pool._lanes["customers"].level == 1
+    slices.release.set()
+
+
+@pytest.mark.parametrize("waited", [True, False])
+def test_given_real_pacing_when_a_request_is_answered_then_throttled_says_whether_it_waited_for_budget(
+    waited: bool,
+) -> None:
+    budget = Mock()
+    budget.acquire.return_value = waited
+    pacing = Pacing(budget)
+    request = Mock()
+    assert not pacing.throttled()
+    pacing.acquire_call(request)
+    pacing.update_from_response(request, Mock())
+    assert pacing.throttled() is waited
+    assert pacing.answered == 1
