@@ -44,6 +44,9 @@ RECENT_WEIGHT = 0.2
 FIRST_ANSWERS = 10
 CONGESTED_RATIO = 1.5
 CONGESTED_MARGIN_SECONDS = 0.005
+# After each 429 a layer spaces its slots SLOWER_AFTER_429 times more, up to SLOWEST times its nominal.
+SLOWER_AFTER_429 = 1.02
+SLOWEST = 1.2
 # Request URLs whose matching layers are remembered (paths with ids repeat per parent object).
 MATCHES_CACHED = 4096
 
@@ -75,7 +78,8 @@ class Spacing:
     def __init__(self, per_second: int, path: str) -> None:
         self.per_second = per_second
         self.path = re.compile(path)
-        self.interval = BUDGET_SECOND.total_seconds() / per_second
+        self._nominal = BUDGET_SECOND.total_seconds() / per_second
+        self.interval = self._nominal
         self._next = -math.inf
         self._lock = threading.Lock()
 
@@ -102,9 +106,12 @@ class Spacing:
             return max(0.0, self._next - time.monotonic())
 
     def pause(self, seconds: float) -> None:
-        """Give no slot for the next `seconds` (the API answered 429)."""
+        """Give no slot for the next `seconds`, and space the slots a little more from now on: the API
+        answered 429, so requests reach it less evenly than they leave (at most `SLOWEST` times the
+        nominal spacing)."""
         with self._lock:
             self._next = max(self._next, time.monotonic() + seconds)
+            self.interval = min(self.interval * SLOWER_AFTER_429, self._nominal * SLOWEST)
 
 
 class LayeredBudget(HttpAPIBudget):
@@ -186,6 +193,11 @@ class Pacing(APIBudget):
         self._recent = 0.0
         self._listeners: list[Callable[[], None]] = []
         self._lock = threading.Lock()
+
+    @property
+    def budget(self) -> LayeredBudget:
+        """The API's shared budget this stream spends from."""
+        return self._budget
 
     def on_answer(self, listener: Callable[[], None]) -> None:
         """Call `listener` after each answer to one of the stream's requests."""

@@ -12,7 +12,8 @@ room to spare, wait for a worker. `FairThreadPool` hands the workers out instead
   much longer than its first ones (`Pacing.congested`: the API or this process is the bound), or the output
   queue is half full (the records wait for the main thread to write them). So each stream settles at what
   its budget and the API's latency call for, and the other workers stay free for the streams and APIs
-  with room to spare. A slice that ends is replaced, so a stream keeps its level;
+  with room to spare. A slice that ends is replaced, so a stream keeps its level, unless the stream is
+  held back and above the median level of its API's held-back streams (`_yield_share`);
 - round robin over the streams below their level, so no stream's backlog blocks another's.
 
 Partition generators and other tasks run as they come, within the same worker count.
@@ -167,7 +168,26 @@ class FairThreadPool(ThreadPoolManager):
                 self._running -= 1
                 if lane is not None:
                     lane.in_flight -= 1
+                    self._yield_share(lane)
                 self._dispatch()
+
+    def _yield_share(self, lane: _Lane) -> None:
+        """When a slice of a held-back stream ends: if the stream has more slices in flight than most other
+        held-back streams of its API, it is not replaced. Streams held back by a limit they share (Stripe's
+        100/s per account) get its requests in proportion to their slices in flight, so equal levels share
+        it equally and the streams finish together instead of one ending alone at its endpoint's 25/s."""
+        if lane.pacing is None or lane.level <= 1 or not lane.pacing.throttled():
+            return
+        held = sorted(
+            other.level
+            for other in self._lanes.values()
+            if other.in_flight
+            and other.pacing is not None
+            and other.pacing.budget is lane.pacing.budget
+            and other.pacing.throttled()
+        )
+        if held and lane.level > held[(len(held) - 1) // 2]:
+            lane.level -= 1
 
     def _shutdown(self) -> None:
         with self._dispatch_lock:

@@ -59,3 +59,13 @@ def test_given_a_429_when_answered_then_every_layer_of_the_request_pauses_a_tent
     budget.update_from_response(_request("/v1/customers"), _answer(429))
     for layer in budget.matching(_request("/v1/customers")):
         assert layer.until_free() == pytest.approx(BUDGET_SECOND.total_seconds() / 10, abs=0.02)
+
+
+def test_given_429s_when_answered_then_the_layer_spaces_its_slots_more_up_to_a_bound() -> None:
+    spacing = Spacing(100, "^/")
+    nominal = spacing.interval
+    spacing.pause(0)
+    assert spacing.interval == pytest.approx(nominal * 1.02)
+    for _ in range(50):
+        spacing.pause(0)
+    assert spacing.interval == pytest.approx(nominal * 1.2)

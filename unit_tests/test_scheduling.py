@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from queue import Queue
@@ -26,6 +27,7 @@ class FakePacing:
 
     answered: int = 0
     waiting_for_budget: bool = False
+    budget: object = None  # the API's budget: the same for every stream here
     listeners: list[Callable[[], None]] = field(default_factory=list)
 
     def on_answer(self, listener: Callable[[], None]) -> None:
@@ -191,3 +193,28 @@ def test_given_real_pacing_when_a_request_is_answered_then_throttled_says_whethe
     pacing.update_from_response(request, Mock())
     assert pacing.throttled() is waited
     assert pacing.answered == 1
+
+
+def test_given_streams_held_back_by_a_shared_limit_when_a_slice_of_the_busiest_ends_then_it_yields_a_worker(
+    pool: FairThreadPool,
+) -> None:
+    slices = Slices()
+    busy, quiet = FakePacing(waiting_for_budget=True), FakePacing(waiting_for_budget=True)
+    _pace(pool, "customers", busy)
+    _pace(pool, "invoices", quiet)
+    pool._lanes["customers"].level = 2
+    pool.submit(slices.read, _partition("invoices"))
+    pool.submit(slices.read, _partition("customers"))
+    slices.wait_for(2)
+    done: list[Partition] = []
+    pool.submit(done.append, _partition("customers"))
+    for future in list(pool._futures)[2:]:
+        future.result(WAIT)
+    deadline = time.monotonic() + WAIT
+    while pool._lanes["customers"].in_flight > 1 and time.monotonic() < deadline:
+        time.sleep(0.01)  # the worker settles its lane just after the future's result
+    # customers (2 slices) was above the held-back streams' median (invoices: 1): its ended slice is not
+    # replaced, so both now read with one slice each and share the limit equally.
+    assert pool._lanes["customers"].level == 1
+    assert pool._lanes["invoices"].level == 1
+    slices.release.set()
