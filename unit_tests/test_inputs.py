@@ -12,11 +12,13 @@ import pytest
 from airbyte_cdk.models import AirbyteStateType, FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from sandbox import credentials
 from source_billing import SourceBilling
 from source_billing.inputs import read_catalog, read_state, spec_violation
 
 SPEC = SourceBilling().spec(logging.getLogger("airbyte")).connectionSpecification
-SECRET = "sk_live_S3NT1NEL0f00d"
+# The sandbox's live-mode key: shaped like a real key, so a message that quoted it would be caught.
+SECRET = credentials.STRIPE_LIVE_KEY
 STRIPE = {"client_secret": SECRET}
 RESET = "Reset the connection's state in Airbyte (or run without --state)"
 
