@@ -21,10 +21,12 @@ from airbyte_cdk.models import FailureType, SyncMode
 from airbyte_cdk.sources.streams.core import StreamData
 from airbyte_cdk.sources.streams.http import HttpStream
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 
 from source_billing.breaker import CircuitBreaker
 from source_billing.budget import LayeredBudget, Pacing
+from source_billing.config import MOST_CONCURRENCY
 from source_billing.errors import REQUEST_TIMEOUT, ApiErrorHandler, ErrorMapping, RetryAfterBackoff
 from source_billing.incremental import DEFAULT_PARTITION, PartitionedCursor, windows
 from source_billing.progress import StreamStats
@@ -59,6 +61,12 @@ class ApiStream(HttpStream, ABC):
         # scheduler whether the stream could use another worker.
         self.pacing = Pacing(api_budget)
         super().__init__(authenticator=authenticator, api_budget=self.pacing)
+        # The CDK keeps 40 connections per host for https and requests' 10 for http (a local API or
+        # proxy); a stream with more slices in flight than its pool holds would open a connection per
+        # request. A pool as large as the most workers a sync may have keeps every connection alive.
+        adapter = HTTPAdapter(pool_maxsize=MOST_CONCURRENCY)
+        for scheme in ("https://", "http://"):
+            self._http_client._session.mount(scheme, adapter)
         # HttpStream gives streams without a cursor field a resumable-full-refresh cursor, which makes
         # read_records return ONE page per call and expects the CDK's sequential reader to call again. The
         # concurrent framework calls read_records once per slice, so every slice must read all its pages.

@@ -16,6 +16,7 @@ import math
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -34,10 +35,14 @@ from airbyte_cdk.sources.streams.call_rate import (
 # Requests leave the client spaced by the budget but reach the API with network jitter; counting each second
 # as a little longer keeps the API's own one-second count under its limit instead of provoking 429s.
 BUDGET_SECOND = timedelta(seconds=1.05)
-# A request held back by its budget waited longer than HELD_BACK_SECONDS (and than one slot); the stream
-# then counts as held back for THROTTLED_SECONDS.
-HELD_BACK_SECONDS = 0.02
-THROTTLED_SECONDS = 1.0
+# A request is held back by a layer when it waited longer than one slot for a layer that gave out at least
+# SATURATED of its slots lately (over SATURATION_SECONDS, and at least SATURATION_SLOTS slots); the stream
+# then counts as held back for THROTTLED_SECONDS. A wait alone could be a burst of requests well below the
+# limit.
+SATURATED = 0.97
+SATURATION_SECONDS = 0.25
+SATURATION_SLOTS = 10
+THROTTLED_SECONDS = 0.25
 # A stream's answers are congested when their moving average (each answer weighing RECENT_WEIGHT) exceeds
 # CONGESTED_RATIO times the average of its first FIRST_ANSWERS answers plus CONGESTED_MARGIN_SECONDS.
 RECENT_WEIGHT = 0.2
@@ -81,6 +86,9 @@ class Spacing:
         self._nominal = BUDGET_SECOND.total_seconds() / per_second
         self.interval = self._nominal
         self._next = -math.inf
+        self._first = math.inf
+        # The slots booked lately (and ahead), oldest first.
+        self._booked: deque[float] = deque()
         self._lock = threading.Lock()
 
     def reserve(self) -> float:
@@ -88,8 +96,33 @@ class Spacing:
         with self._lock:
             now = time.monotonic()
             slot = max(now, self._next)
-            self._next = slot + self.interval
+            self._book(slot, now)
             return slot - now
+
+    def _book(self, slot: float, now: float) -> None:
+        self._next = slot + self.interval
+        self._first = min(self._first, slot)
+        self._booked.append(slot)
+        self._forget_before(now)
+
+    def _forget_before(self, now: float) -> float:
+        """Drop the bookings older than the window `saturated` looks at; the window."""
+        window = max(SATURATION_SECONDS, SATURATION_SLOTS * self.interval)
+        while self._booked and self._booked[0] < now - window:
+            self._booked.popleft()
+        return window
+
+    def saturated(self) -> bool:
+        """Whether the layer gave out at least `SATURATED` of its slots lately: over the last
+        `SATURATION_SECONDS` or `SATURATION_SLOTS` slots, whichever is longer (or since its first booking,
+        if that is more recent, but never less than `SATURATION_SLOTS` slots)."""
+        with self._lock:
+            now = time.monotonic()
+            window = self._forget_before(now)
+            if not self._booked:
+                return False
+            span = max(min(now - self._first, window), SATURATION_SLOTS * self.interval)
+            return len(self._booked) * self.interval >= SATURATED * span
 
     def take_if_free(self) -> bool:
         """Book a slot only if one is free now."""
@@ -97,7 +130,7 @@ class Spacing:
             now = time.monotonic()
             if self._next > now:
                 return False
-            self._next = now + self.interval
+            self._book(now, now)
             return True
 
     def until_free(self) -> float:
@@ -141,11 +174,11 @@ class LayeredBudget(HttpAPIBudget):
     def acquire_call(self, request: Any, block: bool = True, timeout: float | None = None) -> None:
         self.acquire(request, block)
 
-    def acquire(self, request: Any, block: bool = True) -> bool:
+    def acquire(self, request: Any, block: bool = True) -> Spacing | None:
         """Spend from every layer the request matches, waiting for each layer's slot in turn (or, without
-        `block`, raising `CallRateLimitHit` when a layer has no slot free now); whether a layer was booked
-        ahead (its limit held the request back)."""
-        waited = False
+        `block`, raising `CallRateLimitHit` when a layer has no slot free now); the layer whose limit held
+        the request back, if one did."""
+        held_by = None
         for layer in self.matching(request):
             if not block:
                 if not layer.take_if_free():
@@ -158,11 +191,12 @@ class LayeredBudget(HttpAPIBudget):
                     )
                 continue
             if (wait := layer.reserve()) > 0:
-                # Requests a moment apart wait briefly for each other; a longer wait means the layer's
-                # schedule is booked ahead: its limit, not the latency, bounds the requests.
-                waited = waited or wait > max(layer.interval, HELD_BACK_SECONDS)
+                # Requests a moment apart wait briefly for each other; a longer wait for a layer that gives
+                # out nearly all its slots means its limit, not the latency, bounds the requests.
+                if wait > layer.interval and layer.saturated():
+                    held_by = layer
                 time.sleep(wait)
-        return waited
+        return held_by
 
     def get_matching_policy(self, request: Any) -> AbstractCallRatePolicy | None:
         return None  # the layers are not CDK policies
@@ -179,18 +213,22 @@ class LayeredBudget(HttpAPIBudget):
 
 class Pacing(APIBudget):
     """One stream's view of its API's shared budget, which tells the scheduler whether another worker
-    would make the stream faster: not when its requests wait for the budget (`throttled`: it reads as
-    fast as its limits allow), nor when its answers take much longer than its first ones did (`congested`:
+    would make the stream faster: not when a limit that gives out nearly all its slots holds its requests
+    back (`throttled`: it reads as fast as its limits allow; `waiting_share` says how much of its workers'
+    time goes to waiting), nor when its answers take much longer than its first ones did (`congested`:
     the API, or this process's CPU, is the bound, and more requests in flight would only queue)."""
 
     def __init__(self, budget: LayeredBudget) -> None:
         super().__init__(policies=[])
         self._budget = budget
         self._waited_at = -math.inf
+        self._held_by: Spacing | None = None
         self._answered = 0
         self._first_total = 0.0
         self._usual = math.inf
         self._recent = 0.0
+        self._recent_wait = 0.0
+        self._acquired = 0
         self._listeners: list[Callable[[], None]] = []
         self._lock = threading.Lock()
 
@@ -205,12 +243,25 @@ class Pacing(APIBudget):
             self._listeners.append(listener)
 
     def throttled(self) -> bool:
-        """Whether one of the stream's requests had to wait for the budget in the last moment."""
-        return time.monotonic() - self._waited_at < THROTTLED_SECONDS
+        """Whether one of the stream's requests was held back by a limit in the last moment, and that
+        limit still gives out nearly all its slots (once another stream sharing it ends, it has room)."""
+        held_by = self._held_by
+        return (
+            held_by is not None
+            and time.monotonic() - self._waited_at < THROTTLED_SECONDS
+            and held_by.saturated()
+        )
 
     def congested(self) -> bool:
         """Whether the stream's recent answers take much longer than its first ones did."""
         return self._recent > CONGESTED_RATIO * self._usual + CONGESTED_MARGIN_SECONDS
+
+    @property
+    def waiting_share(self) -> float:
+        """The share of its recent requests' time the stream spent waiting for the budget (moving averages
+        of the wait before each request and of the time to its answer)."""
+        wait, took = self._recent_wait, self._recent
+        return wait / (wait + took) if wait > 0 else 0.0
 
     @property
     def answered(self) -> int:
@@ -218,8 +269,15 @@ class Pacing(APIBudget):
         return self._answered
 
     def acquire_call(self, request: Any, block: bool = True, timeout: float | None = None) -> None:
-        if self._budget.acquire(request, block):
-            self._waited_at = time.monotonic()
+        start = time.monotonic()
+        held_by = self._budget.acquire(request, block)
+        now = time.monotonic()
+        if held_by is not None:
+            self._held_by, self._waited_at = held_by, now
+        with self._lock:
+            self._acquired += 1
+            waited, recent = now - start, self._recent_wait
+            self._recent_wait = waited if self._acquired == 1 else recent + RECENT_WEIGHT * (waited - recent)
 
     def get_matching_policy(self, request: Any) -> AbstractCallRatePolicy | None:
         return self._budget.get_matching_policy(request)

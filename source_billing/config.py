@@ -24,6 +24,7 @@ STRIPE_DEFAULT_BASE_URL = "https://api.stripe.com"
 ORB_DEFAULT_BASE_URL = "https://api.withorb.com"
 INTEGRATOR_IO_BASE_URLS = {"us": "https://api.integrator.io", "eu": "https://api.eu.integrator.io"}
 DEFAULT_MAX_CONCURRENCY = 32
+MOST_CONCURRENCY = 128
 # Stripe's documented limits (https://docs.stripe.com/rate-limits); an account may have them raised.
 STRIPE_LIVE_REQUESTS_PER_SECOND = 100
 STRIPE_TEST_REQUESTS_PER_SECOND = 25
@@ -159,7 +160,7 @@ class BillingConfig:
             orb=orb,
             integrator_io=integrator_io,
             max_concurrency=_integer(
-                raw, "max_concurrency", "", DEFAULT_MAX_CONCURRENCY, minimum=1, maximum=128
+                raw, "max_concurrency", "", DEFAULT_MAX_CONCURRENCY, minimum=1, maximum=MOST_CONCURRENCY
             ),
             configured_apis=apis,
         )

@@ -6,14 +6,16 @@ ledger), every worker ends up waiting in that endpoint's budget while the other 
 room to spare, wait for a worker. `FairThreadPool` hands the workers out instead:
 
 - each stream has a level: how many of its slices may be in flight. It starts at one and grows by one
-  (at most every `GROWTH_INTERVAL_SECONDS`) when one of the stream's requests is answered while the stream
-  uses its whole level, unless another worker would not make it faster: its requests have just had to
-  wait for the rate budget (`Pacing.throttled`: it reads as fast as its limits allow), its answers take
-  much longer than its first ones (`Pacing.congested`: the API or this process is the bound), or the output
-  queue is half full (the records wait for the main thread to write them). So each stream settles at what
-  its budget and the API's latency call for, and the other workers stay free for the streams and APIs
-  with room to spare. A slice that ends is replaced, so a stream keeps its level, unless the stream is
-  held back and above the median level of its API's held-back streams (`_yield_share`);
+  (at most every `GROWTH_INTERVAL_SECONDS` / level, so a stream far from its need doubles quickly) when
+  one of the stream's requests is answered while the stream uses its whole level, unless another worker
+  would not make it faster: a limit that gives out nearly all its slots has just held its requests back
+  (`Pacing.throttled`: it reads as fast as its limits allow), its answers take much longer than its first
+  ones (`Pacing.congested`: the API or this process is the bound), or the output queue is half full (the
+  records wait for the main thread to write them). So each stream settles at what its budget and the
+  API's latency call for, and the other workers stay free for the streams and APIs with room to spare.
+  A slice that ends is replaced, so a stream keeps its level, unless the stream is held back and either
+  has a worker to spare while another stream waits for one, or is above the median level of its API's
+  held-back streams (`_yield_share`);
 - round robin over the streams below their level, so no stream's backlog blocks another's.
 
 Partition generators and other tasks run as they come, within the same worker count.
@@ -39,12 +41,19 @@ from airbyte_cdk.sources.streams.concurrent.partitions.partition import Partitio
 
 from source_billing.budget import Pacing
 
-# A stream's level grows by one at most this often, so that what the last worker added shows in the
-# budget (and in the output queue) before the next is added.
+# A stream's level grows by one at most every GROWTH_INTERVAL_SECONDS / level: at one slice in flight, a
+# tenth of a second shows what the last worker added in the budget (and in the output queue) before the
+# next is added; at ten, the same tenth of a second sees ten answers.
 GROWTH_INTERVAL_SECONDS = 0.1
 
+# A held-back stream whose workers together spent this many workers' time waiting for the budget has one
+# to spare: one fewer would still read as fast. It gives it back (one at most every SHRINK_INTERVAL_SECONDS)
+# only when another stream waits for a worker: until then the spare absorbs answers that come late.
+SPARE_WORKERS = 2
+SHRINK_INTERVAL_SECONDS = 0.05
+
 # How long the output queue counts as backed up after it was seen half full.
-BACKED_UP_SECONDS = 1.0
+BACKED_UP_SECONDS = 0.2
 
 Task = tuple["Future[Any]", Callable[..., Any], tuple[Any, ...]]
 
@@ -58,7 +67,7 @@ class _Lane:
     in_flight: int = 0
     level: int = 1
     answered_at_growth: int = 0
-    grown_at: float = -math.inf
+    changed_at: float = -math.inf
 
 
 class FairThreadPool(ThreadPoolManager):
@@ -110,14 +119,14 @@ class FairThreadPool(ThreadPoolManager):
                 and lane.in_flight >= lane.level
                 and lane.level < self._workers
                 and pacing.answered > lane.answered_at_growth
-                and time.monotonic() - lane.grown_at >= GROWTH_INTERVAL_SECONDS
+                and time.monotonic() - lane.changed_at >= GROWTH_INTERVAL_SECONDS / lane.level
                 and not pacing.throttled()
                 and not pacing.congested()
                 and not self._output_backed_up()
             ):
                 lane.level += 1
                 lane.answered_at_growth = pacing.answered
-                lane.grown_at = time.monotonic()
+                lane.changed_at = time.monotonic()
             self._dispatch()
 
     def _output_backed_up(self) -> bool:
@@ -165,29 +174,45 @@ class FairThreadPool(ThreadPoolManager):
                     future.set_result(result)
         finally:
             with self._dispatch_lock:
-                self._running -= 1
                 if lane is not None:
+                    self._yield_share(lane)  # while this worker still counts as busy
                     lane.in_flight -= 1
-                    self._yield_share(lane)
+                self._running -= 1
                 self._dispatch()
 
     def _yield_share(self, lane: _Lane) -> None:
-        """When a slice of a held-back stream ends: if the stream has more slices in flight than most other
-        held-back streams of its API, it is not replaced. Streams held back by a limit they share (Stripe's
-        100/s per account) get its requests in proportion to their slices in flight, so equal levels share
-        it equally and the streams finish together instead of one ending alone at its endpoint's 25/s."""
-        if lane.pacing is None or lane.level <= 1 or not lane.pacing.throttled():
+        """When a slice of a held-back stream ends, it is not replaced if the stream has a worker to spare
+        while another stream waits for one: its workers together spent at least `SPARE_WORKERS` workers'
+        time waiting for the budget, so one fewer would read as fast. Nor is it replaced if the stream has
+        more slices in flight than most other held-back streams of its API: streams held back by a limit
+        they share (Stripe's 100/s per account) get its requests in proportion to their slices in flight,
+        so equal levels share it equally and the streams finish together instead of one ending alone at
+        its endpoint's 25/s."""
+        pacing = lane.pacing
+        if pacing is None or lane.level <= 1 or not pacing.throttled():
+            return
+        if lane.level * pacing.waiting_share >= SPARE_WORKERS and self._starved():
+            now = time.monotonic()
+            if now - lane.changed_at >= SHRINK_INTERVAL_SECONDS:
+                lane.level -= 1
+                lane.changed_at = now
             return
         held = sorted(
             other.level
             for other in self._lanes.values()
             if other.in_flight
             and other.pacing is not None
-            and other.pacing.budget is lane.pacing.budget
+            and other.pacing.budget is pacing.budget
             and other.pacing.throttled()
         )
         if held and lane.level > held[(len(held) - 1) // 2]:
             lane.level -= 1
+
+    def _starved(self) -> bool:
+        """Whether every worker is busy while a stream below its level has slices waiting."""
+        return self._running >= self._workers and any(
+            other.in_flight < other.level for other in self._queued.values()
+        )
 
     def _shutdown(self) -> None:
         with self._dispatch_lock:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import requests
 
-from source_billing.budget import BUDGET_SECOND, LayeredBudget, Limit, Spacing
+from source_billing.budget import BUDGET_SECOND, SATURATION_SLOTS, LayeredBudget, Limit, Spacing
 
 BASE = "https://api.example.test/api"
 
@@ -45,11 +47,36 @@ def test_given_a_layer_booked_ahead_when_a_request_waits_then_acquire_says_the_l
     budget = LayeredBudget(BASE, [Limit(100)])
     request = _request("/v1/customers")
     (layer,) = budget.matching(request)
-    assert budget.acquire(request) is False  # a free slot
-    assert budget.acquire(request) is False  # waiting for the next slot: a moment apart, not held back
-    for _ in range(3):
+    assert budget.acquire(request) is None  # a free slot
+    assert budget.acquire(request) is None  # waiting for the next slot: a moment apart, not held back
+    for _ in range(SATURATION_SLOTS):
         layer.reserve()  # slots booked ahead, as requests in flight elsewhere would
-    assert budget.acquire(request) is True  # waiting behind them: held back by the limit
+    assert budget.acquire(request) is layer  # waiting behind them: held back by the limit
+
+
+def test_given_a_burst_on_a_layer_with_room_when_a_request_waits_then_acquire_says_it_was_not_held_back() -> (
+    None
+):
+    budget = LayeredBudget(BASE, [Limit(1000)])
+    request = _request("/v1/customers")
+    (layer,) = budget.matching(request)
+    layer.reserve()
+    time.sleep(0.1)  # a tenth of a second with one request: the layer gave out 1% of its slots
+    for _ in range(25):
+        layer.reserve()  # a burst of requests at once, 26 ms of slots
+    assert not layer.saturated()
+    assert budget.acquire(request) is None  # it waited many slots, behind a burst only
+
+
+def test_given_a_layer_giving_out_its_slots_when_asked_then_it_is_saturated_until_the_requests_thin_out() -> (
+    None
+):
+    spacing = Spacing(1000, "^/")
+    for _ in range(SATURATION_SLOTS):
+        spacing.reserve()
+    assert spacing.saturated()
+    time.sleep(0.05)  # no request for 50 slots
+    assert not spacing.saturated()
 
 
 def test_given_a_429_when_answered_then_every_layer_of_the_request_pauses_a_tenth_of_a_second() -> None:

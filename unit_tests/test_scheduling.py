@@ -7,11 +7,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from queue import Queue
 from typing import Any
 from unittest.mock import Mock
 
 import pytest
+import requests
 from airbyte_cdk.sources.streams.concurrent.partitions.partition import Partition
 
 from source_billing import scheduling
@@ -23,10 +25,12 @@ WAIT = 5.0
 
 @dataclass
 class FakePacing:
-    """What the pool reads of a stream's pacing: answers so far, and whether it waits for its budget."""
+    """What the pool reads of a stream's pacing: answers so far, whether it waits for its budget, and for
+    what share of its time."""
 
     answered: int = 0
     waiting_for_budget: bool = False
+    waiting_share: float = 0.0
     budget: object = None  # the API's budget: the same for every stream here
     listeners: list[Callable[[], None]] = field(default_factory=list)
 
@@ -180,19 +184,77 @@ def test_given_an_output_queue_half_full_when_a_stream_could_grow_then_it_does_n
     slices.release.set()
 
 
-@pytest.mark.parametrize("waited", [True, False])
-def test_given_real_pacing_when_a_request_is_answered_then_throttled_says_whether_it_waited_for_budget(
-    waited: bool,
+@pytest.mark.parametrize("held_back", [True, False])
+def test_given_real_pacing_when_a_request_is_answered_then_throttled_says_whether_a_limit_held_it_back(
+    held_back: bool,
 ) -> None:
+    layer = Mock()
+    layer.saturated.return_value = True
     budget = Mock()
-    budget.acquire.return_value = waited
+    budget.acquire.return_value = layer if held_back else None
     pacing = Pacing(budget)
     request = Mock()
     assert not pacing.throttled()
     pacing.acquire_call(request)
     pacing.update_from_response(request, Mock())
-    assert pacing.throttled() is waited
+    assert pacing.throttled() is held_back
     assert pacing.answered == 1
+    layer.saturated.return_value = False  # another stream sharing the limit ended: it has room again
+    assert not pacing.throttled()
+
+
+def test_given_requests_that_wait_as_long_as_they_take_when_answered_then_half_the_time_is_waiting() -> None:
+    budget = Mock()
+    budget.acquire.side_effect = lambda *_: time.sleep(0.05)
+    pacing = Pacing(budget)
+    answer = requests.Response()
+    answer.elapsed = timedelta(seconds=0.05)
+    for _ in range(3):
+        pacing.acquire_call(Mock())
+        pacing.update_from_response(Mock(), answer)
+    assert pacing.waiting_share == pytest.approx(0.5, abs=0.1)
+
+
+@pytest.mark.parametrize(("waiting_share", "level_after"), [(0.8, 2), (0.5, 3)])
+def test_given_a_held_back_stream_when_a_slice_ends_while_another_waits_for_a_worker_then_it_gives_up_a_spare(
+    pool: FairThreadPool, waiting_share: float, level_after: int
+) -> None:
+    slices, gate = Slices(), threading.Event()
+    _pace(pool, "ledger", FakePacing(waiting_for_budget=True, waiting_share=waiting_share))
+    _pace(pool, "plans", FakePacing())
+    pool._lanes["ledger"].level = 3
+    pool._lanes["plans"].level = 2
+    pool.submit(lambda _: gate.wait(WAIT), _partition("ledger"))
+    for stream in ("ledger", "ledger", "plans"):
+        pool.submit(slices.read, _partition(stream))
+    slices.wait_for(3)
+    pool.submit(slices.read, _partition("plans"))  # all 4 workers busy: plans waits below its level
+    gate.set()  # one ledger slice ends
+    assert slices.wait_for(4) == ["ledger", "ledger", "plans", "plans"]
+    # 3 workers waiting 80% of their time wait 2.4 workers' time: 2 would read as fast, so the ledger gives
+    # the spare back. At 50%, 1.5 workers' time: it keeps its level (alone on its limit, no other
+    # held-back stream asks for an even share), and reads at 3 again once a worker is free.
+    assert pool._lanes["ledger"].level == level_after
+    slices.release.set()
+
+
+def test_given_a_held_back_stream_with_a_spare_when_no_stream_waits_for_a_worker_then_it_keeps_its_level(
+    pool: FairThreadPool,
+) -> None:
+    slices = Slices()
+    _pace(pool, "ledger", FakePacing(waiting_for_budget=True, waiting_share=0.8))
+    pool._lanes["ledger"].level = 3
+    for _ in range(2):
+        pool.submit(slices.read, _partition("ledger"))
+    slices.wait_for(2)
+    ended: list[Partition] = []
+    pool.submit(ended.append, _partition("ledger"))
+    list(pool._futures)[-1].result(WAIT)
+    deadline = time.monotonic() + WAIT
+    while pool._lanes["ledger"].in_flight > 2 and time.monotonic() < deadline:
+        time.sleep(0.01)  # the worker settles its lane just after the future's result
+    assert pool._lanes["ledger"].level == 3  # two workers free: the spare absorbs answers that come late
+    slices.release.set()
 
 
 def test_given_streams_held_back_by_a_shared_limit_when_a_slice_of_the_busiest_ends_then_it_yields_a_worker(

@@ -26,9 +26,9 @@ from source_billing.budget import LayeredBudget, Limit
 from source_billing.config import IntegratorIoConfig
 from source_billing.errors import ErrorMapping, common_error_mapping, fail, response_json
 
-# The documented bucket holds 1,000 requests and refills at 300/s; staying under the refill rate
-# never drains it.
-REQUESTS_PER_SECOND = 280
+# The documented bucket holds 1,000 requests and refills at 300/s; the budget's spacing (300 per 1.05 s)
+# stays under the refill rate, so it never drains the bucket.
+REQUESTS_PER_SECOND = 300
 # Everything under /connectors needs a full-access token of the publishing account (the ISV's).
 CONNECTORS_ROOT = "connectors"
 
