@@ -49,9 +49,13 @@ RECENT_WEIGHT = 0.2
 FIRST_ANSWERS = 10
 CONGESTED_RATIO = 1.5
 CONGESTED_MARGIN_SECONDS = 0.005
-# After each 429 a layer spaces its slots SLOWER_AFTER_429 times more, up to SLOWEST times its nominal.
+# After each 429 a layer spaces its slots SLOWER_AFTER_429 times more, up to SLOWEST times its nominal; the
+# extra spacing halves every RECOVERY_HALF_LIFE_SLOTS nominal slots without another 429 (the jitter that
+# bunched the requests, such as a moment of CPU contention, passes): 5 s at 100/s, longer for slower limits,
+# whose few slots a second have less room for jitter.
 SLOWER_AFTER_429 = 1.02
 SLOWEST = 1.2
+RECOVERY_HALF_LIFE_SLOTS = 500
 # Request URLs whose matching layers are remembered (paths with ids repeat per parent object).
 MATCHES_CACHED = 4096
 
@@ -85,6 +89,7 @@ class Spacing:
         self.path = re.compile(path)
         self._nominal = BUDGET_SECOND.total_seconds() / per_second
         self.interval = self._nominal
+        self._slowed_at = 0.0
         self._next = -math.inf
         self._first = math.inf
         # The slots booked lately (and ahead), oldest first.
@@ -100,6 +105,10 @@ class Spacing:
             return slot - now
 
     def _book(self, slot: float, now: float) -> None:
+        if self.interval > self._nominal:
+            recovered = 0.5 ** ((now - self._slowed_at) / (RECOVERY_HALF_LIFE_SLOTS * self._nominal))
+            self.interval = self._nominal + (self.interval - self._nominal) * recovered
+            self._slowed_at = now
         self._next = slot + self.interval
         self._first = min(self._first, slot)
         self._booked.append(slot)
@@ -139,12 +148,14 @@ class Spacing:
             return max(0.0, self._next - time.monotonic())
 
     def pause(self, seconds: float) -> None:
-        """Give no slot for the next `seconds`, and space the slots a little more from now on: the API
+        """Give no slot for the next `seconds`, and space the slots a little more for a while: the API
         answered 429, so requests reach it less evenly than they leave (at most `SLOWEST` times the
-        nominal spacing)."""
+        nominal spacing, back to nominal over a few `RECOVERY_HALF_LIFE_SLOTS`)."""
         with self._lock:
-            self._next = max(self._next, time.monotonic() + seconds)
+            now = time.monotonic()
+            self._next = max(self._next, now + seconds)
             self.interval = min(self.interval * SLOWER_AFTER_429, self._nominal * SLOWEST)
+            self._slowed_at = now
 
 
 class LayeredBudget(HttpAPIBudget):

@@ -7,6 +7,7 @@ import time
 import pytest
 import requests
 
+from source_billing import budget as budget_module
 from source_billing.budget import BUDGET_SECOND, SATURATION_SLOTS, LayeredBudget, Limit, Spacing
 
 BASE = "https://api.example.test/api"
@@ -96,3 +97,16 @@ def test_given_429s_when_answered_then_the_layer_spaces_its_slots_more_up_to_a_b
     for _ in range(50):
         spacing.pause(0)
     assert spacing.interval == pytest.approx(nominal * 1.2)
+
+
+def test_given_a_429_long_ago_when_slots_are_booked_then_the_spacing_is_back_to_nominal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(budget_module, "RECOVERY_HALF_LIFE_SLOTS", 1)
+    spacing = Spacing(100, "^/")  # a half-life of one slot: 10.5 ms
+    nominal = spacing.interval
+    spacing.pause(0)
+    assert spacing.interval == pytest.approx(nominal * 1.02)
+    time.sleep(0.1)  # ten half-lives without a 429
+    spacing.reserve()
+    assert spacing.interval == pytest.approx(nominal, rel=0.001)
