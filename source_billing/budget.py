@@ -268,6 +268,11 @@ class Pacing(APIBudget):
         return self._recent > CONGESTED_RATIO * self._usual + CONGESTED_MARGIN_SECONDS
 
     @property
+    def held_by(self) -> Spacing | None:
+        """The limit that last held one of the stream's requests back."""
+        return self._held_by
+
+    @property
     def waiting_share(self) -> float:
         """The share of its recent requests' time the stream spent waiting for the budget (moving averages
         of the wait before each request and of the time to its answer)."""

@@ -110,7 +110,9 @@ class FairThreadPool(ThreadPoolManager):
             self._dispatch()
 
     def _answered(self, stream: str) -> None:
-        """After each answer to one of the stream's requests: grow its level if it could use more."""
+        """After each answer to one of the stream's requests: grow its level if it could use more, or if
+        it is held back by a limit it shares and has fewer slices in flight than most streams held back
+        by the same limit (its share of the limit's requests is smaller than theirs)."""
         with self._dispatch_lock:
             lane = self._lanes[stream]
             pacing = lane.pacing
@@ -120,7 +122,7 @@ class FairThreadPool(ThreadPoolManager):
                 and lane.level < self._workers
                 and pacing.answered > lane.answered_at_growth
                 and time.monotonic() - lane.changed_at >= GROWTH_INTERVAL_SECONDS / lane.level
-                and not pacing.throttled()
+                and (not pacing.throttled() or lane.level < self._held_median(pacing))
                 and not pacing.congested()
                 and not self._output_backed_up()
             ):
@@ -184,10 +186,10 @@ class FairThreadPool(ThreadPoolManager):
         """When a slice of a held-back stream ends, it is not replaced if the stream has a worker to spare
         while another stream waits for one: its workers together spent at least `SPARE_WORKERS` workers'
         time waiting for the budget, so one fewer would read as fast. Nor is it replaced if the stream has
-        more slices in flight than most other held-back streams of its API: streams held back by a limit
-        they share (Stripe's 100/s per account) get its requests in proportion to their slices in flight,
-        so equal levels share it equally and the streams finish together instead of one ending alone at
-        its endpoint's 25/s."""
+        more slices in flight than most other streams held back by the same limit: streams sharing a limit
+        (Stripe's 100/s per account) get its requests in proportion to their slices in flight, so equal
+        levels share it equally and the streams finish together instead of one ending alone at its
+        endpoint's 25/s."""
         pacing = lane.pacing
         if pacing is None or lane.level <= 1 or not pacing.throttled():
             return
@@ -197,16 +199,21 @@ class FairThreadPool(ThreadPoolManager):
                 lane.level -= 1
                 lane.changed_at = now
             return
+        if lane.level > self._held_median(pacing):
+            lane.level -= 1
+
+    def _held_median(self, pacing: Pacing) -> float:
+        """The (lower) median level of the streams reading that are held back by the same limit as this
+        one (infinite when none is)."""
         held = sorted(
             other.level
             for other in self._lanes.values()
             if other.in_flight
             and other.pacing is not None
-            and other.pacing.budget is pacing.budget
+            and other.pacing.held_by is pacing.held_by
             and other.pacing.throttled()
         )
-        if held and lane.level > held[(len(held) - 1) // 2]:
-            lane.level -= 1
+        return held[(len(held) - 1) // 2] if held else math.inf
 
     def _starved(self) -> bool:
         """Whether every worker is busy while a stream below its level has slices waiting."""

@@ -31,7 +31,7 @@ class FakePacing:
     answered: int = 0
     waiting_for_budget: bool = False
     waiting_share: float = 0.0
-    budget: object = None  # the API's budget: the same for every stream here
+    held_by: object = None  # the limit that held it back: the same for every stream here
     listeners: list[Callable[[], None]] = field(default_factory=list)
 
     def on_answer(self, listener: Callable[[], None]) -> None:
@@ -280,3 +280,22 @@ def test_given_streams_held_back_by_a_shared_limit_when_a_slice_of_the_busiest_e
     assert pool._lanes["customers"].level == 1
     assert pool._lanes["invoices"].level == 1
     slices.release.set()
+
+
+def test_given_streams_sharing_a_limit_when_one_with_fewer_slices_is_answered_then_it_catches_up() -> None:
+    pool = FairThreadPool(6, logging.getLogger("test"), Queue(maxsize=10))
+    slices = Slices()
+    pacings = {name: FakePacing(waiting_for_budget=True) for name in ("charges", "refunds", "prices")}
+    for name, pacing in pacings.items():
+        _pace(pool, name, pacing)
+    pool._lanes["charges"].level = 2
+    pool._lanes["refunds"].level = 2
+    for name in ("charges", "charges", "refunds", "refunds", "prices", "prices"):
+        pool.submit(slices.read, _partition(name))
+    slices.wait_for(5)  # prices reads one slice, its second waits
+    pacings["prices"].answer()
+    # Held back like the others, but with half their share of the limit: it grows to their level.
+    assert slices.wait_for(6) == ["charges", "charges", "prices", "prices", "refunds", "refunds"]
+    assert pool._lanes["prices"].level == 2
+    slices.release.set()
+    pool._threadpool.shutdown(wait=True)
