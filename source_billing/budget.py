@@ -243,11 +243,6 @@ class Pacing(APIBudget):
         self._listeners: list[Callable[[], None]] = []
         self._lock = threading.Lock()
 
-    @property
-    def budget(self) -> LayeredBudget:
-        """The API's shared budget this stream spends from."""
-        return self._budget
-
     def on_answer(self, listener: Callable[[], None]) -> None:
         """Call `listener` after each answer to one of the stream's requests."""
         with self._lock:
