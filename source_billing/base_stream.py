@@ -20,6 +20,7 @@ import requests
 from airbyte_cdk.models import FailureType, SyncMode
 from airbyte_cdk.sources.streams.core import StreamData
 from airbyte_cdk.sources.streams.http import HttpStream
+from airbyte_cdk.sources.streams.http.http_client import HttpClient
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
@@ -138,6 +139,21 @@ class ApiStream(HttpStream, ABC):
     def get_error_handler(self) -> ApiErrorHandler:
         return ApiErrorHandler(
             self.logger, self.api_name, self._error_mapping, self.error_detail, stats=self.stats
+        )
+
+    def side_client(self, name: str, error_mapping: ErrorMapping) -> HttpClient:
+        """Another HTTP client for requests of this stream whose failures mean something else (a parent's
+        children, lookups by id): the stream's session (its connection pool and authentication), budget,
+        backoff and counters, with its own error mapping."""
+        return HttpClient(
+            name=name,
+            logger=self.logger,
+            error_handler=ApiErrorHandler(
+                self.logger, self.api_name, error_mapping, self.error_detail, stats=self.stats
+            ),
+            backoff_strategy=self.get_backoff_strategy(),
+            api_budget=self.pacing,
+            session=self._http_client._session,
         )
 
     def get_backoff_strategy(self) -> RetryAfterBackoff:

@@ -14,8 +14,8 @@ room to spare, wait for a worker. `FairThreadPool` hands the workers out instead
   records wait for the main thread to write them). So each stream settles at what its budget and the
   API's latency call for, and the other workers stay free for the streams and APIs with room to spare.
   A slice that ends is replaced, so a stream keeps its level, unless the stream is held back and either
-  has a worker to spare while another stream waits for one, or is above the median level of its API's
-  held-back streams (`_yield_share`);
+  has a worker to spare while another stream waits for one, or is above the median level of the streams
+  held back by the same limit (`_yield_share`; one below that median grows even while held back);
 - round robin over the streams below their level, so no stream's backlog blocks another's.
 
 Partition generators and other tasks run as they come, within the same worker count.

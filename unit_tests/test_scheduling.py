@@ -69,6 +69,11 @@ class Slices:
             self._changed.notify_all()
         assert self.release.wait(WAIT)
 
+    def submit(self, pool: FairThreadPool, *streams: str) -> None:
+        """One slice of each stream named, in that order."""
+        for stream in streams:
+            pool.submit(self.read, _partition(stream))
+
     def wait_for(self, count: int) -> list[str]:
         with self._changed:
             assert self._changed.wait_for(lambda: len(self.running) >= count, WAIT), self.running
@@ -87,12 +92,19 @@ def _pace(pool: FairThreadPool, stream: str, pacing: FakePacing) -> None:
     pool.pace(stream, pacing)  # the pool reads only what FakePacing has
 
 
+def _settle(pool: FairThreadPool, stream: str, in_flight: int) -> None:
+    """Wait until the stream has `in_flight` slices in flight: a worker settles its lane just after its
+    future's result."""
+    deadline = time.monotonic() + WAIT
+    while pool._lanes[stream].in_flight > in_flight and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def test_given_one_stream_queued_first_when_workers_free_then_each_stream_starts_one_slice(
     pool: FairThreadPool,
 ) -> None:
     slices = Slices()
-    for stream in ["customers"] * 6 + ["invoices"] * 2:
-        pool.submit(slices.read, _partition(stream))
+    slices.submit(pool, *["customers"] * 6 + ["invoices"] * 2)
     assert slices.wait_for(2) == ["customers", "invoices"]
     slices.release.set()
     assert all(future.result(WAIT) is None for future in list(pool._futures))
@@ -103,8 +115,7 @@ def test_given_answers_without_waiting_when_a_stream_uses_its_level_then_it_gets
 ) -> None:
     slices, pacing = Slices(), FakePacing()
     _pace(pool, "customers", pacing)
-    for _ in range(4):
-        pool.submit(slices.read, _partition("customers"))
+    slices.submit(pool, *["customers"] * 4)
     slices.wait_for(1)
     pacing.answer()
     assert slices.wait_for(2) == ["customers"] * 2
@@ -119,12 +130,11 @@ def test_given_a_stream_waiting_for_its_budget_when_answered_then_its_level_stay
 ) -> None:
     slices, throttled = Slices(), FakePacing(waiting_for_budget=True)
     _pace(pool, "ledger", throttled)
-    for _ in range(5):
-        pool.submit(slices.read, _partition("ledger"))
+    slices.submit(pool, *["ledger"] * 5)
     slices.wait_for(1)
     for _ in range(5):
         throttled.answer()
-    pool.submit(slices.read, _partition("plans"))
+    slices.submit(pool, "plans")
     assert slices.wait_for(2) == ["ledger", "plans"]
     assert pool._lanes["ledger"].in_flight == 1  # two workers stay free
     slices.release.set()
@@ -159,8 +169,7 @@ def test_given_answers_in_quick_succession_when_a_stream_could_grow_then_it_grow
     pool = FairThreadPool(4, logging.getLogger("test"), Queue(maxsize=10))
     slices, pacing = Slices(), FakePacing()
     _pace(pool, "customers", pacing)
-    for _ in range(4):
-        pool.submit(slices.read, _partition("customers"))
+    slices.submit(pool, *["customers"] * 4)
     slices.wait_for(1)
     for _ in range(3):
         pacing.answer()
@@ -174,8 +183,7 @@ def test_given_an_output_queue_half_full_when_a_stream_could_grow_then_it_does_n
 ) -> None:
     slices, pacing = Slices(), FakePacing()
     _pace(pool, "customers", pacing)
-    for _ in range(3):
-        pool.submit(slices.read, _partition("customers"))
+    slices.submit(pool, *["customers"] * 3)
     slices.wait_for(1)
     for _ in range(6):
         pool._output.put("record")
@@ -225,10 +233,9 @@ def test_given_a_held_back_stream_when_a_slice_ends_while_another_waits_for_a_wo
     pool._lanes["ledger"].level = 3
     pool._lanes["plans"].level = 2
     pool.submit(lambda _: gate.wait(WAIT), _partition("ledger"))
-    for stream in ("ledger", "ledger", "plans"):
-        pool.submit(slices.read, _partition(stream))
+    slices.submit(pool, "ledger", "ledger", "plans")
     slices.wait_for(3)
-    pool.submit(slices.read, _partition("plans"))  # all 4 workers busy: plans waits below its level
+    slices.submit(pool, "plans")  # all 4 workers busy: plans waits below its level
     gate.set()  # one ledger slice ends
     assert slices.wait_for(4) == ["ledger", "ledger", "plans", "plans"]
     # 3 workers waiting 80% of their time wait 2.4 workers' time: 2 would read as fast, so the ledger gives
@@ -244,15 +251,12 @@ def test_given_a_held_back_stream_with_a_spare_when_no_stream_waits_for_a_worker
     slices = Slices()
     _pace(pool, "ledger", FakePacing(waiting_for_budget=True, waiting_share=0.8))
     pool._lanes["ledger"].level = 3
-    for _ in range(2):
-        pool.submit(slices.read, _partition("ledger"))
+    slices.submit(pool, *["ledger"] * 2)
     slices.wait_for(2)
     ended: list[Partition] = []
     pool.submit(ended.append, _partition("ledger"))
     list(pool._futures)[-1].result(WAIT)
-    deadline = time.monotonic() + WAIT
-    while pool._lanes["ledger"].in_flight > 2 and time.monotonic() < deadline:
-        time.sleep(0.01)  # the worker settles its lane just after the future's result
+    _settle(pool, "ledger", 2)
     assert pool._lanes["ledger"].level == 3  # two workers free: the spare absorbs answers that come late
     slices.release.set()
 
@@ -265,16 +269,14 @@ def test_given_streams_held_back_by_a_shared_limit_when_a_slice_of_the_busiest_e
     _pace(pool, "customers", busy)
     _pace(pool, "invoices", quiet)
     pool._lanes["customers"].level = 2
-    pool.submit(slices.read, _partition("invoices"))
-    pool.submit(slices.read, _partition("customers"))
+    slices.submit(pool, "invoices")
+    slices.submit(pool, "customers")
     slices.wait_for(2)
     done: list[Partition] = []
     pool.submit(done.append, _partition("customers"))
     for future in list(pool._futures)[2:]:
         future.result(WAIT)
-    deadline = time.monotonic() + WAIT
-    while pool._lanes["customers"].in_flight > 1 and time.monotonic() < deadline:
-        time.sleep(0.01)  # the worker settles its lane just after the future's result
+    _settle(pool, "customers", 1)
     # customers (2 slices) was above the held-back streams' median (invoices: 1): its ended slice is not
     # replaced, so both now read with one slice each and share the limit equally.
     assert pool._lanes["customers"].level == 1
@@ -290,8 +292,7 @@ def test_given_streams_sharing_a_limit_when_one_with_fewer_slices_is_answered_th
         _pace(pool, name, pacing)
     pool._lanes["charges"].level = 2
     pool._lanes["refunds"].level = 2
-    for name in ("charges", "charges", "refunds", "refunds", "prices", "prices"):
-        pool.submit(slices.read, _partition(name))
+    slices.submit(pool, *("charges", "charges", "refunds", "refunds", "prices", "prices"))
     slices.wait_for(5)  # prices reads one slice, its second waits
     pacings["prices"].answer()
     # Held back like the others, but with half their share of the limit: it grows to their level.

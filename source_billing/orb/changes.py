@@ -25,19 +25,15 @@ import pendulum
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams.core import StreamData
 from airbyte_cdk.sources.streams.http.error_handlers import ErrorResolution, ResponseAction
-from airbyte_cdk.sources.streams.http.http_client import HttpClient
 
 from source_billing.errors import (
     REQUEST_TIMEOUT,
-    ApiErrorHandler,
     ErrorMapping,
-    RetryAfterBackoff,
     response_json,
 )
 from source_billing.orb.base import (
     OrbApi,
     OrbWindowedStream,
-    orb_error_detail,
     orb_error_mapping,
     orb_timestamp,
     parse_orb_timestamp,
@@ -73,16 +69,7 @@ class ChangeTrackingStream(OrbWindowedStream):
         # Open ids seen by each slice, set by `read_records` and committed by `close_slice`.
         self._seen: dict[str, set[str]] = {}
         super().__init__(api=api, name=name, path=path, cursor_field=cursor_field, params=params)
-        self._lookups = HttpClient(
-            name=f"{name} lookups",
-            logger=self.logger,
-            error_handler=ApiErrorHandler(
-                self.logger, self.api_name, self._lookup_error_mapping(), orb_error_detail, stats=self.stats
-            ),
-            api_budget=self.pacing,
-            authenticator=api.authenticator,
-            backoff_strategy=RetryAfterBackoff(),
-        )
+        self._lookups = self.side_client(f"{name} lookups", self._lookup_error_mapping())
 
     def _lookup_error_mapping(self) -> ErrorMapping:
         # An id from the previous sync may be gone: Orb deletes draft invoices it regenerates.

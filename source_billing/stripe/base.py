@@ -27,7 +27,6 @@ from source_billing.budget import LayeredBudget, Limit
 from source_billing.config import SEARCHABLE_STRIPE_OBJECTS, StripeConfig
 from source_billing.errors import (
     REQUEST_TIMEOUT,
-    ApiErrorHandler,
     ErrorMapping,
     common_error_mapping,
     fail,
@@ -137,20 +136,7 @@ class StripeStream(WindowedStream):
         )
         # Children of a parent deleted between listing it and listing them are gone: skip them, with a word.
         gone = ErrorResolution(ResponseAction.IGNORE, None, "The parent object no longer exists.")
-        self._child_client = HttpClient(
-            name=self.name,
-            logger=self.logger,
-            error_handler=ApiErrorHandler(
-                self.logger,
-                self.api_name,
-                {**stripe_error_mapping(), 404: gone},
-                stripe_error_detail,
-                stats=self.stats,
-            ),
-            backoff_strategy=self.get_backoff_strategy(),
-            api_budget=self.pacing,
-            authenticator=api.authenticator,
-        )
+        self._child_client = self.side_client(self.name, {**stripe_error_mapping(), 404: gone})
 
     @property
     def name(self) -> str:
