@@ -100,7 +100,7 @@ def test_given_an_api_that_never_answers_when_a_stream_is_read_then_it_fails_wit
 def test_given_an_api_that_never_answers_when_a_stream_of_many_slices_is_read_then_it_gives_up_at_once(
     hanging: SandboxProcess,
 ) -> None:
-    # Three yearly windows of `created_at`, read one at a time.
+    # The open invoices, then three yearly windows of `invoice_date`: four slices, read one at a time.
     start = pendulum.now("UTC").subtract(years=2, days=180).format("YYYY-MM-DDTHH:mm:ss[Z]")
     config = {
         "orb": {
@@ -112,16 +112,16 @@ def test_given_an_api_that_never_answers_when_a_stream_of_many_slices_is_read_th
     }
     probe = TransportProbe(connect_timeout=CONNECT_TIMEOUT / 5, read_timeout=READ_TIMEOUT / 5)
     with probe.active(), compressed_retry_waits(1 / COMPRESSION / 5):
-        output = sync(config, catalog_of(config, ["orb_customers"]))
+        output = sync(config, catalog_of(config, ["orb_invoices"]))
     errors = stream_errors(output)
     assert errors
     assert {failure for failure, _ in errors} == {FailureType.transient_error}
-    # The first window gives up after its retries; the API's circuit breaker then fails the other two at once.
+    # The first slice gives up after its retries; the API's circuit breaker fails the other three at once.
     assert "The connection to Orb failed (network error or timeout)" in errors[0][1]
-    assert len(errors) == 3
+    assert len(errors) == 4
     assert all("Orb stopped answering" in message for _, message in errors[1:])
     assert not output.records
-    attempts = [entry for entry in request_log(hanging) if entry["path"] == "/v1/customers"]
+    attempts = [entry for entry in request_log(hanging) if entry["path"] == "/v1/invoices"]
     # Once one request has given up, the stream's other windows do not each try again.
     assert len(attempts) == MAX_RETRIES + 1
 

@@ -295,20 +295,23 @@ class WindowedStream(ApiStream, ABC):
             slices.insert(0, slices.pop())
         yield from slices
 
-    def split_window(self, stream_slice: Mapping[str, Any], reached: Any) -> Any | None:
+    def split_window(self, stream_slice: Mapping[str, Any], reached: Any, newest: Any = None) -> Any | None:
         """Hand the unread part of a dense window to other workers, after its first page.
 
         A list read newest first has covered [`reached`, end) after its first page; what is left,
         [start, `reached`), would be one chain of pages, each waiting for the one before. When the first
-        page says that part holds more than `SPLIT_PAGES` pages (at the first page's density), it becomes
-        windows of about `PIECE_PAGES` pages, each registered with the cursor and queued as a slice of its
-        own. Returns the new lower bound of this slice's own read (`reached`: the objects created in
-        that very second that the next pages still hold), or None to read on unchanged.
+        page says that part holds more than `SPLIT_PAGES` pages (at the first page's density: the time
+        from `newest`, by default the window's end, to `reached`), it becomes windows of about
+        `PIECE_PAGES` pages, each registered with the cursor and queued as a slice of its own. Returns the
+        new lower bound of this slice's own read (`reached`: the objects created in that very second that
+        the next pages still hold), or None to read on unchanged.
         """
         if self.spawn is None or stream_slice.get("start") is None or stream_slice.get("events"):
             return None
         start = self.parse_cursor(stream_slice["start"])
-        newest = self.parse_cursor(stream_slice.get("end") or stream_slice.get("as_of") or reached)
+        if newest is None:
+            newest = stream_slice.get("end") or stream_slice.get("as_of") or reached
+        newest = self.parse_cursor(newest)
         oldest_read = self.parse_cursor(reached)
         left, page = (oldest_read - start).total_seconds(), (newest - oldest_read).total_seconds()
         pages_left = left / max(page, 1.0)

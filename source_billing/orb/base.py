@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
+from urllib.parse import parse_qs, urlsplit
 
 import pendulum
 import requests
@@ -30,6 +31,12 @@ LEDGER_AND_USAGE_REQUESTS_PER_SECOND = 10
 LEDGER_AND_USAGE_ENDPOINTS = ("/v1/customers/{id}/credits/ledger", "/v1/subscriptions/{id}/usage")
 # Cursor values and time filters as Orb writes them; fractions of a second are dropped (floored).
 ORB_TIMESTAMP_FORMAT = "YYYY-MM-DDTHH:mm:ss[Z]"
+# A list in creation order is one window from the start date, split as it turns out dense; other windows
+# (invoices, by `invoice_date`) are a year each.
+WHOLE_RANGE_DAYS = 100 * 365
+YEAR_DAYS = 365
+# Set on the response of a split window's page that reached the window's new lower bound: no next page.
+_PAST_FLOOR = "_source_billing_past_floor"
 
 
 def orb_error_mapping() -> ErrorMapping:
@@ -180,7 +187,15 @@ class OrbStream(ApiStream):
 
 
 class OrbWindowedStream(OrbStream, WindowedStream):
-    """An Orb list endpoint read in windows of its creation-time filter (`created_at`, or `invoice_date`)."""
+    """An Orb list endpoint read in windows of its creation-time filter (`created_at`, or `invoice_date`).
+
+    Orb lists newest first by creation, so a `created_at` stream is one window from its start, and a window
+    whose first page shows many more pages to come hands what that page did not reach to other workers
+    (`WindowedStream.split_window`). Orb's cursor keeps the filters of the list's first request, so the
+    split window reads on with them and stops at the first object older than the second its first page
+    reached, where the split-off windows begin. `invoice_date` is not the invoices' order: their windows
+    are a year each and never split.
+    """
 
     epoch: ClassVar[pendulum.DateTime] = pendulum.datetime(2020, 1, 1)  # before Orb's first customer
 
@@ -195,6 +210,9 @@ class OrbWindowedStream(OrbStream, WindowedStream):
     ) -> None:
         # The cursor field is also the filter: `created_at[gte]`, or `invoice_date[gte]` for invoices.
         self._cursor_field = cursor_field
+        self._splits = cursor_field == "created_at"
+        # The lower bound of each split window's own read, by slice (each slice is read by one worker).
+        self._floors: dict[str, pendulum.DateTime] = {}
         super().__init__(
             api=api,
             name=name,
@@ -202,7 +220,7 @@ class OrbWindowedStream(OrbStream, WindowedStream):
             params=params,
             start_date=api.config.start_date,
             lookback_window_days=api.config.lookback_window_days,
-            slice_range_days=365,
+            slice_range_days=WHOLE_RANGE_DAYS if self._splits else YEAR_DAYS,
         )
 
     @property
@@ -227,3 +245,61 @@ class OrbWindowedStream(OrbStream, WindowedStream):
             if stream_slice["end"] is not None:
                 params[f"{self._cursor_field}[lt]"] = stream_slice["end"]
         return params
+
+    def parse_response(
+        self,
+        response: requests.Response,
+        *,
+        stream_state: Mapping[str, Any],
+        stream_slice: Mapping[str, Any] | None = None,
+        next_page_token: Mapping[str, Any] | None = None,
+    ) -> Iterable[MutableMapping[str, Any]]:
+        body = response_json(response)
+        records: list[MutableMapping[str, Any]] = body["data"]
+        if not (self._splits and stream_slice and stream_slice.get("start") and records):
+            yield from records
+            return
+        floor = self._floors.get(window_key(stream_slice))
+        more = (body.get("pagination_metadata") or {}).get("has_more")
+        if floor is None and more and _first_page(response):
+            floor = self._split(stream_slice, records)
+        if floor is None:
+            yield from records
+            return
+        for record in records:
+            value = record.get(self._cursor_field)
+            if value is not None and self.parse_cursor(value) < floor:
+                response.__dict__[_PAST_FLOOR] = True  # newest first: the rest is older still
+                return
+            yield record
+
+    def _split(
+        self, stream_slice: Mapping[str, Any], first_page: list[MutableMapping[str, Any]]
+    ) -> pendulum.DateTime | None:
+        """Split the window after its first page if it is dense; then the lower bound of its own read."""
+        reached, newest = first_page[-1].get(self._cursor_field), first_page[0].get(self._cursor_field)
+        if reached is None or newest is None or self.split_window(stream_slice, reached, newest) is None:
+            return None
+        # The split-off windows end at the second the first page reached (Orb filters to the second).
+        floor = self.parse_cursor(self.format_cursor(self.parse_cursor(reached)))
+        self._floors[window_key(stream_slice)] = floor
+        return floor
+
+    def next_page_token(self, response: requests.Response) -> Mapping[str, Any] | None:
+        if response.__dict__.get(_PAST_FLOOR):
+            return None
+        return super().next_page_token(response)
+
+    def close_slice(self, stream_slice: Mapping[str, Any]) -> None:
+        self._floors.pop(window_key(stream_slice), None)
+        super().close_slice(stream_slice)
+
+
+def window_key(stream_slice: Mapping[str, Any]) -> str:
+    """What tells one window slice of a stream from the others: its partition and its end."""
+    return f"{stream_slice['partition']}:{stream_slice['checkpoint']}"
+
+
+def _first_page(response: requests.Response) -> bool:
+    """Whether the response answers a list's first request (one without Orb's `cursor`)."""
+    return "cursor" not in parse_qs(urlsplit(response.request.url or "").query)

@@ -38,6 +38,7 @@ from source_billing.orb.base import (
     orb_timestamp,
     parse_orb_timestamp,
     warning,
+    window_key,
 )
 
 OPEN_IDS = "open_ids"
@@ -210,4 +211,4 @@ class ChangeTrackingStream(OrbWindowedStream):
 def _slice_key(stream_slice: Mapping[str, Any] | None) -> str:
     if not stream_slice or stream_slice.get(REFRESH):
         return REFRESH
-    return f"{stream_slice['partition']}:{stream_slice['checkpoint']}"
+    return window_key(stream_slice)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pendulum
 import pytest
 import requests
 import requests_mock
@@ -11,7 +12,7 @@ from airbyte_cdk.models import FailureType, SyncMode
 from airbyte_cdk.sources.streams.call_rate import CallRateLimitHit
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_billing.orb.base import orb_budget
+from source_billing.orb.base import orb_budget, orb_timestamp, parse_orb_timestamp
 from unit_tests.orb.builders import API_KEY, V1, customer, ids, page, read_slices, stream
 
 
@@ -139,3 +140,82 @@ def test_given_orbs_budget_when_ledger_and_usage_are_called_then_they_share_10_p
     ledger, everything = (layer.per_second for layer in budget.matching(_request(heavy[1])))
     assert (ledger, everything) == (10, 100)
     assert [layer.per_second for layer in budget.matching(_request(f"{base}/v1/customers"))] == [100]
+
+
+def _listing(objects: list[dict[str, Any]]) -> Any:
+    """Orb's list as a mocked endpoint: newest first, `created_at[gte|lt]` to the second, `cursor` as the
+    position in the filtered list (the filters of the first request stay with the cursor)."""
+    ordered = sorted(objects, key=lambda o: o["created_at"], reverse=True)
+
+    def answer(request: requests.PreparedRequest, context: Any) -> dict[str, Any]:
+        query = request.qs  # type: ignore[attr-defined]
+        low, high = (
+            query.get("created_at[gte]", [""])[0].upper(),
+            query.get("created_at[lt]", [""])[0].upper(),
+        )
+        chosen = [o for o in ordered if o["created_at"] >= low and (not high or o["created_at"] < high)]
+        at = int(query.get("cursor", ["0"])[0])
+        rest = chosen[at : at + 100]
+        more = at + 100 < len(chosen)
+        return page(rest, next_cursor=str(at + 100) if more else None)
+
+    return answer
+
+
+def _read_with_splits(target: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Read every window, and every window split off while reading, closing each as the framework does;
+    the records and the split-off windows."""
+    queued = list(target.stream_slices(sync_mode=SyncMode.incremental))
+    spawned: list[dict[str, Any]] = []
+    target.spawn = lambda part: (queued.append(part), spawned.append(part))
+    records: list[dict[str, Any]] = []
+    while queued:
+        window = queued.pop(0)
+        records.extend(dict(r) for r in target.read_records(SyncMode.full_refresh, stream_slice=window))
+        target.close_slice(window)
+    return records, spawned
+
+
+def test_given_a_dense_list_when_read_then_split_off_windows_and_the_first_read_each_object_once() -> None:
+    customers = stream("orb_customers", start_date="2020-01-01T00:00:00Z")
+    (window,) = customers.stream_slices(sync_mode=SyncMode.incremental)
+    assert window is not None
+    newest = parse_orb_timestamp(window["end"]).subtract(days=1)
+    # 2,500 customers, three every 10 minutes (several in one second): 25 pages within the last 6 days.
+    objects = [customer(n, orb_timestamp(newest.subtract(minutes=10 * (n // 3)))) for n in range(2_500)]
+    with requests_mock.Mocker(case_sensitive=True) as mock:
+        mock.get(f"{V1}/customers", json=_listing(objects))
+        records, spawned = _read_with_splits(customers)
+        own = [r.qs for r in mock.request_history if r.qs.get("created_at[lt]") == [window["end"]]]
+    assert sorted(ids(records)) == sorted(ids(objects))
+    assert len(records) == len(objects), "no object is read twice"
+    assert spawned, "the dense window was split"
+    # The window's own read kept its filters on the page after the split, and stopped there.
+    assert len(own) == 2
+    assert own[1]["cursor"] == ["100"]
+    assert own[1]["created_at[gte]"] == own[0]["created_at[gte]"] == ["2020-01-01T00:00:00Z"]
+    assert customers.state == {"default": {"created_at": window["checkpoint"]}}
+
+
+def test_given_a_sparse_list_when_read_then_one_window_reads_page_after_page() -> None:
+    customers = stream("orb_customers", start_date="2020-01-01T00:00:00Z")
+    (window,) = customers.stream_slices(sync_mode=SyncMode.incremental)
+    assert window is not None
+    # 300 customers spread evenly since the start date: the first page reaches back a third of the way.
+    start, end = pendulum.datetime(2020, 1, 1), parse_orb_timestamp(window["end"])
+    step = (end - start) / 301
+    objects = [customer(n, orb_timestamp(end - step * (n + 1))) for n in range(300)]
+    with requests_mock.Mocker(case_sensitive=True) as mock:
+        mock.get(f"{V1}/customers", json=_listing(objects))
+        records, spawned = _read_with_splits(customers)
+        queries = [r.qs for r in mock.request_history]
+    assert not spawned
+    assert sorted(ids(records)) == sorted(ids(objects))
+    assert [q.get("cursor") for q in queries] == [None, ["100"], ["200"]]
+
+
+def test_given_invoices_when_sliced_then_yearly_windows_by_invoice_date() -> None:
+    invoices = stream("orb_invoices", start_date="2022-01-01T00:00:00Z")
+    windows = [s for s in invoices.stream_slices(sync_mode=SyncMode.incremental) if s and "start" in s]
+    assert len(windows) >= 4
+    assert (windows[0]["start"], windows[0]["end"]) == ("2022-01-01T00:00:00Z", "2023-01-01T00:00:00Z")
