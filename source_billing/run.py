@@ -32,5 +32,6 @@ def run() -> None:
     entrypoint = BillingEntrypoint(SourceBilling())
     with PRINT_BUFFER:
         for message in entrypoint.run(entrypoint.parse_args(sys.argv[1:])):
-            # One write per message, newline included, so that concurrent output never interleaves.
-            print(f"{message}\n", end="")
+            # One write per message, newline included, so that concurrent output never interleaves (`print`
+            # would write the line and its `end` apart).
+            sys.stdout.write(f"{message}\n")
