@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import os
 import sys
 
 from airbyte_cdk.connector import TConfig
@@ -12,6 +14,10 @@ from airbyte_cdk.sources.utils.schema_helpers import split_config
 
 from source_billing.inputs import spec_violation
 from source_billing.source import SourceBilling
+
+# glibc's `mallopt` parameter for the most malloc arenas (malloc.h), and how many the connector keeps.
+M_ARENA_MAX = -8
+MALLOC_ARENAS = 2
 
 
 class BillingEntrypoint(AirbyteEntrypoint):
@@ -26,9 +32,28 @@ class BillingEntrypoint(AirbyteEntrypoint):
             raise problem
 
 
+def limit_malloc_arenas() -> bool:
+    """Keep glibc's allocator to two arenas, unless `MALLOC_ARENA_MAX` already says how many; whether the
+    limit was set.
+
+    glibc gives threads arenas of their own, up to eight per core. The workers allocate whole pages (tens
+    of KB each) that the main thread frees once written; with an arena per worker, a CPU-bound sync's
+    peak RSS kept creeping up (fragmentation: no Python object was kept) and was 10 MB higher. With two
+    arenas it stays flat, at the same CPU per record: the interpreter lock already takes the allocations
+    in turn."""
+    if "MALLOC_ARENA_MAX" in os.environ or not sys.platform.startswith("linux"):
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except AttributeError:  # a C library without `mallopt`
+        return False
+    return bool(mallopt(M_ARENA_MAX, MALLOC_ARENAS))
+
+
 def run() -> None:
     """Run the connector with the command-line arguments (`spec`, `check`, `discover`, `read`), as the
     CDK's `launch` does, with `BillingEntrypoint`."""
+    limit_malloc_arenas()  # before the workers start
     entrypoint = BillingEntrypoint(SourceBilling())
     with PRINT_BUFFER:
         for message in entrypoint.run(entrypoint.parse_args(sys.argv[1:])):

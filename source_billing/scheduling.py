@@ -10,7 +10,7 @@ room to spare, wait for a worker. `FairThreadPool` hands the workers out instead
   one of the stream's requests is answered while the stream uses its whole level, unless another worker
   would not make it faster: a limit that gives out nearly all its slots has just held its requests back
   (`Pacing.throttled`: it reads as fast as its limits allow), its answers take much longer than its first
-  ones (`Pacing.congested`: the API or this process is the bound), or the output queue is half full (the
+  ones (`Pacing.congested`: the API or this process is the bound), or the output queue is full (the
   records wait for the main thread to write them). So each stream settles at what its budget and the
   API's latency call for, and the other workers stay free for the streams and APIs with room to spare.
   A slice that ends is replaced, so a stream keeps its level, unless the stream is held back and either
@@ -52,7 +52,7 @@ GROWTH_INTERVAL_SECONDS = 0.1
 SPARE_WORKERS = 2
 SHRINK_INTERVAL_SECONDS = 0.05
 
-# How long the output queue counts as backed up after it was seen half full.
+# How long the output queue counts as backed up after it was seen full.
 BACKED_UP_SECONDS = 0.2
 
 Task = tuple["Future[Any]", Callable[..., Any], tuple[Any, ...]]
@@ -135,7 +135,7 @@ class FairThreadPool(ThreadPoolManager):
         """Whether records waited for the main thread to write them in the last moment: then more workers
         would only hold more pages in memory, not read faster."""
         now = time.monotonic()
-        if self._output.qsize() * 2 > self._output.maxsize > 0:
+        if self._output.qsize() >= self._output.maxsize > 0:
             self._backed_up_at = now
         return now - self._backed_up_at < BACKED_UP_SECONDS
 

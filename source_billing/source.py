@@ -38,8 +38,10 @@ from source_billing.progress import DEFAULT_INTERVAL_SECONDS, StreamStats, SyncP
 from source_billing.scheduling import FairThreadPool
 
 LOGGER = logging.getLogger("airbyte")
-# Records waiting for output; workers block when it is full, so memory stays flat however fast they read.
-QUEUE_SIZE = 2_000
+# Records waiting for output (about five pages); workers block when it is full, so memory stays flat however
+# fast they read. A larger queue holds more records without reading faster (the main thread writes what
+# arrives): with 2,000, the peak of a CPU-bound sync kept creeping up, by 10 MB over 600,000 records.
+QUEUE_SIZE = 500
 
 
 class SourceBilling(ConcurrentSourceAdapter):

@@ -178,17 +178,18 @@ def test_given_answers_in_quick_succession_when_a_stream_could_grow_then_it_grow
     pool._threadpool.shutdown(wait=True)
 
 
-def test_given_an_output_queue_half_full_when_a_stream_could_grow_then_it_does_not(
-    pool: FairThreadPool,
+@pytest.mark.parametrize(("waiting", "level"), [(9, 2), (10, 1)])
+def test_given_records_waiting_for_output_when_a_stream_could_grow_then_it_grows_unless_the_queue_is_full(
+    pool: FairThreadPool, waiting: int, level: int
 ) -> None:
     slices, pacing = Slices(), FakePacing()
     _pace(pool, "customers", pacing)
     slices.submit(pool, *["customers"] * 3)
     slices.wait_for(1)
-    for _ in range(6):
-        pool._output.put("record")
+    for _ in range(waiting):
+        pool._output.put("record")  # the queue holds 10
     pacing.answer()
-    assert pool._lanes["customers"].level == 1
+    assert pool._lanes["customers"].level == level
     slices.release.set()
 
 
