@@ -4,9 +4,10 @@ concurrently."""
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from functools import partial
-from queue import Queue
+from queue import Empty, Queue
 from typing import Any
 
 from airbyte_cdk.models import (
@@ -42,6 +43,26 @@ LOGGER = logging.getLogger("airbyte")
 # fast they read. A larger queue holds more records without reading faster (the main thread writes what
 # arrives): with 2,000, the peak of a CPU-bound sync kept creeping up, by 10 MB over 600,000 records.
 QUEUE_SIZE = 500
+# How long the main thread waits for a record before it lets out the output it has written.
+FLUSH_AFTER_SECONDS = 0.005
+
+
+class OutputQueue(Queue[QueueItem]):
+    """The queue of records and events for the main thread, which lets its written output out whenever it
+    has waited `FLUSH_AFTER_SECONDS` for the next item.
+
+    The CDK's print buffer writes out only when a write comes 0.1 s after its last flush, so the end of a
+    stream, or the state messages written before a rate limit's wait, would stay in it until the next
+    record. Waiting first keeps a busy sync's writes batched."""
+
+    def get(self, block: bool = True, timeout: float | None = None) -> QueueItem:
+        if not block or timeout is not None:
+            return super().get(block, timeout)
+        try:
+            return super().get(timeout=FLUSH_AFTER_SECONDS)
+        except Empty:
+            sys.stdout.flush()
+            return super().get()
 
 
 class SourceBilling(ConcurrentSourceAdapter):
@@ -101,7 +122,7 @@ class SourceBilling(ConcurrentSourceAdapter):
         """Read the catalog's streams on `max_concurrency` workers."""
         parsed = BillingConfig.parse(config)
         # Built here, on the thread that consumes the queue, as ConcurrentMessageRepository requires.
-        queue: Queue[QueueItem] = Queue(maxsize=QUEUE_SIZE)
+        queue: Queue[QueueItem] = OutputQueue(maxsize=QUEUE_SIZE)
         self._queue = queue
         self._messages = ConcurrentMessageRepository(queue, InMemoryMessageRepository())
         self._pool = FairThreadPool(parsed.max_concurrency, LOGGER, queue)
