@@ -260,11 +260,10 @@ class OrbWindowedStream(OrbStream, WindowedStream):
             yield from records
             return
         floor = self._floors.get(window_key(stream_slice))
-        more = (body.get("pagination_metadata") or {}).get("has_more")
-        if floor is None and more and _first_page(response):
-            floor = self._split(stream_slice, records)
         if floor is None:
-            yield from records
+            if (body.get("pagination_metadata") or {}).get("has_more") and _first_page(response):
+                self._split(stream_slice, records)
+            yield from records  # a first page (all of it at or after the second a split keeps) or no split
             return
         for record in records:
             value = record.get(self._cursor_field)
@@ -273,17 +272,15 @@ class OrbWindowedStream(OrbStream, WindowedStream):
                 return
             yield record
 
-    def _split(
-        self, stream_slice: Mapping[str, Any], first_page: list[MutableMapping[str, Any]]
-    ) -> pendulum.DateTime | None:
-        """Split the window after its first page if it is dense; then the lower bound of its own read."""
+    def _split(self, stream_slice: Mapping[str, Any], first_page: list[MutableMapping[str, Any]]) -> None:
+        """Split the window after its first page if it is dense, and keep the lower bound of its own read."""
         reached, newest = first_page[-1].get(self._cursor_field), first_page[0].get(self._cursor_field)
         if reached is None or newest is None or self.split_window(stream_slice, reached, newest) is None:
-            return None
+            return
         # The split-off windows end at the second the first page reached (Orb filters to the second).
-        floor = self.parse_cursor(self.format_cursor(self.parse_cursor(reached)))
-        self._floors[window_key(stream_slice)] = floor
-        return floor
+        self._floors[window_key(stream_slice)] = self.parse_cursor(
+            self.format_cursor(self.parse_cursor(reached))
+        )
 
     def next_page_token(self, response: requests.Response) -> Mapping[str, Any] | None:
         if response.__dict__.get(_PAST_FLOOR):
