@@ -184,7 +184,8 @@ class Handler(BaseHTTPRequestHandler):
             sandbox.stats.count(api, status, fault)
 
     def _send(self, response: ApiResponse, truncate: bool = False) -> None:
-        """Write the whole response in one call (or half the body and close, for ``truncated``)."""
+        """Write the whole response in one call, or for ``truncated`` cut it short and close: half the body,
+        or half the status line when there is no body (a 204 cut after its head would still be complete)."""
         status = response.status
         lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}"]
         if status != 204:
@@ -197,7 +198,7 @@ class Handler(BaseHTTPRequestHandler):
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
         body = b"" if status == 204 else response.body
         if truncate:
-            self.wfile.write(head + body[: len(body) // 2])
+            self.wfile.write(head + body[: len(body) // 2] if body else head[: len(lines[0]) // 2])
             self.close_connection = True
             return
         self.wfile.write(head + body)

@@ -10,16 +10,18 @@ from typing import Any
 
 import pytest
 
-from sandbox.credentials import STRIPE_TEST_KEY
+from sandbox.credentials import INTEGRATOR_TOKEN, STRIPE_TEST_KEY
 from unit_tests.sandbox.helpers import Running, SandboxFactory
 
 HEADERS = {"Authorization": f"Bearer {STRIPE_TEST_KEY}"}
 
 
-def raw_get(port: int, path: str = "/stripe/v1/customers", timeout: float = 5.0) -> http.client.HTTPResponse:
+def raw_get(
+    port: int, path: str = "/stripe/v1/customers", timeout: float = 5.0, headers: dict[str, str] = HEADERS
+) -> http.client.HTTPResponse:
     """One request on a fresh connection, returning the response object (body unread)."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    connection.request("GET", path, headers=HEADERS)
+    connection.request("GET", path, headers=headers)
     return connection.getresponse()
 
 
@@ -83,6 +85,19 @@ def test_given_truncated_fault_when_reading_then_body_stops_before_content_lengt
     assert response.status == 200
     with pytest.raises(http.client.IncompleteRead):
         response.read()
+
+
+def test_given_truncated_fault_on_an_empty_answer_when_reading_then_the_status_line_is_cut(
+    sandbox: Running,
+) -> None:
+    """integrator.io answers an empty list with a bodiless 204: cutting half of nothing would leave the
+    answer whole, so the fault never reached the client. The status line is cut instead."""
+    empty = "/integrator/v1/jobs?createdAt_gte=2999-01-01T00:00:00Z"
+    integrator = {"Authorization": f"Bearer {INTEGRATOR_TOKEN}"}
+    assert raw_get(sandbox.server.port, empty, headers=integrator).status == 204
+    set_faults(sandbox, rate=1.0, kinds=["truncated"])
+    with pytest.raises(http.client.BadStatusLine):
+        raw_get(sandbox.server.port, empty, headers=integrator)
 
 
 def test_given_timeout_fault_when_client_has_read_timeout_then_it_gives_up(sandbox: Running) -> None:
