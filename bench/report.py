@@ -87,9 +87,10 @@ def rate_limited_table(run: ConnectorRun, title: str) -> Table:
         "ok" if run.sync.ok else f"exit {run.sync.returncode}" + (" (timeout)" if run.sync.timed_out else "")
     )
     sync = run.sync
-    suffix = (
-        f" - {sync.seconds:.1f} s, {sync.cpu_seconds:.1f} s CPU, peak RSS {run.peak_rss_mb:.0f} MB, {status}"
-    )
+    memory = f"{sync.memory_label} {run.peak_memory_mb:.0f} MB"
+    if sync.processes > 1:
+        memory += f" (their RSS summed: {sync.tree_rss_kb / 1024:.0f} MB)"
+    suffix = f" - {sync.seconds:.1f} s, {sync.cpu_seconds:.1f} s CPU, {memory}, {status}"
     return Table(title + suffix, headers, tuple(rows))
 
 

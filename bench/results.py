@@ -73,9 +73,9 @@ class ConnectorRun:
     apis: dict[str, ApiResult]
 
     @property
-    def peak_rss_mb(self) -> float:
-        """Peak RSS of the connector process in MB."""
-        return self.sync.max_rss_kb / KIB_PER_MB
+    def peak_memory_mb(self) -> float:
+        """Peak memory of the connector in MB: its RSS, or the PSS of its processes (`SyncResult`)."""
+        return self.sync.peak_memory_kb / KIB_PER_MB
 
     def stream_rate(self, stream: str) -> float | None:
         """Records per second of one stream (None when it never started)."""
@@ -92,7 +92,11 @@ class ConnectorRun:
             "began_at": sync.begin,
             "records": sync.records,
             "cpu_seconds": sync.cpu_seconds,
-            "peak_rss_mb": self.peak_rss_mb,
+            "peak_memory_mb": self.peak_memory_mb,
+            "memory_measured": sync.memory_label,
+            "processes": sync.processes,
+            "peak_rss_mb_largest_process": sync.max_rss_kb / KIB_PER_MB,
+            "peak_rss_mb_summed": sync.tree_rss_kb / KIB_PER_MB if sync.processes > 1 else None,
             "errors": sync.errors[:20],
             "apis": {name: result.to_json() for name, result in self.apis.items()},
             "streams": {

@@ -208,12 +208,12 @@ def run_cpu(records: int, folder: Path, options: Options) -> CpuRun:
 
 
 def rate_limited_checks(run: ConnectorRun, label: str) -> list[Check]:
-    """Per API: the share of the ceiling and of 429s; the peak RSS of the run."""
+    """Per API: the share of the ceiling and of 429s; the peak memory of the run."""
     checks = []
     for api in run.apis.values():
         checks.append(ceiling_check(api.api, api.traffic.fraction))
         checks.append(rate_limited_check(api.api, api.traffic.rate_limited, api.traffic.requests))
-    checks.append(rss_check(label, run.peak_rss_mb))
+    checks.append(rss_check(label, run.peak_memory_mb, run.sync.memory_label))
     return checks
 
 

@@ -1,5 +1,12 @@
 """Run one Airbyte source command as a subprocess and measure it: records per stream and when they came,
-stream statuses, errors, CPU time and peak RSS of that process alone (from `wait4`), all within a timeout.
+stream statuses, errors, CPU time (from `wait4`: the process and the processes it forked and waited for)
+and peak memory, all within a timeout.
+
+Memory: `wait4` gives the peak RSS of the process, or of the largest process it waited for, never their
+sum. So `TreeMemory` also samples the process and its descendants every `MEMORY_SAMPLE_SECONDS`; when
+there is more than one, their memory is the sum of their PSS (a page shared by n processes counts 1/n in
+each, so pages forked processes share are counted once); the sum of their RSS, which counts a shared page
+once per process, is kept beside it.
 
 The output is read line by line without decoding whole records: the per-line cost here competes for the
 same cores as the connector, so a record line is recognised and its stream name found in its first bytes.
@@ -25,6 +32,7 @@ _RECORD = re.compile(rb'^\{"type":\s*"RECORD",\s*"record":\s*\{[^{]*?"stream":\s
 _HEAD = 400
 _TYPE_FIELD = 24  # `{"type": "RECORD"` fits
 STDERR_TAIL = 4000
+MEMORY_SAMPLE_SECONDS = 0.25
 
 
 @dataclass
@@ -76,6 +84,9 @@ class SyncResult:
         streams: Progress per stream name.
         errors: Messages of TRACE errors.
         stderr_tail: The end of its standard error.
+        processes: The most processes it ran at once (itself and its descendants), as sampled.
+        tree_pss_kb: When it ran more than one: the peak of their summed PSS, in KiB, as sampled.
+        tree_rss_kb: When it ran more than one: the peak of their summed RSS, in KiB, as sampled.
     """
 
     command: list[str]
@@ -88,6 +99,19 @@ class SyncResult:
     streams: dict[str, StreamProgress] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     stderr_tail: str = ""
+    processes: int = 1
+    tree_pss_kb: int = 0
+    tree_rss_kb: int = 0
+
+    @property
+    def peak_memory_kb(self) -> int:
+        """The peak RSS of the process when it ran alone; else the peak of its processes' summed PSS."""
+        return self.tree_pss_kb if self.processes > 1 else self.max_rss_kb
+
+    @property
+    def memory_label(self) -> str:
+        """What `peak_memory_kb` measured."""
+        return f"peak PSS of {self.processes} processes" if self.processes > 1 else "peak RSS"
 
     @property
     def records(self) -> int:
@@ -229,12 +253,15 @@ def run_sync(
     timer = threading.Timer(timeout, kill)
     timer.start()
     reader = _Reader(start)
+    memory = TreeMemory(process.pid)
+    memory.start()
     try:
         assert process.stdout is not None
         reader.consume(process.stdout)
         _, status, usage = os.wait4(process.pid, 0)
     finally:
         timer.cancel()
+        memory.stop()
         if process.stdout is not None:
             process.stdout.close()
     seconds = time.monotonic() - start
@@ -251,10 +278,87 @@ def run_sync(
         system_cpu=usage.ru_stime,
         max_rss_kb=usage.ru_maxrss,
         timed_out=killed.is_set(),
+        processes=memory.processes,
+        tree_pss_kb=memory.peak_pss_kb,
+        tree_rss_kb=memory.peak_rss_kb,
         streams=reader.streams,
         errors=reader.errors,
         stderr_tail=tail,
     )
+
+
+class TreeMemory:
+    """Samples, in a thread, how many processes a process tree has and, while it has more than one, the sum
+    of their PSS and of their RSS (from `/proc/<pid>/smaps_rollup`); keeps the peaks."""
+
+    def __init__(self, pid: int) -> None:
+        self._pid = pid
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="tree-memory", daemon=True)
+        self.processes = 1
+        self.peak_pss_kb = 0
+        self.peak_rss_kb = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(MEMORY_SAMPLE_SECONDS):
+            self.sample()
+
+    def sample(self) -> None:
+        pids = process_tree(self._pid)
+        self.processes = max(self.processes, len(pids))
+        if len(pids) < 2:
+            return  # one process: `wait4` has its exact peak
+        pss = rss = 0
+        for pid in pids:
+            sizes = memory_kb(pid)
+            pss += sizes.get("Pss", 0)
+            rss += sizes.get("Rss", 0)
+        self.peak_pss_kb = max(self.peak_pss_kb, pss)
+        self.peak_rss_kb = max(self.peak_rss_kb, rss)
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its living descendants (empty when it has ended)."""
+    found: list[int] = []
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            threads = os.listdir(f"/proc/{current}/task")
+        except OSError:
+            continue  # ended
+        found.append(current)
+        for thread in threads:
+            try:
+                pending += [
+                    int(child)
+                    for child in Path(f"/proc/{current}/task/{thread}/children").read_text().split()
+                ]
+            except OSError:
+                continue
+    return found
+
+
+def memory_kb(pid: int) -> dict[str, int]:
+    """The sizes in `/proc/<pid>/smaps_rollup` (`Rss`, `Pss`...), in KiB; empty when it has ended."""
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return {}
+    sizes: dict[str, int] = {}
+    for line in text.splitlines()[1:]:
+        name, _, rest = line.partition(":")
+        value = rest.split()
+        if value and value[0].isdigit():
+            sizes[name] = int(value[0])
+    return sizes
 
 
 def discover(

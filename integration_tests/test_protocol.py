@@ -148,3 +148,42 @@ def test_given_all_apis_when_read_full_refresh_then_every_foundation_stream_matc
     assert run.records("integrator_io_licenses")
     assert all(r["_connectorId"] in connectors for r in run.records("integrator_io_licenses"))
     _assert_no_secret(run, config)
+
+
+def test_given_all_apis_and_one_wrong_key_when_read_then_that_api_fails_and_the_others_are_read_in_full(
+    config: dict[str, Any], sandbox: SandboxProcess
+) -> None:
+    """Each API's streams are read in a process of their own: one API's failure ends its process with its
+    error traces; the other processes read their streams to the end, and the sync exits non-zero."""
+    names = {"customers", "orb_customers", "orb_plans", "integrator_io_connectors"}
+    streams = [s for s in run_connector("discover", config).catalog_streams() if s["name"] in names]
+    wrong = _with_wrong_key(config, "orb")
+    run = run_connector("read", wrong, catalog=catalog_for(streams))
+    assert run.returncode != 0
+    logs = [m.log.message for m in run.of_type(Type.LOG) if m.log is not None]
+    assert "Reading the streams of Stripe, Orb, integrator.io in a process per API." in logs
+    statuses = {
+        m.trace.stream_status.stream_descriptor.name: m.trace.stream_status.status.name
+        for m in run.of_type(Type.TRACE)
+        if m.trace is not None and m.trace.stream_status is not None
+    }
+    assert statuses == {
+        "customers": "COMPLETE",
+        "integrator_io_connectors": "COMPLETE",
+        "orb_customers": "INCOMPLETE",
+        "orb_plans": "INCOMPLETE",
+    }
+    for stream, (api, resource, key) in {
+        "customers": ("stripe", "customers", "id"),
+        "integrator_io_connectors": ("integrator", "connectors", "_id"),
+    }.items():
+        expected = {o[key] for o in sandbox.control("GET", f"/_control/objects/{api}/{resource}")["data"]}
+        assert sorted(r[key] for r in run.records(stream)) == sorted(expected), stream
+    assert not run.records("orb_customers")
+    errors = [m.trace.error for m in run.errors() if m.trace is not None and m.trace.error is not None]
+    assert errors
+    assert {error.failure_type for error in errors} == {FailureType.config_error}
+    assert all("orb" in error.message.lower() for error in errors), [error.message for error in errors]
+    states = {state["stream"]["stream_descriptor"]["name"] for state in run.states()}
+    assert {"customers", "integrator_io_connectors"} <= states
+    _assert_no_secret(run, wrong)

@@ -63,10 +63,15 @@ MATCHES_CACHED = 4096
 @dataclass(frozen=True)
 class Limit:
     """At most `per_second` requests per second, together, to the endpoint templates given (such as
-    `/v1/customers/{id}/sources`, relative to the API root), or to the whole API when none is given."""
+    `/v1/customers/{id}/sources`, relative to the API root), or to the whole API when none is given.
+
+    `bucket`: the API counts requests in a bucket of that many, refilled at `per_second` (not per second of
+    its clock). Jitter cannot overrun a bucket that the requests do not drain, so its slots come exactly
+    `per_second` a second instead of per `BUDGET_SECOND`."""
 
     per_second: int
     endpoints: tuple[str, ...] = ()
+    bucket: int = 0
 
 
 def endpoint_pattern(prefix: str, templates: tuple[str, ...]) -> str:
@@ -81,13 +86,13 @@ def endpoint_pattern(prefix: str, templates: tuple[str, ...]) -> str:
 
 
 class Spacing:
-    """One limit as an even schedule: each request gets the next free slot, `BUDGET_SECOND / per_second`
-    after the one before. Thread-safe."""
+    """One limit as an even schedule: each request gets the next free slot, `second / per_second` after
+    the one before (`BUDGET_SECOND` unless the limit is a bucket). Thread-safe."""
 
-    def __init__(self, per_second: int, path: str) -> None:
+    def __init__(self, per_second: int, path: str, second: timedelta = BUDGET_SECOND) -> None:
         self.per_second = per_second
         self.path = re.compile(path)
-        self._nominal = BUDGET_SECOND.total_seconds() / per_second
+        self._nominal = second.total_seconds() / per_second
         self.interval = self._nominal
         self._slowed_at = 0.0
         self._next = -math.inf
@@ -166,7 +171,12 @@ class LayeredBudget(HttpAPIBudget):
         parts = urlsplit(api_base_url)
         self._origin, prefix = f"{parts.scheme}://{parts.netloc}", parts.path.rstrip("/")
         self._layers = [
-            Spacing(limit.per_second, endpoint_pattern(prefix, limit.endpoints)) for limit in limits
+            Spacing(
+                limit.per_second,
+                endpoint_pattern(prefix, limit.endpoints),
+                timedelta(seconds=1) if limit.bucket else BUDGET_SECOND,
+            )
+            for limit in limits
         ]
         # Matching runs every layer's regex; a sync repeats the same few hundred URLs (less their query).
         self._matching = lru_cache(maxsize=MATCHES_CACHED)(self._layers_for)

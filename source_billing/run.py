@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
+from functools import partial
 
 from airbyte_cdk.connector import TConfig
 from airbyte_cdk.entrypoint import AirbyteEntrypoint
@@ -13,6 +14,7 @@ from airbyte_cdk.models import ConnectorSpecification
 from airbyte_cdk.sources.utils.schema_helpers import split_config
 
 from source_billing.inputs import spec_violation
+from source_billing.processes import apis_to_split, read_per_api
 from source_billing.source import SourceBilling
 
 # glibc's `mallopt` parameter for the most malloc arenas (malloc.h), and how many the connector keeps.
@@ -52,11 +54,20 @@ def limit_malloc_arenas() -> bool:
 
 def run() -> None:
     """Run the connector with the command-line arguments (`spec`, `check`, `discover`, `read`), as the
-    CDK's `launch` does, with `BillingEntrypoint`."""
+    CDK's `launch` does, with `BillingEntrypoint`; a read of several APIs in a process per API."""
     limit_malloc_arenas()  # before the workers start
-    entrypoint = BillingEntrypoint(SourceBilling())
+    args = sys.argv[1:]
+    apis = apis_to_split(args)
+    if apis:
+        sys.exit(read_per_api(apis, partial(launch, args)))
+    launch(args)
+
+
+def launch(args: list[str], api: str | None = None) -> None:
+    """Run the command in this process; `api`: read only that API's streams of the catalog."""
+    entrypoint = BillingEntrypoint(SourceBilling(api=api))
     with PRINT_BUFFER:
-        for message in entrypoint.run(entrypoint.parse_args(sys.argv[1:])):
+        for message in entrypoint.run(entrypoint.parse_args(args)):
             # One write per message, newline included, so that concurrent output never interleaves (`print`
             # would write the line and its `end` apart).
             sys.stdout.write(f"{message}\n")

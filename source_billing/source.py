@@ -69,8 +69,17 @@ class OutputQueue(Queue[QueueItem]):
 class SourceBilling(ConcurrentSourceAdapter):
     """Stripe, Orb and integrator.io billing and licensing data, as one Airbyte source."""
 
-    def __init__(self, progress_interval_seconds: float = DEFAULT_INTERVAL_SECONDS) -> None:
+    def __init__(
+        self, progress_interval_seconds: float = DEFAULT_INTERVAL_SECONDS, api: str | None = None
+    ) -> None:
+        """
+        Args:
+            progress_interval_seconds: how often a sync logs its progress.
+            api: read only this API's streams of the catalog (`Stripe`, `Orb`, `integrator.io`): the
+                process of one API in a sync of several (`source_billing.processes`).
+        """
         self._progress_interval = progress_interval_seconds
+        self._api = api
         self._stream_stats: dict[str, StreamStats] = {}
         self._messages: MessageRepository = InMemoryMessageRepository()
         self._state_manager = ConnectorStateManager()
@@ -122,6 +131,11 @@ class SourceBilling(ConcurrentSourceAdapter):
     ) -> Iterator[AirbyteMessage]:
         """Read the catalog's streams on `max_concurrency` workers."""
         parsed = BillingConfig.parse(config)
+        if self._api is not None:
+            own = {stream.name for stream in self.api_streams(config) if stream.api_name == self._api}
+            catalog = ConfiguredAirbyteCatalog(
+                streams=[configured for configured in catalog.streams if configured.stream.name in own]
+            )
         # Built here, on the thread that consumes the queue, as ConcurrentMessageRepository requires.
         queue: Queue[QueueItem] = OutputQueue(maxsize=QUEUE_SIZE)
         self._queue = queue
@@ -136,6 +150,15 @@ class SourceBilling(ConcurrentSourceAdapter):
 
     def streams(self, config: Mapping[str, Any]) -> list[Stream]:
         """The streams of the configured APIs only; during `read`, wrapped for concurrent reading."""
+        found = self.api_streams(config)
+        if self._catalog is None:
+            return list(found)
+        self._stream_stats.update((stream.name, stream.stats) for stream in found)
+        modes = {configured.stream.name: configured.sync_mode for configured in self._catalog.streams}
+        return [self._concurrent(stream, modes.get(stream.name, SyncMode.full_refresh)) for stream in found]
+
+    def api_streams(self, config: Mapping[str, Any]) -> list[ApiStream]:
+        """The streams of the configured APIs, as they are (not wrapped for concurrent reading)."""
         parsed = BillingConfig.parse(config)
         found: list[ApiStream] = []
         if parsed.stripe:
@@ -150,11 +173,7 @@ class SourceBilling(ConcurrentSourceAdapter):
                 f"Two streams would be named {', '.join(clashes)}: rename the search or custom endpoint "
                 "stream in `stripe.search_streams` / `stripe.custom_streams`."
             )
-        if self._catalog is None:
-            return list(found)
-        self._stream_stats.update((stream.name, stream.stats) for stream in found)
-        modes = {configured.stream.name: configured.sync_mode for configured in self._catalog.streams}
-        return [self._concurrent(stream, modes.get(stream.name, SyncMode.full_refresh)) for stream in found]
+        return found
 
     def _concurrent(self, stream: ApiStream, sync_mode: SyncMode) -> Stream:
         self._pool.pace(stream.name, stream.pacing)

@@ -33,6 +33,13 @@ def test_given_a_limit_when_slots_are_booked_at_once_then_they_are_evenly_spaced
     assert waits[1:] == pytest.approx([interval, 2 * interval, 3 * interval], abs=0.002)
 
 
+def test_given_a_bucket_limit_when_slots_are_booked_at_once_then_they_are_spaced_at_its_refill_rate() -> None:
+    budget = LayeredBudget(BASE, [Limit(100, bucket=1_000)])
+    (layer,) = budget.matching(_request("/v1/flows"))
+    waits = [layer.reserve() for _ in range(4)]
+    assert waits[1:] == pytest.approx([0.01, 0.02, 0.03], abs=0.002)
+
+
 def test_given_layers_when_a_request_is_matched_then_it_spends_from_its_endpoint_and_the_whole_api() -> None:
     budget = LayeredBudget(BASE, [Limit(25, ("/v1/customers/{id}/sources",)), Limit(100)])
     assert [layer.per_second for layer in budget.matching(_request("/v1/customers/cus_1/sources"))] == [

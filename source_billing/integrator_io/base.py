@@ -26,9 +26,10 @@ from source_billing.budget import LayeredBudget, Limit
 from source_billing.config import IntegratorIoConfig
 from source_billing.errors import ErrorMapping, common_error_mapping, fail, response_json
 
-# The documented bucket holds 1,000 requests and refills at 300/s; the budget's spacing (300 per 1.05 s)
-# stays under the refill rate, so it never drains the bucket.
+# The documented bucket holds 1,000 requests and refills at 300/s; the budget spaces requests at the refill
+# rate, so the bucket never drains, and its 1,000 absorb the jitter with which the requests reach the API.
 REQUESTS_PER_SECOND = 300
+BUCKET_REQUESTS = 1_000
 # Everything under /connectors needs a full-access token of the publishing account (the ISV's).
 CONNECTORS_ROOT = "connectors"
 
@@ -106,7 +107,7 @@ class IntegratorIoApi:
 
     @classmethod
     def from_config(cls, config: IntegratorIoConfig) -> IntegratorIoApi:
-        budget = LayeredBudget(config.api_base_url, [Limit(REQUESTS_PER_SECOND)])
+        budget = LayeredBudget(config.api_base_url, [Limit(REQUESTS_PER_SECOND, bucket=BUCKET_REQUESTS)])
         return cls(
             config=config,
             authenticator=TokenAuthenticator(config.api_token),

@@ -264,8 +264,8 @@ def test_given_the_rate_budget_when_calls_exceed_it_within_a_second_then_the_nex
     api.budget.acquire_call(request, block=False)
     with pytest.raises(CallRateLimitHit):
         api.budget.acquire_call(request, block=False)
-    # 300 slots per 1.05 s: under the documented refill of 300 requests a second, so the bucket of 1,000
-    # never runs dry.
+    # 300 slots a second: the documented refill of 300 requests a second, so the bucket of 1,000 never runs
+    # dry, and holds enough to absorb requests that reach it bunched.
     (layer,) = api.budget.matching(request)
     assert REQUESTS_PER_SECOND == 300
-    assert layer.interval * 300 > 1
+    assert layer.interval * 300 == pytest.approx(1)
