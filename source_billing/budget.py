@@ -50,12 +50,13 @@ FIRST_ANSWERS = 10
 CONGESTED_RATIO = 1.5
 CONGESTED_MARGIN_SECONDS = 0.005
 # After each 429 a layer spaces its slots SLOWER_AFTER_429 times more, up to SLOWEST times its nominal; the
-# extra spacing halves every RECOVERY_HALF_LIFE_SLOTS nominal slots without another 429 (the jitter that
-# bunched the requests, such as a moment of CPU contention, passes): 5 s at 100/s, longer for slower limits,
-# whose few slots a second have less room for jitter.
+# extra spacing halves every RECOVERY_HALF_LIFE_SECONDS without another 429 (the jitter that bunched the
+# requests, such as a moment of CPU contention, passes). In seconds whatever the limit: every limit counts a
+# one-second window, so each has the same 50 ms of room for jitter (`BUDGET_SECOND`). Counted in slots
+# (500), Orb's 10/s ledger took 52 s to recover from two 429s at its start, reading up to 4% slower.
 SLOWER_AFTER_429 = 1.02
 SLOWEST = 1.2
-RECOVERY_HALF_LIFE_SLOTS = 500
+RECOVERY_HALF_LIFE_SECONDS = 5.0
 # Request URLs whose matching layers are remembered (paths with ids repeat per parent object).
 MATCHES_CACHED = 4096
 
@@ -111,7 +112,7 @@ class Spacing:
 
     def _book(self, slot: float, now: float) -> None:
         if self.interval > self._nominal:
-            recovered = 0.5 ** ((now - self._slowed_at) / (RECOVERY_HALF_LIFE_SLOTS * self._nominal))
+            recovered = 0.5 ** ((now - self._slowed_at) / RECOVERY_HALF_LIFE_SECONDS)
             self.interval = self._nominal + (self.interval - self._nominal) * recovered
             self._slowed_at = now
         self._next = slot + self.interval
@@ -155,7 +156,7 @@ class Spacing:
     def pause(self, seconds: float) -> None:
         """Give no slot for the next `seconds`, and space the slots a little more for a while: the API
         answered 429, so requests reach it less evenly than they leave (at most `SLOWEST` times the
-        nominal spacing, back to nominal over a few `RECOVERY_HALF_LIFE_SLOTS`)."""
+        nominal spacing, back to nominal over a few `RECOVERY_HALF_LIFE_SECONDS`)."""
         with self._lock:
             now = time.monotonic()
             self._next = max(self._next, now + seconds)

@@ -109,8 +109,8 @@ def test_given_429s_when_answered_then_the_layer_spaces_its_slots_more_up_to_a_b
 def test_given_a_429_long_ago_when_slots_are_booked_then_the_spacing_is_back_to_nominal(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(budget_module, "RECOVERY_HALF_LIFE_SLOTS", 1)
-    spacing = Spacing(100, "^/")  # a half-life of one slot: 10.5 ms
+    monkeypatch.setattr(budget_module, "RECOVERY_HALF_LIFE_SECONDS", 0.01)
+    spacing = Spacing(100, "^/")
     nominal = spacing.interval
     spacing.pause(0)
     assert spacing.interval == pytest.approx(nominal * 1.02)
