@@ -57,6 +57,11 @@ CONGESTED_MARGIN_SECONDS = 0.005
 SLOWER_AFTER_429 = 1.02
 SLOWEST = 1.2
 RECOVERY_HALF_LIFE_SECONDS = 5.0
+# A window-based layer never lets its `per_second` + 1 latest requests leave within GATE_SECONDS: the API's
+# one-second window, plus 20 ms for the jitter of the way there. The schedule alone spaces slots, but a
+# request can leave late for its slot (it waited for another layer's slot, or for the interpreter lock)
+# while the next ones leave on time: at Orb's 10/s ledger, 11 requests then reached the API within a second.
+GATE_SECONDS = 1.02
 # Request URLs whose matching layers are remembered (paths with ids repeat per parent object).
 MATCHES_CACHED = 4096
 
@@ -88,11 +93,16 @@ def endpoint_pattern(prefix: str, templates: tuple[str, ...]) -> str:
 
 class Spacing:
     """One limit as an even schedule: each request gets the next free slot, `second / per_second` after
-    the one before (`BUDGET_SECOND` unless the limit is a bucket). Thread-safe."""
+    the one before (`BUDGET_SECOND` unless the limit is a bucket), and a window-based limit also checks
+    when its requests actually leave (`depart`). Thread-safe."""
 
-    def __init__(self, per_second: int, path: str, second: timedelta = BUDGET_SECOND) -> None:
+    def __init__(
+        self, per_second: int, path: str, second: timedelta = BUDGET_SECOND, gated: bool = True
+    ) -> None:
         self.per_second = per_second
         self.path = re.compile(path)
+        # When the requests of the last `GATE_SECONDS` left, for `depart` (none kept for a bucket).
+        self._departures: deque[float] | None = deque() if gated else None
         self._nominal = second.total_seconds() / per_second
         self.interval = self._nominal
         self._slowed_at = 0.0
@@ -139,6 +149,21 @@ class Spacing:
             span = max(min(now - self._first, window), SATURATION_SLOTS * self.interval)
             return len(self._booked) * self.interval >= SATURATED * span
 
+    def depart(self) -> float:
+        """Count a request as leaving now, unless `per_second` requests left within the last `GATE_SECONDS`:
+        then the seconds to wait before asking again (0 once counted)."""
+        if self._departures is None:
+            return 0.0
+        with self._lock:
+            now = time.monotonic()
+            departures = self._departures
+            while departures and departures[0] <= now - GATE_SECONDS:
+                departures.popleft()
+            if len(departures) >= self.per_second:
+                return departures[0] + GATE_SECONDS - now
+            departures.append(now)
+            return 0.0
+
     def take_if_free(self) -> bool:
         """Book a slot only if one is free now."""
         with self._lock:
@@ -176,6 +201,7 @@ class LayeredBudget(HttpAPIBudget):
                 limit.per_second,
                 endpoint_pattern(prefix, limit.endpoints),
                 timedelta(seconds=1) if limit.bucket else BUDGET_SECOND,
+                gated=not limit.bucket,
             )
             for limit in limits
         ]
@@ -197,20 +223,14 @@ class LayeredBudget(HttpAPIBudget):
         self.acquire(request, block)
 
     def acquire(self, request: Any, block: bool = True) -> Spacing | None:
-        """Spend from every layer the request matches, waiting for each layer's slot in turn (or, without
-        `block`, raising `CallRateLimitHit` when a layer has no slot free now); the layer whose limit held
-        the request back, if one did."""
+        """Spend from every layer the request matches, waiting for each layer's slot in turn, then until
+        each layer lets it leave (`Spacing.depart`); without `block`, raise `CallRateLimitHit` instead of
+        waiting. Returns the layer whose limit held the request back, if one did."""
         held_by = None
         for layer in self.matching(request):
             if not block:
                 if not layer.take_if_free():
-                    raise CallRateLimitHit(
-                        error="no request slot free now",
-                        item=request,
-                        weight=1,
-                        rate=f"{layer.per_second}/s",
-                        time_to_wait=timedelta(seconds=layer.until_free()),
-                    )
+                    raise _refused(request, layer, layer.until_free())
                 continue
             if (wait := layer.reserve()) > 0:
                 # Requests a moment apart wait briefly for each other; a longer wait for a layer that gives
@@ -218,6 +238,11 @@ class LayeredBudget(HttpAPIBudget):
                 if wait > layer.interval and layer.saturated():
                     held_by = layer
                 time.sleep(wait)
+        for layer in self.matching(request):
+            while (late := layer.depart()) > 0:
+                if not block:
+                    raise _refused(request, layer, late)
+                time.sleep(late)
         return held_by
 
     def get_matching_policy(self, request: Any) -> AbstractCallRatePolicy | None:
@@ -231,6 +256,16 @@ class LayeredBudget(HttpAPIBudget):
         if self.get_calls_left_from_response(response) == 0:
             for layer in self.matching(request):
                 layer.pause(BUDGET_SECOND.total_seconds() / 10)
+
+
+def _refused(request: Any, layer: Spacing, wait: float) -> CallRateLimitHit:
+    return CallRateLimitHit(
+        error="no request slot free now",
+        item=request,
+        weight=1,
+        rate=f"{layer.per_second}/s",
+        time_to_wait=timedelta(seconds=wait),
+    )
 
 
 class Pacing(APIBudget):

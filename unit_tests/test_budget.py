@@ -8,7 +8,14 @@ import pytest
 import requests
 
 from source_billing import budget as budget_module
-from source_billing.budget import BUDGET_SECOND, SATURATION_SLOTS, LayeredBudget, Limit, Spacing
+from source_billing.budget import (
+    BUDGET_SECOND,
+    GATE_SECONDS,
+    SATURATION_SLOTS,
+    LayeredBudget,
+    Limit,
+    Spacing,
+)
 
 BASE = "https://api.example.test/api"
 
@@ -38,6 +45,50 @@ def test_given_a_bucket_limit_when_slots_are_booked_at_once_then_they_are_spaced
     (layer,) = budget.matching(_request("/v1/flows"))
     waits = [layer.reserve() for _ in range(4)]
     assert waits[1:] == pytest.approx([0.01, 0.02, 0.03], abs=0.002)
+
+
+def test_given_a_window_limit_when_its_requests_leave_bunched_then_the_one_too_many_waits() -> None:
+    """Requests that left late for their slots and the next ones on time: the window check holds the
+    eleventh of a 10/s limit until a second (and the jitter margin) after the first."""
+    spacing = Spacing(10, "^/")
+    assert [spacing.depart() for _ in range(10)] == [0.0] * 10
+    wait = spacing.depart()
+    assert GATE_SECONDS - 0.05 < wait <= GATE_SECONDS
+    assert spacing.depart() > 0, "still not counted: it has not left"
+
+
+def test_given_a_bucket_limit_when_requests_leave_bunched_then_none_waits() -> None:
+    budget = LayeredBudget(BASE, [Limit(10, bucket=1_000)])
+    (layer,) = budget.matching(_request("/v1/flows"))
+    assert [layer.depart() for _ in range(50)] == [0.0] * 50
+
+
+class FakeClock:
+    """`time` for the budget module: `sleep` moves `monotonic` on, and is recorded."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.slept: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_given_a_window_limit_when_ten_requests_left_at_once_then_acquire_holds_the_eleventh_for_the_window(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = FakeClock()
+    monkeypatch.setattr(budget_module, "time", clock)
+    budget = LayeredBudget(BASE, [Limit(10)])
+    (layer,) = budget.matching(_request("/v1/customers"))
+    for _ in range(10):
+        layer.depart()  # ten requests left together (late for their slots), none booked ahead
+    budget.acquire(_request("/v1/customers"))
+    assert clock.slept == [pytest.approx(GATE_SECONDS)]
 
 
 def test_given_layers_when_a_request_is_matched_then_it_spends_from_its_endpoint_and_the_whole_api() -> None:
@@ -117,3 +168,17 @@ def test_given_a_429_long_ago_when_slots_are_booked_then_the_spacing_is_back_to_
     time.sleep(0.1)  # ten half-lives without a 429
     spacing.reserve()
     assert spacing.interval == pytest.approx(nominal, rel=0.001)
+
+
+def test_given_requests_over_a_long_sync_when_they_leave_then_only_the_last_seconds_are_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A limit raised to 100,000/s must not keep 100,000 departure times per endpoint: older than the
+    window, they are forgotten."""
+    clock = FakeClock()
+    monkeypatch.setattr(budget_module, "time", clock)
+    spacing = Spacing(100_000, "^/")
+    for _ in range(1_000):
+        assert spacing.depart() == 0
+        clock.now += 0.01
+    assert len(spacing._departures or ()) <= GATE_SECONDS / 0.01 + 1
