@@ -92,18 +92,16 @@ def endpoint_pattern(prefix: str, templates: tuple[str, ...]) -> str:
 
 
 class Spacing:
-    """One limit as an even schedule: each request gets the next free slot, `second / per_second` after
-    the one before (`BUDGET_SECOND` unless the limit is a bucket), and a window-based limit also checks
-    when its requests actually leave (`depart`). Thread-safe."""
+    """One limit as an even schedule: each request gets the next free slot, `BUDGET_SECOND / per_second`
+    after the one before, and also waits until the limit lets it leave (`depart`). A `bucket` limit (see
+    `Limit`) spaces its slots one second / `per_second` apart and has no departure check. Thread-safe."""
 
-    def __init__(
-        self, per_second: int, path: str, second: timedelta = BUDGET_SECOND, gated: bool = True
-    ) -> None:
+    def __init__(self, per_second: int, path: str, bucket: bool = False) -> None:
         self.per_second = per_second
         self.path = re.compile(path)
         # When the requests of the last `GATE_SECONDS` left, for `depart` (none kept for a bucket).
-        self._departures: deque[float] | None = deque() if gated else None
-        self._nominal = second.total_seconds() / per_second
+        self._departures: deque[float] | None = None if bucket else deque()
+        self._nominal = (1.0 if bucket else BUDGET_SECOND.total_seconds()) / per_second
         self.interval = self._nominal
         self._slowed_at = 0.0
         self._next = -math.inf
@@ -197,12 +195,7 @@ class LayeredBudget(HttpAPIBudget):
         parts = urlsplit(api_base_url)
         self._origin, prefix = f"{parts.scheme}://{parts.netloc}", parts.path.rstrip("/")
         self._layers = [
-            Spacing(
-                limit.per_second,
-                endpoint_pattern(prefix, limit.endpoints),
-                timedelta(seconds=1) if limit.bucket else BUDGET_SECOND,
-                gated=not limit.bucket,
-            )
+            Spacing(limit.per_second, endpoint_pattern(prefix, limit.endpoints), bool(limit.bucket))
             for limit in limits
         ]
         # Matching runs every layer's regex; a sync repeats the same few hundred URLs (less their query).
@@ -227,7 +220,8 @@ class LayeredBudget(HttpAPIBudget):
         each layer lets it leave (`Spacing.depart`); without `block`, raise `CallRateLimitHit` instead of
         waiting. Returns the layer whose limit held the request back, if one did."""
         held_by = None
-        for layer in self.matching(request):
+        layers = self.matching(request)
+        for layer in layers:
             if not block:
                 if not layer.take_if_free():
                     raise _refused(request, layer, layer.until_free())
@@ -238,7 +232,7 @@ class LayeredBudget(HttpAPIBudget):
                 if wait > layer.interval and layer.saturated():
                     held_by = layer
                 time.sleep(wait)
-        for layer in self.matching(request):
+        for layer in layers:
             while (late := layer.depart()) > 0:
                 if not block:
                     raise _refused(request, layer, late)

@@ -19,6 +19,7 @@ from airbyte_cdk.models import (
     ConfiguredAirbyteCatalog,
     ConfiguredAirbyteCatalogSerializer,
 )
+from airbyte_cdk.sources.utils.schema_helpers import split_config
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from jsonschema.exceptions import ValidationError, best_match
 from jsonschema.validators import validator_for
@@ -52,9 +53,11 @@ def spec_violation(config: Mapping[str, Any], spec: Mapping[str, Any]) -> Airbyt
     `config_error` naming the field as a dotted path and what it expects; None when the config is valid.
 
     The message never quotes the value: a secret pasted into the wrong field has no secret path for the
-    CDK's log filter to mask it by.
+    CDK's log filter to mask it by. The CDK's internal keys (`_limit`, `_page_size`) are left out, as the
+    CDK's own check leaves them out.
     """
-    error = best_match(validator_for(spec)(spec).iter_errors(config))
+    connector_config, _ = split_config(config)
+    error = best_match(validator_for(spec)(spec).iter_errors(connector_config))
     return None if error is None else config_error(_expectation(error))
 
 

@@ -14,8 +14,8 @@ streams get a `system_error` trace from here, and the sync fails. A process whos
 the kernel, so cancelling the sync stops every API.
 
 The split is skipped, and one process reads everything as before, when fork is not available (not Linux),
-for a catalog of one API, and when the inputs do not parse: the one process then reports the problem once
-instead of once per API.
+when a thread is already running, for a catalog of one API, and when the inputs do not parse: the one
+process then reports the problem once instead of once per API.
 """
 
 from __future__ import annotations
@@ -33,10 +33,8 @@ from dataclasses import dataclass
 
 from airbyte_cdk.entrypoint import AirbyteEntrypoint
 from airbyte_cdk.models import AirbyteLogMessage, AirbyteMessage, FailureType, Level, Type
-from airbyte_cdk.sources.utils.schema_helpers import split_config
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_billing.config import BillingConfig
 from source_billing.inputs import spec_violation
 from source_billing.source import SourceBilling
 
@@ -71,13 +69,12 @@ def apis_to_split(args: Sequence[str]) -> list[str] | None:
     source = SourceBilling()
     try:
         config = source.read_config(parsed.config)
-        BillingConfig.parse(config)
-        connector_config, _ = split_config(config)
-        if spec_violation(connector_config, source.spec(LOGGER).connectionSpecification) is not None:
+        if spec_violation(config, source.spec(LOGGER).connectionSpecification) is not None:
             return None
         catalog = source.read_catalog(parsed.catalog)
         if parsed.state:
             source.read_state(parsed.state)
+        # Also parses the configuration: a `config_error` here is the one process's to report.
         api_of = {stream.name: stream.api_name for stream in source.api_streams(config)}
     except Exception:  # reported by the one process, with the CDK's and the connector's own messages
         return None

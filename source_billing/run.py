@@ -11,7 +11,6 @@ from airbyte_cdk.connector import TConfig
 from airbyte_cdk.entrypoint import AirbyteEntrypoint
 from airbyte_cdk.logger import PRINT_BUFFER
 from airbyte_cdk.models import ConnectorSpecification
-from airbyte_cdk.sources.utils.schema_helpers import split_config
 
 from source_billing.inputs import spec_violation
 from source_billing.processes import apis_to_split, read_per_api
@@ -28,8 +27,7 @@ class BillingEntrypoint(AirbyteEntrypoint):
 
     @staticmethod
     def validate_connection(source_spec: ConnectorSpecification, config: TConfig) -> None:
-        connector_config, _ = split_config(config)  # without the CDK's internal `_limit`, `_page_size`
-        problem = spec_violation(connector_config, source_spec.connectionSpecification)
+        problem = spec_violation(config, source_spec.connectionSpecification)
         if problem is not None:
             raise problem
 
