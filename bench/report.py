@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bench.results import ConnectorRun, StreamComparison
+from bench.results import KIB_PER_MB, ConnectorRun, StreamComparison
 from bench.targets import Check, format_ratio, percent
 
 
@@ -89,7 +89,7 @@ def rate_limited_table(run: ConnectorRun, title: str) -> Table:
     sync = run.sync
     memory = f"{sync.memory_label} {run.peak_memory_mb:.0f} MB"
     if sync.processes > 1:
-        memory += f" (their RSS summed: {sync.tree_rss_kb / 1024:.0f} MB)"
+        memory += f" (their RSS summed: {sync.tree_rss_kb / KIB_PER_MB:.0f} MB)"
     suffix = f" - {sync.seconds:.1f} s, {sync.cpu_seconds:.1f} s CPU, {memory}, {status}"
     return Table(title + suffix, headers, tuple(rows))
 
