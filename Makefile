@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint format demo bench bench-peers soak clean
+.PHONY: install test test-packaging lint format demo bench bench-peers soak clean
 
 install: $(STAMP)
 
@@ -14,13 +14,26 @@ $(STAMP): setup.py pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,demo]'
 	touch $(STAMP)
 
-test: $(STAMP)
-	$(BIN)/python -m pytest
+# Offline after `make install`. Tests mostly wait (sandboxes, subprocesses, retry backoff), so more workers
+# than cores; `loadscope` keeps each module (or class) on one worker, so its sandboxes and syncs are set up
+# once, and hands modules out in collection order (`testpaths`: the long end-to-end modules first).
+# `make test TEST_WORKERS=0` runs in one process.
+TEST_WORKERS ?= 4
 
-# The fault, crash-and-resume, timeout and bad-config suites, longer and larger than in `make test`.
+test: $(STAMP)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
+
+# The tests marked `packaging`: the image builds replayed in fresh venvs, installing from the package index
+# (they need network).
+test-packaging: $(STAMP)
+	$(BIN)/python -m pytest -m packaging
+
+# The fault, crash-and-resume, timeout, Stripe full-refresh and bad-config suites, longer and larger than in
+# `make test`.
 soak: $(STAMP)
 	$(BIN)/python -m pytest -m soak integration_tests/test_faults.py integration_tests/test_crash_resume.py \
-		integration_tests/test_timeouts.py unit_tests/test_config_properties.py
+		integration_tests/test_timeouts.py integration_tests/test_stripe_full_refresh.py \
+		unit_tests/test_config_properties.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -152,6 +152,7 @@ class Handler(BaseHTTPRequestHandler):
         )
         fault = sandbox.faults.decide(api, path)
         status: int | None = None
+        counted = False
         try:
             if fault == "hang":
                 # Accept and never answer: wait until the server stops or faults are changed.
@@ -178,10 +179,15 @@ class Handler(BaseHTTPRequestHandler):
             if fault == "malformed":
                 response = ApiResponse(200, MALFORMED_BODY)
             status = response.status
-            self._send(response, truncate=fault == "truncated")
-        finally:
+            # Logged and counted before the answer leaves: a client that has its answer finds it there.
             sandbox.log.finish(entry, status, fault)
             sandbox.stats.count(api, status, fault)
+            counted = True
+            self._send(response, truncate=fault == "truncated")
+        finally:
+            if not counted:
+                sandbox.log.finish(entry, status, fault)
+                sandbox.stats.count(api, status, fault)
 
     def _send(self, response: ApiResponse, truncate: bool = False) -> None:
         """Write the whole response in one call, or for ``truncated`` cut it short and close: half the body,

@@ -19,7 +19,7 @@ import pendulum
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-STRIPE_DEFAULT_API_VERSION = "2023-08-16"  # the version of ../shared/stripe/spec3.yaml our schemas follow
+STRIPE_DEFAULT_API_VERSION = "2026-10-28.endive"  # the schemas' version: stripe/endpoints.json `api_version`
 STRIPE_DEFAULT_BASE_URL = "https://api.stripe.com"
 ORB_DEFAULT_BASE_URL = "https://api.withorb.com"
 INTEGRATOR_IO_BASE_URLS = {"us": "https://api.integrator.io", "eu": "https://api.eu.integrator.io"}
@@ -164,6 +164,27 @@ class BillingConfig:
             ),
             configured_apis=apis,
         )
+
+
+def without_unset_fields(value: Any, schema: Mapping[str, Any]) -> Any:
+    """`value` without the optional fields it sets to null, at every level `schema` declares.
+
+    A null optional field means unset, as if it were left out (a form or an API client may send null for a
+    field the user cleared); the parsing here already reads it so, and the spec check must not refuse it. A
+    required field set to null stays, for that check to refuse.
+    """
+    if isinstance(value, Mapping):
+        fields: Mapping[str, Any] = schema.get("properties", {})
+        required = set(schema.get("required", ()))
+        return {
+            key: without_unset_fields(item, fields[key]) if key in fields else item
+            for key, item in value.items()
+            if item is not None or key not in fields or key in required
+        }
+    items = schema.get("items")
+    if isinstance(value, list) and isinstance(items, Mapping):
+        return [without_unset_fields(item, items) for item in value]
+    return value
 
 
 def _section(raw: Mapping[str, Any], name: str) -> Mapping[str, Any] | None:

@@ -25,7 +25,7 @@ from jsonschema.exceptions import ValidationError, best_match
 from jsonschema.validators import validator_for
 from serpyco_rs import SchemaValidationError
 
-from source_billing.config import config_error
+from source_billing.config import config_error, without_unset_fields
 
 # A problem quoted from a catalog or state file is cut to this length: those files may hold huge values.
 QUOTED_CHARS = 200
@@ -57,6 +57,8 @@ def spec_violation(config: Mapping[str, Any], spec: Mapping[str, Any]) -> Airbyt
     CDK's own check leaves them out.
     """
     connector_config, _ = split_config(config)
+    # A null optional field means unset (`without_unset_fields`), not a value of the wrong type.
+    connector_config = without_unset_fields(connector_config, spec)
     error = best_match(validator_for(spec)(spec).iter_errors(connector_config))
     return None if error is None else config_error(_expectation(error))
 

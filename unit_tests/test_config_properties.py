@@ -6,7 +6,12 @@ request is sent (any would mean a bad configuration was accepted).
 Kinds of bad input: values of the wrong JSON type for every field of the spec, unknown regions, invalid and
 future dates, non-http(s) base URLs and plain http to non-loopback hosts, empty or missing sections and
 secrets, out-of-range numbers, malformed Connect account ids. Unknown Connect accounts need the API: see
-`integration_tests/test_secrets.py`.
+`integration_tests/test_secrets.py`. The generators draw only configurations the connector must refuse: a
+null optional field (or section) means unset, so null is a wrong type only for a required field; that
+decision has tests of its own at the end.
+
+The examples are the same every run (the `repeatable` hypothesis profile of `unit_tests/conftest.py`); the
+cases worth keeping are explicit `@example`s.
 """
 
 from __future__ import annotations
@@ -31,11 +36,20 @@ from airbyte_cdk.models import (
     Type,
 )
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from requests import PreparedRequest
 from requests.adapters import HTTPAdapter
 
 from source_billing import SourceBilling
+from source_billing.config import (
+    INTEGRATOR_IO_BASE_URLS,
+    ORB_DEFAULT_BASE_URL,
+    STRIPE_DEFAULT_API_VERSION,
+    STRIPE_DEFAULT_BASE_URL,
+    BillingConfig,
+)
+from source_billing.inputs import spec_violation
 from source_billing.run import BillingEntrypoint
 
 SENTINELS = {
@@ -51,10 +65,14 @@ SPEC = SourceBilling().spec(logging.getLogger("airbyte")).connectionSpecificatio
 PROPERTIES: dict[str, dict[str, Any]] = {
     section: SPEC["properties"][section]["properties"] for section in SENTINELS
 }
+REQUIRED: dict[str, list[str]] = {section: SPEC["properties"][section]["required"] for section in SENTINELS}
 GENERIC_FAILURE = "Something went wrong"
 TRACEBACK_MARKERS = ("Traceback (most recent call last)", 'File "')
 SETTINGS = settings(
-    max_examples=120, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+    settings.get_profile("repeatable"),
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 SOAK_SETTINGS = settings(SETTINGS, max_examples=3000)
 
@@ -71,10 +89,13 @@ JSON_VALUES = {
 }
 
 
-def _wrong_type_for(schema: Mapping[str, Any]) -> st.SearchStrategy[Any]:
-    """Any JSON value whose type the field's schema does not allow."""
+def _wrong_type_for(schema: Mapping[str, Any], required: bool) -> st.SearchStrategy[Any]:
+    """Any JSON value whose type the field's schema does not allow; null only for a required field (a null
+    optional field means unset)."""
     allowed = schema.get("type", [])
     allowed = {allowed} if isinstance(allowed, str) else set(allowed)
+    if not required:
+        allowed.add("null")
     # "number" here means a float with a fraction, which an "integer" field refuses too.
     return st.one_of([strategy for kind, strategy in JSON_VALUES.items() if kind not in allowed])
 
@@ -91,7 +112,7 @@ def wrong_types(draw: st.DrawFn) -> dict[str, Any]:
     config = draw(_sections())
     section = draw(st.sampled_from(sorted(config)))
     key = draw(st.sampled_from(sorted(PROPERTIES[section])))
-    config[section][key] = draw(_wrong_type_for(PROPERTIES[section][key]))
+    config[section][key] = draw(_wrong_type_for(PROPERTIES[section][key], key in REQUIRED[section]))
     return config
 
 
@@ -104,21 +125,26 @@ def unknown_regions(draw: st.DrawFn) -> dict[str, Any]:
 
 
 RFC3339 = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$"
+# Dates drawn from fixed ranges, so that the draws and what they mean do not depend on the day of the run:
+# the impossible ones are built in years long past (a real instant among them is dropped), the future ones
+# start in 2100.
+PAST_YEARS = (1900, 2025)
+FUTURE = pendulum.datetime(2100, 1, 1)
 
 
 def _invalid_dates() -> st.SearchStrategy[str]:
     impossible = st.builds(
         "{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}Z".format,
-        st.integers(1900, 2100),
+        st.integers(*PAST_YEARS),
         st.integers(0, 99),
         st.integers(0, 99),
         st.integers(0, 99),
         st.integers(0, 99),
         st.integers(0, 99),
     ).filter(lambda text: not _real_past_instant(text))
-    future = st.datetimes(
-        min_value=pendulum.now("UTC").add(days=1).naive(), max_value=pendulum.datetime(9999, 1, 1).naive()
-    ).map(lambda moment: moment.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    future = st.datetimes(min_value=FUTURE.naive(), max_value=pendulum.datetime(9999, 1, 1).naive()).map(
+        lambda moment: moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    )
     dates_without_time = st.dates().map(lambda day: day.isoformat())
     return st.one_of(
         st.text(max_size=25).filter(lambda text: text and not _real_past_instant(text)),
@@ -220,20 +246,25 @@ def no_api(draw: st.DrawFn) -> dict[str, Any]:
     return {**{section: None for section in nulls}, **extra}
 
 
+# Every whole-number field with bounds, as (section, or "" at the top level; field; minimum; maximum), read
+# from the spec: bounds written here went stale when `max_concurrency`'s maximum grew from 64 to 128.
+BOUNDED_INTEGERS = [
+    (section, key, schema["minimum"], schema["maximum"])
+    for section, fields in [("", SPEC["properties"]), *PROPERTIES.items()]
+    for key, schema in fields.items()
+    if schema.get("type") == "integer" and "minimum" in schema and "maximum" in schema
+]
+
+
 @st.composite
 def out_of_range(draw: st.DrawFn) -> dict[str, Any]:
     config = draw(_sections())
-    too_small_or_large = st.one_of(st.integers(max_value=-1), st.integers(min_value=3651))
-    choice = draw(st.sampled_from(["lookback", "slice", "concurrency"]))
-    if choice == "concurrency":
-        config["max_concurrency"] = draw(st.one_of(st.integers(max_value=0), st.integers(min_value=65)))
+    section, key, minimum, maximum = draw(st.sampled_from(BOUNDED_INTEGERS))
+    value = draw(st.one_of(st.integers(max_value=minimum - 1), st.integers(min_value=maximum + 1)))
+    if section:
+        config.setdefault(section, copy.deepcopy(VALID[section]))[key] = value
     else:
-        section = "stripe" if choice == "slice" else draw(st.sampled_from(["stripe", "orb"]))
-        key = "slice_range_days" if choice == "slice" else "lookback_window_days"
-        value = draw(st.one_of(st.integers(max_value=0), st.integers(min_value=3651)))
-        config.setdefault(section, copy.deepcopy(VALID[section]))[key] = (
-            value if choice == "slice" else draw(too_small_or_large)
-        )
+        config[key] = value
     return config
 
 
@@ -274,12 +305,16 @@ class RequestSent(AssertionError):
 
 
 @pytest.fixture(autouse=True)
-def offline() -> Iterator[None]:
-    def refuse(*_: Any, **__: Any) -> Any:
+def offline() -> Iterator[list[PreparedRequest]]:
+    """The requests the connector tried to send: none leaves, the first raises `RequestSent`."""
+    tried: list[PreparedRequest] = []
+
+    def refuse(_: HTTPAdapter, request: PreparedRequest, **__: Any) -> Any:
+        tried.append(request)
         raise RequestSent("a request was sent: the configuration was accepted")
 
     with mock.patch.object(HTTPAdapter, "send", refuse):
-        yield
+        yield tried
 
 
 def _entrypoint(args: list[str]) -> list[AirbyteMessage]:
@@ -343,6 +378,25 @@ def _assert_refused_clearly(config: Any, folder: Path) -> None:
 
 @SETTINGS
 @given(config=BAD_CONFIGS)
+# Null is unset for an optional field or section, but refused for a required field.
+@example(config={"stripe": {**VALID["stripe"], "client_secret": None}})
+@example(config={"integrator_io": {"api_token": None, "region": "us"}})
+@example(config={"stripe": None, "orb": None, "integrator_io": None, "max_concurrency": None})
+# Just past the bounds (`max_concurrency` allows up to 128).
+@example(config={**VALID, "max_concurrency": 129})
+@example(config={"orb": {**VALID["orb"], "lookback_window_days": 3651}})
+@example(config={"stripe": {**VALID["stripe"], "requests_per_second": 0}})
+# Dates that look right: a day the month lacks, no time of day, the future.
+@example(config={"stripe": {**VALID["stripe"], "start_date": "2024-02-30T00:00:00Z"}})
+@example(config={"orb": {**VALID["orb"], "start_date": "2024-01-01"}})
+@example(config={"stripe": {**VALID["stripe"], "start_date": "2100-01-01T00:00:00Z"}})
+# Hosts that look like loopback but are not, and a region in the wrong case.
+@example(config={"orb": {**VALID["orb"], "api_base_url": "http://127.1"}})
+@example(config={"stripe": {**VALID["stripe"], "api_base_url": "http://localhost.example.com"}})
+@example(config={"integrator_io": {**VALID["integrator_io"], "region": "EU"}})
+# A key pasted with a space or a line break, a Connect account listed twice.
+@example(config={"orb": {"api_key": f"{SENTINELS['orb'][1]}\n"}})
+@example(config={"stripe": {**VALID["stripe"], "account_ids": ["acct_1abc", "acct_1abc"]}})
 def test_given_any_bad_configuration_when_checked_discovered_or_read_then_a_clear_config_error(
     config: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
@@ -394,3 +448,62 @@ def test_given_a_bad_value_when_checked_or_read_then_the_message_names_the_field
     config: dict[str, Any], field: str, command: str, tmp_path: Path
 ) -> None:
     assert field in _refusal(command, _run(command, config, tmp_path))
+
+
+# --- a null optional field means unset ------------------------------------------------------------------
+
+
+def _with_optional_fields_null(section: str) -> dict[str, Any]:
+    """A section with its secret and every optional field of the spec set to null."""
+    key, secret = SENTINELS[section]
+    return {key: secret, **{field: None for field in PROPERTIES[section] if field not in REQUIRED[section]}}
+
+
+OPTIONAL_FIELDS_NULL = {
+    **{section: _with_optional_fields_null(section) for section in SENTINELS},
+    "max_concurrency": None,
+}
+SECRETS_ONLY = {section: {key: secret} for section, (key, secret) in SENTINELS.items()}
+DEFAULT_BASE_URLS = {
+    "stripe": STRIPE_DEFAULT_BASE_URL,
+    "orb": ORB_DEFAULT_BASE_URL,
+    "integrator_io": INTEGRATOR_IO_BASE_URLS["us"],
+}
+
+
+def test_given_null_optional_fields_when_validated_and_parsed_then_accepted_as_if_left_out() -> None:
+    assert spec_violation(OPTIONAL_FIELDS_NULL, SPEC) is None
+    assert BillingConfig.parse(OPTIONAL_FIELDS_NULL) == BillingConfig.parse(SECRETS_ONLY)
+
+
+def test_given_null_sections_beside_a_configured_one_when_parsed_then_only_that_api_is_configured() -> None:
+    config = {"stripe": None, "orb": None, "integrator_io": SECRETS_ONLY["integrator_io"]}
+
+    assert spec_violation(config, SPEC) is None
+    assert BillingConfig.parse(config).configured_apis == ("integrator_io",)
+
+
+def test_given_null_optional_fields_when_discovered_then_the_catalog_of_the_same_config_without_them(
+    tmp_path: Path,
+) -> None:
+    def catalog(config: dict[str, Any]) -> Any:
+        (message,) = [m for m in _run("discover", config, tmp_path) if m.type == Type.CATALOG]
+        return AirbyteMessageSerializer.dump(message)["catalog"]
+
+    with_nulls = catalog(OPTIONAL_FIELDS_NULL)
+
+    assert with_nulls["streams"]
+    assert with_nulls == catalog(SECRETS_ONLY)
+
+
+@pytest.mark.parametrize("section", sorted(SENTINELS))
+def test_given_null_optional_fields_when_checked_then_the_request_goes_to_the_default_host(
+    section: str, offline: list[PreparedRequest], tmp_path: Path
+) -> None:
+    with pytest.raises(RequestSent):
+        _run("check", {section: _with_optional_fields_null(section)}, tmp_path)
+
+    (request,) = offline
+    assert str(request.url).startswith(DEFAULT_BASE_URLS[section] + "/")
+    if section == "stripe":
+        assert request.headers["Stripe-Version"] == STRIPE_DEFAULT_API_VERSION

@@ -2,9 +2,10 @@
 
 There is no Docker daemon where these tests run, so the image build is emulated: the paths the Dockerfile
 COPYs (filtered by .dockerignore) go into a temporary "image root", its `RUN pip install` steps run with a
-fresh virtual environment's pip (a real install from the package index, so it needs network), and its
-ENTRYPOINT runs `spec` with that environment's python. What the emulation cannot show (the base image, the
-non-root user at run time) is checked statically against metadata.yaml.
+fresh virtual environment's pip (a real install from the package index, so it needs network: these tests
+are marked `packaging` and run by `make test-packaging`, not `make test`), and its ENTRYPOINT runs `spec`
+with that environment's python. What the emulation cannot show (the base image, the non-root user at run
+time) is checked statically against metadata.yaml.
 """
 
 from __future__ import annotations
@@ -332,6 +333,7 @@ def test_given_dockerignore_when_checking_what_the_dockerfile_copies_then_nothin
 # --- The build, replayed in a fresh virtual environment ---------------------------------------------------
 
 
+@pytest.mark.packaging
 def test_given_dockerfile_install_steps_in_a_fresh_venv_when_entrypoint_runs_spec_then_one_spec_is_emitted(
     built_image: EmulatedImage,
 ) -> None:
@@ -345,6 +347,7 @@ def test_given_dockerfile_install_steps_in_a_fresh_venv_when_entrypoint_runs_spe
     assert set(API_SECTIONS) <= set(specs[0].spec.connectionSpecification["properties"])
 
 
+@pytest.mark.packaging
 def test_given_the_installed_package_when_compared_with_the_source_tree_then_no_module_or_data_is_missing(
     built_image: EmulatedImage,
 ) -> None:
