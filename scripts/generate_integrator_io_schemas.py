@@ -47,14 +47,14 @@ class IntegratorIoStreamSchema:
         name: stream name.
         fields: the record's properties.
         cursor_field: the field the connector orders records by, None when it reads the stream in full.
-        parent_field: for streams read per connector, the field holding the connector's ``_id`` (the
+        parent_fields: for streams read per connector, the field holding the connector's ``_id`` (the
             connector fills it from the parent when the API omits it).
     """
 
     name: str
     fields: Mapping[str, JsonSchema]
     cursor_field: str | None = None
-    parent_field: str | None = None
+    parent_fields: tuple[str, ...] = ()
 
     @property
     def primary_key(self) -> str:
@@ -86,8 +86,10 @@ CONNECTOR_FIELDS: Mapping[str, JsonSchema] = {
     "_iClientIdMap": array_of(
         open_object(
             {
-                # Documented as an id string or `false`.
-                "_id": nullable("string", "boolean"),
+                # The iClient's id. The Connectors API reference types it `oneOf: [string, boolean]` and its
+                # sample answers `false` where a connection has no iClient: typed as the id it is otherwise
+                # (inside the `_iClientIdMap` JSON column a destination keeps a `false` as sent).
+                "_id": _ID,
                 "_iClientIds": _IDS,
                 "connection": open_object({"type": _TEXT}),
             }
@@ -220,8 +222,10 @@ JOB_FIELDS: Mapping[str, JsonSchema] = {
 STREAMS: tuple[IntegratorIoStreamSchema, ...] = (
     IntegratorIoStreamSchema("integrator_io_connectors", CONNECTOR_FIELDS, cursor_field="lastModified"),
     # Licenses change after creation (expiry, opts, install) and have no last-modified field: read in full.
-    IntegratorIoStreamSchema("integrator_io_licenses", LICENSE_FIELDS, parent_field="_connectorId"),
-    IntegratorIoStreamSchema("integrator_io_install_base", INSTALL_BASE_FIELDS, parent_field="_connectorId"),
+    IntegratorIoStreamSchema("integrator_io_licenses", LICENSE_FIELDS, parent_fields=("_connectorId",)),
+    IntegratorIoStreamSchema(
+        "integrator_io_install_base", INSTALL_BASE_FIELDS, parent_fields=("_connectorId",)
+    ),
     IntegratorIoStreamSchema("integrator_io_integrations", INTEGRATION_FIELDS),
     IntegratorIoStreamSchema("integrator_io_flows", FLOW_FIELDS),
     IntegratorIoStreamSchema("integrator_io_jobs", JOB_FIELDS, cursor_field="createdAt"),

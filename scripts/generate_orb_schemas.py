@@ -24,8 +24,14 @@ from typing import Any
 
 import orb
 from orb.types import Coupon, CreditNote, Customer, Invoice, Item, Plan, Subscription
+from orb.types.billable_metric import BillableMetric
+from orb.types.customers.balance_transaction_list_response import BalanceTransactionListResponse
+from orb.types.customers.credit_list_response import CreditListResponse
 from orb.types.customers.credits.ledger_list_response import LedgerListResponse
+from orb.types.license_list_response import LicenseListResponse
+from orb.types.license_type_list_response import LicenseTypeListResponse
 from orb.types.shared.price import Price
+from orb.types.subscription_fetch_schedule_response import SubscriptionFetchScheduleResponse
 from pydantic import TypeAdapter
 
 from scripts.schema_tools import (
@@ -71,8 +77,8 @@ class OrbStreamSchema:
         return "id"
 
     @property
-    def parent_field(self) -> str | None:
-        return None
+    def parent_fields(self) -> tuple[str, ...]:
+        return ()
 
 
 _TIMESTAMP = nullable("string", format="date-time")
@@ -114,6 +120,31 @@ STREAMS: tuple[OrbStreamSchema, ...] = (
         "orb_subscription_usage", None, cursor_field="timeframe_start", fields=SUBSCRIPTION_USAGE_FIELDS
     ),
     OrbStreamSchema("orb_subscriptions", Subscription, cursor_field="created_at"),
+    # Metrics carry no created_at; license types no time at all: both read in full every sync.
+    OrbStreamSchema("orb_billable_metrics", BillableMetric, cursor_field=None),
+    OrbStreamSchema("orb_license_types", LicenseTypeListResponse, cursor_field=None),
+    # Licenses are incremental by re-reading open subscriptions' lists; `start_date` is the cursor field.
+    OrbStreamSchema("orb_licenses", LicenseListResponse, cursor_field="start_date"),
+    # Read per customer (and ledger currency, for blocks, which do not name theirs): the connector adds both.
+    OrbStreamSchema(
+        "orb_credit_blocks",
+        CreditListResponse,
+        cursor_field=None,
+        added_fields={"customer_id": nullable("string"), "currency": nullable("string")},
+    ),
+    OrbStreamSchema(
+        "orb_customer_balance_transactions",
+        BalanceTransactionListResponse,
+        cursor_field=None,
+        added_fields={"customer_id": nullable("string")},
+    ),
+    # Schedule entries have no id: the connector builds one from the subscription and the start date.
+    OrbStreamSchema(
+        "orb_subscription_schedules",
+        SubscriptionFetchScheduleResponse,
+        cursor_field=None,
+        added_fields={"id": nullable("string"), "subscription_id": nullable("string")},
+    ),
 )
 
 

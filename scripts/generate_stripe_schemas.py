@@ -1,15 +1,17 @@
-"""Generate the Stripe stream schemas from Stripe's OpenAPI spec.
+"""Generate the Stripe stream schemas and the list endpoints index from Stripe's official Python SDK.
 
-Run from the repository root::
+Run from the repository root, in the dev environment (it needs the pinned ``stripe`` package)::
 
-    .venv/bin/python -m scripts.generate_stripe_schemas [SPEC_PATH] [--output-dir DIR]
+    .venv/bin/python -m scripts.generate_stripe_schemas [--output-dir DIR] [--endpoints-file FILE]
 
-``SPEC_PATH`` defaults to ``../shared/stripe/spec3.yaml`` (relative to the repository root) and ``DIR`` to
-``source_billing/stripe/schemas``. Each stream's record type is the ``components.schemas`` entry its list
-endpoint returns (``GET /v1/...`` -> ``data.items``); ``STREAMS`` below is the table. Expandable fields stay
-``string | object`` without inlining the expansion, nested objects are cut at ``schema_tools.MAX_DEPTH``,
-and every schema gets the connector-added fields of ``CONNECTOR_FIELDS`` plus, for child streams, the
-parent's id.
+``DIR`` defaults to ``source_billing/stripe/schemas``. Each stream's record type is an SDK object class
+(``STREAMS`` below), read through its type hints for the SDK's API version (``stripe_sdk.API_VERSION``):
+expandable fields are ids (the connector never expands them), free-form maps (``metadata``) open objects,
+nested objects cut at ``schema_tools.MAX_DEPTH``; every schema gets the connector-added fields of
+``CONNECTOR_FIELDS`` plus, for child streams, the parents' ids.
+``FILE`` (``source_billing/stripe/endpoints.json``) records that API version, which the connector pins by
+default, and every list endpoint without path parameters, for custom streams: which stream schema its items
+share (null when none of ours does) and whether it accepts ``created`` filters.
 ``unit_tests/test_schemas.py`` fails when the committed files differ from what this script writes.
 """
 
@@ -22,22 +24,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+import stripe
+from stripe import billing, checkout, entitlements, issuing, radar
+from stripe._stripe_object import StripeObject
 
 from scripts.schema_tools import (
     REPO_ROOT,
     JsonSchema,
     SchemaNormalizer,
     nullable,
+    open_object,
     render,
+    stream_schema,
     with_added_properties,
     write_schemas,
 )
+from scripts.stripe_sdk import API_VERSION, SdkTypes, check_version, list_endpoints
 
-DEFAULT_SPEC = REPO_ROOT.parent / "shared" / "stripe" / "spec3.yaml"
 OUTPUT_DIR = REPO_ROOT / "source_billing" / "stripe" / "schemas"
 ENDPOINTS_FILE = REPO_ROOT / "source_billing" / "stripe" / "endpoints.json"
-_COMPONENT_REF_PREFIX = "#/components/schemas/"
 
 
 class Cursor(enum.Enum):
@@ -55,23 +60,23 @@ class Cursor(enum.Enum):
 
 @dataclass(frozen=True)
 class StripeStreamSchema:
-    """One stream: its record type in the spec and the fields the connector relies on.
+    """One stream: its record type in the SDK and the fields the connector relies on.
 
     Attributes:
         name: stream name (Airbyte source-stripe's).
-        component: ``components.schemas`` key of the list endpoint's ``data`` items.
+        sdk_type: the SDK class of one record; None for an object the SDK no longer has, given in ``fields``.
         cursor: created for append-only objects, updated otherwise.
-        parent_field: for child streams, the field the connector fills with the parent object's id.
+        parent_fields: for child streams, the fields the connector fills with the parent objects' ids.
+        fields: the record's fields when there is no SDK class.
+        primary_key: the field, or fields, identifying a record.
     """
 
     name: str
-    component: str
+    sdk_type: type[StripeObject] | None
     cursor: Cursor
-    parent_field: str | None = None
-
-    @property
-    def primary_key(self) -> str:
-        return "id"
+    parent_fields: tuple[str, ...] = ()
+    fields: Mapping[str, JsonSchema] | None = None
+    primary_key: str | tuple[str, ...] = "id"
 
     @property
     def cursor_field(self) -> str:
@@ -79,61 +84,93 @@ class StripeStreamSchema:
 
 
 _C, _U = Cursor.CREATED, Cursor.UPDATED
+_ID = nullable("string")
+
+# Legacy usage record summaries (`GET /v1/subscription_items/{id}/usage_record_summaries`): 2025-03-31.basil
+# removed them, so the SDK has no class; the connector reads them in the last version that has them. Their
+# fields as Stripe's API reference of 2025-02-24.acacia documents them.
+USAGE_RECORD_SUMMARY_FIELDS: Mapping[str, JsonSchema] = {
+    "id": _ID,
+    "invoice": _ID,
+    "livemode": nullable("boolean"),
+    "object": nullable("string"),
+    "period": open_object({"end": nullable("integer"), "start": nullable("integer")}),
+    "subscription_item": _ID,
+    "total_usage": nullable("integer"),
+}
 
 STREAMS: tuple[StripeStreamSchema, ...] = (
-    StripeStreamSchema("accounts", "account", _U),
-    StripeStreamSchema("application_fees", "application_fee", _U),
-    StripeStreamSchema("application_fees_refunds", "fee_refund", _U, parent_field="application_fee_id"),
-    StripeStreamSchema("authorizations", "issuing.authorization", _U),
-    StripeStreamSchema("balance_transactions", "balance_transaction", _C),
-    StripeStreamSchema("bank_accounts", "bank_account", _U, parent_field="customer_id"),
-    StripeStreamSchema("cardholders", "issuing.cardholder", _U),
-    StripeStreamSchema("cards", "issuing.card", _U),
-    StripeStreamSchema("charges", "charge", _U),
-    StripeStreamSchema("checkout_sessions", "checkout.session", _U),
-    StripeStreamSchema("checkout_sessions_line_items", "item", _U, parent_field="checkout_session_id"),
-    StripeStreamSchema("coupons", "coupon", _U),
-    StripeStreamSchema("credit_note_line_items", "credit_note_line_item", _U, parent_field="credit_note_id"),
-    StripeStreamSchema("credit_notes", "credit_note", _U),
+    StripeStreamSchema("accounts", stripe.Account, _U),
+    StripeStreamSchema("active_entitlements", entitlements.ActiveEntitlement, _U, ("customer_id",)),
+    StripeStreamSchema("application_fees", stripe.ApplicationFee, _U),
+    StripeStreamSchema("application_fees_refunds", stripe.ApplicationFeeRefund, _U, ("application_fee_id",)),
+    StripeStreamSchema("authorizations", issuing.Authorization, _U),
+    StripeStreamSchema("balance_transactions", stripe.BalanceTransaction, _C),
+    StripeStreamSchema("bank_accounts", stripe.BankAccount, _U, ("customer_id",)),
     StripeStreamSchema(
-        "customer_balance_transactions", "customer_balance_transaction", _C, parent_field="customer_id"
+        "billing_credit_balance_transactions", billing.CreditBalanceTransaction, _U, ("customer_id",)
     ),
-    StripeStreamSchema("customers", "customer", _U),
-    StripeStreamSchema("disputes", "dispute", _U),
-    StripeStreamSchema("early_fraud_warnings", "radar.early_fraud_warning", _U),
-    StripeStreamSchema("events", "event", _C),
-    StripeStreamSchema("external_account_bank_accounts", "bank_account", _U, parent_field="account_id"),
-    StripeStreamSchema("external_account_cards", "card", _U, parent_field="account_id"),
-    StripeStreamSchema("file_links", "file_link", _C),
-    StripeStreamSchema("files", "file", _C),
-    StripeStreamSchema("invoice_items", "invoiceitem", _U),
-    StripeStreamSchema("invoice_line_items", "line_item", _U, parent_field="invoice_id"),
-    StripeStreamSchema("invoices", "invoice", _U),
-    StripeStreamSchema("payment_intents", "payment_intent", _U),
-    StripeStreamSchema("payment_methods", "payment_method", _U, parent_field="customer_id"),
-    StripeStreamSchema("payout_balance_transactions", "balance_transaction", _C, parent_field="payout_id"),
-    StripeStreamSchema("payouts", "payout", _U),
-    StripeStreamSchema("persons", "person", _U, parent_field="account_id"),
-    StripeStreamSchema("plans", "plan", _U),
-    StripeStreamSchema("prices", "price", _U),
-    StripeStreamSchema("products", "product", _U),
-    StripeStreamSchema("promotion_codes", "promotion_code", _U),
-    StripeStreamSchema("quotes", "quote", _U),
-    StripeStreamSchema("refunds", "refund", _U),
-    StripeStreamSchema("reviews", "review", _U),
-    StripeStreamSchema("setup_attempts", "setup_attempt", _C, parent_field="setup_intent_id"),
-    StripeStreamSchema("setup_intents", "setup_intent", _U),
-    StripeStreamSchema("shipping_rates", "shipping_rate", _C),
-    StripeStreamSchema("subscription_items", "subscription_item", _U, parent_field="subscription_id"),
-    StripeStreamSchema("subscription_schedule", "subscription_schedule", _U),
-    StripeStreamSchema("subscriptions", "subscription", _U),
-    StripeStreamSchema("tax_ids", "tax_id", _U, parent_field="customer_id"),
-    StripeStreamSchema("tax_rates", "tax_rate", _U),
-    StripeStreamSchema("top_ups", "topup", _U),
-    StripeStreamSchema("transactions", "issuing.transaction", _U),
-    StripeStreamSchema("transfer_reversals", "transfer_reversal", _C, parent_field="transfer_id"),
-    StripeStreamSchema("transfers", "transfer", _U),
-    StripeStreamSchema("usage_records", "usage_record_summary", _U, parent_field="subscription_item_id"),
+    StripeStreamSchema("billing_credit_grants", billing.CreditGrant, _U),
+    # Keyed as the connector declares it: one summary per meter, customer and period start.
+    StripeStreamSchema(
+        "billing_meter_event_summaries",
+        billing.MeterEventSummary,
+        _U,
+        ("customer_id",),
+        primary_key=("meter", "customer_id", "start_time"),
+    ),
+    StripeStreamSchema("billing_meters", billing.Meter, _U),
+    StripeStreamSchema("cardholders", issuing.Cardholder, _U),
+    StripeStreamSchema("cards", issuing.Card, _U),
+    StripeStreamSchema("charges", stripe.Charge, _U),
+    StripeStreamSchema("checkout_sessions", checkout.Session, _U),
+    StripeStreamSchema("checkout_sessions_line_items", stripe.LineItem, _U, ("checkout_session_id",)),
+    StripeStreamSchema("coupons", stripe.Coupon, _U),
+    StripeStreamSchema("credit_note_line_items", stripe.CreditNoteLineItem, _U, ("credit_note_id",)),
+    StripeStreamSchema("credit_notes", stripe.CreditNote, _U),
+    StripeStreamSchema(
+        "customer_balance_transactions", stripe.CustomerBalanceTransaction, _C, ("customer_id",)
+    ),
+    StripeStreamSchema("customers", stripe.Customer, _U),
+    StripeStreamSchema("disputes", stripe.Dispute, _U),
+    StripeStreamSchema("early_fraud_warnings", radar.EarlyFraudWarning, _U),
+    StripeStreamSchema("entitlements_features", entitlements.Feature, _U),
+    StripeStreamSchema("events", stripe.Event, _C),
+    StripeStreamSchema("external_account_bank_accounts", stripe.BankAccount, _U, ("account_id",)),
+    StripeStreamSchema("external_account_cards", stripe.Card, _U, ("account_id",)),
+    StripeStreamSchema("file_links", stripe.FileLink, _C),
+    StripeStreamSchema("files", stripe.File, _C),
+    StripeStreamSchema("invoice_items", stripe.InvoiceItem, _U),
+    StripeStreamSchema("invoice_line_items", stripe.InvoiceLineItem, _U, ("invoice_id",)),
+    StripeStreamSchema("invoice_payments", stripe.InvoicePayment, _U),
+    StripeStreamSchema("invoices", stripe.Invoice, _U),
+    StripeStreamSchema("payment_intents", stripe.PaymentIntent, _U),
+    StripeStreamSchema("payment_methods", stripe.PaymentMethod, _U, ("customer_id",)),
+    StripeStreamSchema("payout_balance_transactions", stripe.BalanceTransaction, _C, ("payout_id",)),
+    StripeStreamSchema("payouts", stripe.Payout, _U),
+    StripeStreamSchema("persons", stripe.Person, _U, ("account_id",)),
+    StripeStreamSchema("plans", stripe.Plan, _U),
+    StripeStreamSchema("prices", stripe.Price, _U),
+    StripeStreamSchema("products", stripe.Product, _U),
+    StripeStreamSchema("promotion_codes", stripe.PromotionCode, _U),
+    StripeStreamSchema("quotes", stripe.Quote, _U),
+    StripeStreamSchema("refunds", stripe.Refund, _U),
+    StripeStreamSchema("reviews", stripe.Review, _U),
+    StripeStreamSchema("setup_attempts", stripe.SetupAttempt, _C, ("setup_intent_id",)),
+    StripeStreamSchema("setup_intents", stripe.SetupIntent, _U),
+    StripeStreamSchema("shipping_rates", stripe.ShippingRate, _C),
+    StripeStreamSchema("subscription_items", stripe.SubscriptionItem, _U, ("subscription_id",)),
+    StripeStreamSchema("subscription_schedule", stripe.SubscriptionSchedule, _U),
+    StripeStreamSchema("subscriptions", stripe.Subscription, _U),
+    StripeStreamSchema("tax_ids", stripe.TaxId, _U, ("customer_id",)),
+    StripeStreamSchema("tax_rates", stripe.TaxRate, _U),
+    StripeStreamSchema("top_ups", stripe.Topup, _U),
+    StripeStreamSchema("transactions", issuing.Transaction, _U),
+    StripeStreamSchema("transfer_reversals", stripe.TransferReversal, _C, ("transfer_id",)),
+    StripeStreamSchema("transfers", stripe.Transfer, _U),
+    StripeStreamSchema(
+        "usage_records", None, _U, ("subscription_item_id",), fields=USAGE_RECORD_SUMMARY_FIELDS
+    ),
 )
 
 # Fields the connector adds to every Stripe record (one shared fragment).
@@ -147,75 +184,51 @@ CONNECTOR_FIELDS: Mapping[str, JsonSchema] = {
 }
 
 
-def load_spec(path: Path) -> Mapping[str, Any]:
-    """Parse the OpenAPI document (with libyaml's safe loader when available: the spec is 4 MB)."""
-    text = path.read_text(encoding="utf-8")
-    spec: Mapping[str, Any] = (
-        yaml.load(text, Loader=yaml.CSafeLoader) if yaml.__with_libyaml__ else yaml.safe_load(text)
-    )
-    return spec
-
-
-def build_schemas(
-    spec: Mapping[str, Any], streams: Sequence[StripeStreamSchema] = STREAMS
-) -> dict[str, JsonSchema]:
+def build_schemas(streams: Sequence[StripeStreamSchema] = STREAMS) -> dict[str, JsonSchema]:
     """The schema of every stream in ``streams``, keyed by stream name."""
-    components: Mapping[str, Any] = spec["components"]["schemas"]
-
-    def resolve(ref: str) -> Mapping[str, Any]:
-        if not ref.startswith(_COMPONENT_REF_PREFIX):
-            raise ValueError(f"unexpected $ref {ref!r}")
-        component: Mapping[str, Any] = components[ref.removeprefix(_COMPONENT_REF_PREFIX)]
-        return component
-
-    normalizer = SchemaNormalizer(resolve=resolve, collapse_expandable=True)
+    check_version()
+    types = SdkTypes()
+    normalizer = SchemaNormalizer(resolve=types.resolve)
     schemas = {}
     for stream in streams:
-        added = dict(CONNECTOR_FIELDS)
-        if stream.parent_field:
-            added[stream.parent_field] = nullable("string")
-        record = normalizer.record({"$ref": _COMPONENT_REF_PREFIX + stream.component})
+        if stream.sdk_type is None:
+            record = stream_schema(stream.fields or {})
+        else:
+            record = normalizer.record(types.ref(stream.sdk_type))
+        added = {**CONNECTOR_FIELDS, **{name: nullable("string") for name in stream.parent_fields}}
         schemas[stream.name] = with_added_properties(record, added)
     return schemas
 
 
-def build_endpoints(spec: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """Every list endpoint without path parameters, for custom streams: which stream schema its items share
-    (null when none of ours does) and whether it accepts `created` filters."""
-    by_component: dict[str, str] = {}
+def build_endpoints() -> dict[str, Any]:
+    """The API version and every list endpoint of it without path parameters (see the module docstring)."""
+    check_version()
+    stream_of: dict[type[StripeObject], str] = {}
     for stream in STREAMS:
-        by_component.setdefault(stream.component, stream.name)
-    endpoints = {}
-    for path, operations in sorted(spec["paths"].items()):
-        get = operations.get("get")
-        if not get or "{" in path:
-            continue
-        body = (
-            get["responses"].get("200", {}).get("content", {}).get("application/json", {}).get("schema", {})
-        )
-        properties = body.get("properties", {})
-        if properties.get("object", {}).get("enum") != ["list"] or "data" not in properties:
-            continue
-        item_ref = properties["data"].get("items", {}).get("$ref", "")
-        component = item_ref.removeprefix(_COMPONENT_REF_PREFIX) if item_ref else None
-        query = {parameter["name"] for parameter in get.get("parameters", []) if parameter["in"] == "query"}
-        endpoints[path] = {"schema": by_component.get(component or ""), "created": "created" in query}
-    return endpoints
+        if stream.sdk_type is not None:
+            stream_of.setdefault(stream.sdk_type, stream.name)
+    endpoints = {
+        path: {
+            "created": endpoint.created,
+            "schema": stream_of.get(endpoint.items[0]) if len(endpoint.items) == 1 else None,
+        }
+        for path, endpoint in list_endpoints().items()
+    }
+    return {"api_version": API_VERSION, "endpoints": endpoints}
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Generate the Stripe stream schemas from spec3.yaml.")
-    parser.add_argument("spec", nargs="?", type=Path, default=DEFAULT_SPEC, help="Stripe's spec3.yaml")
+    parser = argparse.ArgumentParser(description="Generate the Stripe stream schemas from the stripe SDK.")
     parser.add_argument("--output-dir", type=Path, default=OUTPUT_DIR, help="where to write <stream>.json")
     parser.add_argument(
-        "--endpoints-file", type=Path, default=ENDPOINTS_FILE, help="the list endpoints index"
+        "--endpoints-file", type=Path, default=ENDPOINTS_FILE, help="the API version and list endpoints"
     )
     args = parser.parse_args(argv)
-    spec = load_spec(args.spec)
-    written = write_schemas(build_schemas(spec), args.output_dir)
-    args.endpoints_file.write_text(render(build_endpoints(spec)), encoding="utf-8")
+    written = write_schemas(build_schemas(), args.output_dir)
+    args.endpoints_file.write_text(render(build_endpoints()), encoding="utf-8")
     print(
-        f"wrote {len(written)} Stripe schemas to {args.output_dir} and the endpoints to {args.endpoints_file}"
+        f"wrote {len(written)} Stripe schemas ({API_VERSION}) to {args.output_dir} and the endpoints to "
+        f"{args.endpoints_file}"
     )
 
 

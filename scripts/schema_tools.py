@@ -1,9 +1,11 @@
 """Turn vendor schema definitions into the project's stream schemas.
 
-Every generated schema follows the same rules, whatever the vendor source (OpenAPI components, pydantic
-``$defs``, hand-written fragments): draft-07, every property nullable, nothing required, every object open to
-extra properties, no descriptions or enums (APIs add values faster than specs), and nesting cut at a fixed
-depth. The output is written with sorted keys so that regenerating is byte-for-byte reproducible.
+Every generated schema follows the same rules, whatever the vendor source (the Stripe SDK's type hints,
+pydantic ``$defs``, hand-written fragments): draft-07, every property nullable, nothing required, every object
+open to extra properties, no descriptions or enums (APIs add values faster than specs), nesting cut at a fixed
+depth, and one JSON type besides null per property, so that destinations (and PyAirbyte) can give every
+column a type; a value the vendor leaves untyped is a JSON object. The output is written with sorted keys so
+that regenerating is byte-for-byte reproducible.
 """
 
 from __future__ import annotations
@@ -22,12 +24,12 @@ DRAFT_07 = "http://json-schema.org/draft-07/schema#"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # Nested objects keep their properties down to this many levels below the record (e.g. Stripe's
 # charge.payment_method_details.card.checks); deeper ones, and recursive definitions, become open objects.
-# Four levels keep every file under 100 KB.
+# Four levels keep every file under 200 KB (Stripe's payment intents are the largest).
 MAX_DEPTH = 4
 
 # The order types are listed in: "null" first, then scalars before containers.
 _TYPE_ORDER = ("null", "string", "number", "integer", "boolean", "object", "array")
-# Formats destinations use; anything else (Stripe's "unix-time", "decimal") says nothing the type does not.
+# Formats destinations use; anything else (an "email", a "uri") says nothing the type does not.
 _KEPT_FORMATS = frozenset({"date-time", "date"})
 _SCALAR_TYPES = frozenset({"string", "number", "integer", "boolean"})
 _TYPING_KEYS = frozenset({"type", "format", "properties", "additionalProperties", "items"})
@@ -59,13 +61,13 @@ class StreamRow(Protocol):
     def name(self) -> str: ...
 
     @property
-    def primary_key(self) -> str: ...
+    def primary_key(self) -> str | tuple[str, ...]: ...
 
     @property
     def cursor_field(self) -> str | None: ...
 
     @property
-    def parent_field(self) -> str | None: ...
+    def parent_fields(self) -> tuple[str, ...]: ...
 
 
 def nullable(*types: str, **extra: Any) -> JsonSchema:
@@ -79,11 +81,6 @@ def open_object(properties: Mapping[str, JsonSchema] | None = None) -> JsonSchem
     if properties:
         schema["properties"] = dict(properties)
     return schema
-
-
-def any_json() -> JsonSchema:
-    """Any JSON value: what an untyped vendor field (e.g. an SDK field typed ``object``) may hold."""
-    return nullable(*_TYPE_ORDER, additionalProperties=True)
 
 
 def array_of(items: JsonSchema) -> JsonSchema:
@@ -129,19 +126,16 @@ def write_schemas(schemas: Mapping[str, JsonSchema], output_dir: Path) -> list[P
 
 @dataclass(frozen=True)
 class SchemaNormalizer:
-    """Rewrites a vendor JSON Schema (OpenAPI 3.0 flavour or pydantic's) into the project's rules.
+    """Rewrites a vendor JSON Schema (pydantic's, or one built from SDK type hints) into the project's rules.
 
     Attributes:
         resolve: returns the schema a ``$ref`` string points to.
         max_depth: how many levels of nested objects keep their properties; deeper objects (and recursive
             definitions) become plain open objects.
-        collapse_expandable: treat ``anyOf: [string, $ref...]`` as a Stripe expandable field: an id string,
-            or the expanded object, which is not inlined.
     """
 
     resolve: Callable[[str], Mapping[str, Any]]
     max_depth: int = MAX_DEPTH
-    collapse_expandable: bool = False
 
     def record(self, node: Mapping[str, Any], union_fields: UnionFields = "common") -> JsonSchema:
         """The stream schema of a record type (an object, or a union of objects).
@@ -179,7 +173,8 @@ class SchemaNormalizer:
         if json_type == "null":
             return nullable()
         if json_type is None:
-            return any_json()
+            # Untyped by the vendor (an SDK field typed `object`): free-form, a JSON column.
+            return open_object()
         raise ValueError(f"cannot type schema node {dict(node)!r}")
 
     def _object(self, node: Mapping[str, Any], depth: int) -> JsonSchema:
@@ -191,19 +186,10 @@ class SchemaNormalizer:
     def _union(
         self, variants: Sequence[Mapping[str, Any]], depth: int, union_fields: UnionFields
     ) -> JsonSchema:
-        if self.collapse_expandable and _is_expandable(variants):
-            return nullable("string", "object", additionalProperties=True)
         concrete = [variant for variant in variants if variant.get("type") != "null"]
         if not concrete:
             return nullable()
         return merge_variants([self.normalize(variant, depth) for variant in concrete], union_fields)
-
-
-def _is_expandable(variants: Sequence[Mapping[str, Any]]) -> bool:
-    """Stripe's expandable fields: an id string or the referenced object(s)."""
-    has_id = any(variant.get("type") == "string" for variant in variants)
-    has_ref = any("$ref" in variant for variant in variants)
-    return has_id and has_ref
 
 
 def merge_variants(schemas: Sequence[JsonSchema], union_fields: UnionFields = "common") -> JsonSchema:
