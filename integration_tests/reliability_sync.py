@@ -24,7 +24,7 @@ from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, read
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from integration_tests.conftest import sandbox_config
-from integration_tests.reliability_dataset import ORB_USAGE, duplicates, expected_ids, primary_key
+from integration_tests.reliability_dataset import COMPUTED, duplicates, expected_ids, primary_key
 from sandbox import credentials
 from sandbox.process import SandboxProcess
 from source_billing import SourceBilling
@@ -100,30 +100,33 @@ def sync(
     return read(SourceBilling(), dict(config), catalog, state)
 
 
-def usage_ids(config: Mapping[str, Any]) -> set[str]:
-    """The ids of Orb's subscription usage rows, from a fault-free read (the sandbox computes them from
-    usage events; the control API cannot list them)."""
-    output = sync(config, catalog_of(config, [ORB_USAGE]))
+def usage_ids(config: Mapping[str, Any]) -> dict[str, set[str]]:
+    """The ids of the usage rows of each computed stream (Orb subscription usage, Stripe meter event
+    summaries), from a fault-free read: the sandbox computes them from usage events, and the control API
+    cannot list them."""
+    output = sync(config, catalog_of(config, COMPUTED))
     assert not output.errors
-    return {str(row["id"]) for row in records_by_stream(output)[ORB_USAGE]}
+    found = records_by_stream(output)
+    return {stream: {str(row["id"]) for row in found[stream]} for stream in COMPUTED}
 
 
 def record_set_problems(
     sandbox: SandboxProcess,
     found: Mapping[str, Iterable[Mapping[str, Any]]],
     streams: Iterable[str],
-    usage_between: tuple[set[str], set[str]] | None = None,
+    usage_between: tuple[dict[str, set[str]], dict[str, set[str]]] | None = None,
 ) -> list[str]:
-    """Per stream, the records lost or invented compared with the sandbox. Orb usage is compared with
+    """Per stream, the records lost or invented compared with the sandbox. Computed usage is compared with
     fault-free reads just before and just after (`usage_between`): the same rows, unless a new day began
     in between, when the rows found lie between the two."""
     problems: list[str] = []
     for stream in streams:
         ids = {str(record[primary_key(stream)]) for record in found.get(stream, [])}
-        if stream == ORB_USAGE:
-            if usage_between is not None and not usage_between[0] <= ids <= usage_between[1]:
-                before, after = usage_between
-                problems.append(f"{stream}: {len(before - ids)} rows lost, {len(ids - after)} invented")
+        if stream in COMPUTED:
+            if usage_between is not None:
+                before, after = usage_between[0][stream], usage_between[1][stream]
+                if not before <= ids <= after:
+                    problems.append(f"{stream}: {len(before - ids)} rows lost, {len(ids - after)} invented")
             continue
         problems += expected_ids(sandbox, stream).problems(stream, ids)
     return problems

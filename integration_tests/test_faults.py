@@ -164,7 +164,7 @@ class FaultedRun:
     found: dict[str, list[Any]]
     log: list[dict[str, Any]]
     probe: TransportProbe
-    usage_between: tuple[set[str], set[str]]
+    usage_between: tuple[dict[str, set[str]], dict[str, set[str]]]
     bursts: int
 
 
@@ -340,8 +340,12 @@ def test_given_one_ledger_that_always_fails_when_synced_then_bounded_attempts_tr
     (saved,) = state
     assert saved.stream is not None
     cursors = saved.stream.stream_state.__dict__
-    # Every other customer's ledger was read in full and checkpointed; the failed one was not.
-    assert set(cursors) == customers - {failing}
+    # Every other customer's ledgers were read in full and checkpointed (a cursor per customer and
+    # currency); the failed one's were not.
+    ledgers = {(entry["customer"]["id"], entry["currency"]) for entry in entries}
+    assert {tuple(partition.split("|", 1)) for partition in cursors} == {
+        (customer_id, "credits") for customer_id in customers - {failing}
+    } | {(customer_id, currency) for customer_id, currency in ledgers if customer_id != failing}
 
     resumed = sync(config, catalog, state)
     assert not resumed.errors

@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import pendulum
 import pytest
 from airbyte_cdk.models import AirbyteStateMessage, AirbyteStreamStatus, FailureType, SyncMode
-from airbyte_cdk.test.catalog_builder import CatalogBuilder
-from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, read
+from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput
 from airbyte_cdk.test.state_builder import StateBuilder
 
+from integration_tests.stripe_sync import read_streams, sandbox_objects, stream_records, stripe_config
 from sandbox import credentials
 from sandbox.process import SandboxProcess
-from source_billing import SourceBilling
 
 
 @pytest.fixture(scope="module")
@@ -24,42 +22,6 @@ def stripe_sandbox() -> Iterator[SandboxProcess]:
     """A sandbox of its own: these tests change Stripe data."""
     with SandboxProcess(scale=120, max_seconds=900) as running:
         yield running
-
-
-def _config(sandbox: SandboxProcess, **stripe: Any) -> dict[str, Any]:
-    section = {
-        "client_secret": credentials.STRIPE_TEST_KEY,
-        "api_base_url": sandbox.base_url("stripe"),
-        **stripe,
-    }
-    return {"stripe": section, "max_concurrency": 8}
-
-
-def _read(
-    config: dict[str, Any],
-    streams: list[str],
-    mode: SyncMode = SyncMode.incremental,
-    state: list[AirbyteStateMessage] | None = None,
-    *,
-    expect_errors: bool = False,
-) -> EntrypointOutput:
-    catalog = CatalogBuilder()
-    for name in streams:
-        catalog = catalog.with_stream(name, mode)
-    output = read(SourceBilling(), config, catalog.build(), state, expecting_exception=expect_errors)
-    if not expect_errors:
-        assert not output.errors, [e.trace.error.message for e in output.errors if e.trace and e.trace.error]
-    return output
-
-
-def _records(output: EntrypointOutput, stream: str) -> list[dict[str, Any]]:
-    return [dict(m.record.data) for m in output.records if m.record is not None and m.record.stream == stream]
-
-
-def _objects(sandbox: SandboxProcess, resource: str, account: str | None = None) -> list[dict[str, Any]]:
-    query = f"?account={account}" if account else ""
-    data: list[dict[str, Any]] = sandbox.control("GET", f"/_control/objects/stripe/{resource}{query}")["data"]
-    return data
 
 
 def _final_state(output: EntrypointOutput) -> list[AirbyteStateMessage]:
@@ -83,15 +45,15 @@ def _statuses(output: EntrypointOutput) -> dict[str, AirbyteStreamStatus]:
 def test_given_changes_after_a_sync_when_read_incremental_then_events_bring_updates_and_deletions_only(
     stripe_sandbox: SandboxProcess,
 ) -> None:
-    config = _config(stripe_sandbox)
-    first = _read(config, ["customers"])
-    assert {r["id"] for r in _records(first, "customers")} == {
-        o["id"] for o in _objects(stripe_sandbox, "customers")
+    config = stripe_config(stripe_sandbox)
+    first = read_streams(config, ["customers"])
+    assert {r["id"] for r in stream_records(first, "customers")} == {
+        o["id"] for o in sandbox_objects(stripe_sandbox, "customers")
     }
     state = _final_state(first)
     synced_at = state[0].stream.stream_state.default["updated"]  # type: ignore[union-attr]
 
-    existing = _objects(stripe_sandbox, "customers")
+    existing = sandbox_objects(stripe_sandbox, "customers")
     created = stripe_sandbox.control("POST", "/_control/stripe/customers", {"email": "new@example.com"})
     updated = stripe_sandbox.control(
         "POST", f"/_control/stripe/customers/{existing[0]['id']}", {"email": "moved@example.com"}
@@ -105,10 +67,10 @@ def test_given_changes_after_a_sync_when_read_incremental_then_events_bring_upda
     deleted = stripe_sandbox.control("DELETE", f"/_control/stripe/customers/{existing[2]['id']}")
     time.sleep(1.1)  # what happens in the sync's own second belongs to the next sync
 
-    second = _read(config, ["customers"], state=state)
-    records = {r["id"]: r for r in _records(second, "customers")}
+    second = read_streams(config, ["customers"], state=state)
+    records = {r["id"]: r for r in stream_records(second, "customers")}
     assert set(records) == {created["id"], updated["id"], existing[1]["id"], deleted["id"]}
-    assert len(_records(second, "customers")) == 4, (
+    assert len(stream_records(second, "customers")) == 4, (
         "an object changed twice comes once, in its newest version"
     )
     assert records[updated["id"]]["email"] == "moved@example.com"
@@ -123,9 +85,9 @@ def test_given_state_older_than_30_days_when_read_incremental_then_full_reread_a
 ) -> None:
     old = pendulum.now("UTC").subtract(days=40).int_timestamp
     state = StateBuilder().with_stream_state("customers", {"default": {"updated": old}}).build()
-    output = _read(_config(stripe_sandbox), ["customers"], state=state)
-    assert {r["id"] for r in _records(output, "customers")} == {
-        o["id"] for o in _objects(stripe_sandbox, "customers")
+    output = read_streams(stripe_config(stripe_sandbox), ["customers"], state=state)
+    assert {r["id"] for r in stream_records(output, "customers")} == {
+        o["id"] for o in sandbox_objects(stripe_sandbox, "customers")
     }
     logs = " ".join(m.log.message for m in output.logs if m.log is not None)
     assert "older than Stripe keeps events (30 days)" in logs
@@ -135,13 +97,15 @@ def test_given_state_older_than_30_days_when_read_incremental_then_full_reread_a
 def test_given_invoices_with_more_than_10_lines_when_read_line_items_then_every_line_and_no_invoice(
     stripe_sandbox: SandboxProcess,
 ) -> None:
-    output = _read(_config(stripe_sandbox), ["invoice_line_items"], SyncMode.full_refresh)
-    records = _records(output, "invoice_line_items")
+    output = read_streams(stripe_config(stripe_sandbox), ["invoice_line_items"], SyncMode.full_refresh)
+    records = stream_records(output, "invoice_line_items")
     assert records
     assert all(r["object"] == "line_item" for r in records), "child streams emit children only"
-    invoices = _objects(stripe_sandbox, "invoices")
+    invoices = sandbox_objects(stripe_sandbox, "invoices")
     assert any(invoice["lines"]["has_more"] for invoice in invoices), "the sandbox has invoices of > 10 lines"
-    expected = {(line["id"], line["_parent"]) for line in _objects(stripe_sandbox, "invoice_line_items")}
+    expected = {
+        (line["id"], line["_parent"]) for line in sandbox_objects(stripe_sandbox, "invoice_line_items")
+    }
     assert {(r["id"], r["invoice_id"]) for r in records} == expected
     assert len(records) == len(expected)
 
@@ -149,15 +113,17 @@ def test_given_invoices_with_more_than_10_lines_when_read_line_items_then_every_
 def test_given_an_invoice_with_many_lines_changes_when_read_incremental_then_all_its_lines_come_from_events(
     stripe_sandbox: SandboxProcess,
 ) -> None:
-    config = _config(stripe_sandbox)
-    state = _final_state(_read(config, ["invoice_line_items"]))
-    big = next(i for i in _objects(stripe_sandbox, "invoices") if i["lines"]["has_more"])
+    config = stripe_config(stripe_sandbox)
+    state = _final_state(read_streams(config, ["invoice_line_items"]))
+    big = next(i for i in sandbox_objects(stripe_sandbox, "invoices") if i["lines"]["has_more"])
     stripe_sandbox.control("POST", f"/_control/stripe/invoices/{big['id']}", {"description": "changed"})
     time.sleep(1.1)
-    second = _read(config, ["invoice_line_items"], state=state)
-    lines = _records(second, "invoice_line_items")
+    second = read_streams(config, ["invoice_line_items"], state=state)
+    lines = stream_records(second, "invoice_line_items")
     expected = {
-        line["id"] for line in _objects(stripe_sandbox, "invoice_line_items") if line["_parent"] == big["id"]
+        line["id"]
+        for line in sandbox_objects(stripe_sandbox, "invoice_line_items")
+        if line["_parent"] == big["id"]
     }
     assert len(expected) > 10
     assert {r["id"] for r in lines} == expected, (
@@ -169,11 +135,11 @@ def test_given_two_connect_accounts_when_read_then_records_of_both_tagged_with_s
     stripe_sandbox: SandboxProcess,
 ) -> None:
     accounts = list(credentials.STRIPE_CONNECTED_ACCOUNTS)
-    output = _read(_config(stripe_sandbox, account_ids=accounts), ["customers"])
-    records = _records(output, "customers")
+    output = read_streams(stripe_config(stripe_sandbox, account_ids=accounts), ["customers"])
+    records = stream_records(output, "customers")
     for account in accounts:
         mine = {r["id"] for r in records if r["stripe_account_id"] == account}
-        assert mine == {o["id"] for o in _objects(stripe_sandbox, "customers", account)}
+        assert mine == {o["id"] for o in sandbox_objects(stripe_sandbox, "customers", account)}
         assert mine
     (state,) = _final_state(output)
     assert set(state.stream.stream_state.__dict__) == set(accounts)  # type: ignore[union-attr]
@@ -182,12 +148,12 @@ def test_given_two_connect_accounts_when_read_then_records_of_both_tagged_with_s
 def test_given_key_without_permission_for_some_streams_when_read_then_others_complete_and_user_told_which(
     stripe_sandbox: SandboxProcess,
 ) -> None:
-    config = _config(stripe_sandbox, client_secret=credentials.STRIPE_RESTRICTED_KEY)
-    output = _read(
+    config = stripe_config(stripe_sandbox, client_secret=credentials.STRIPE_RESTRICTED_KEY)
+    output = read_streams(
         config, ["customers", "charges", "balance_transactions"], SyncMode.full_refresh, expect_errors=True
     )
-    assert {r["id"] for r in _records(output, "customers")} == {
-        o["id"] for o in _objects(stripe_sandbox, "customers")
+    assert {r["id"] for r in stream_records(output, "customers")} == {
+        o["id"] for o in sandbox_objects(stripe_sandbox, "customers")
     }
     statuses = _statuses(output)
     assert statuses["customers"] == AirbyteStreamStatus.COMPLETE
@@ -211,10 +177,12 @@ def test_given_key_without_permission_when_read_incrementally_in_many_windows_th
     stripe_sandbox: SandboxProcess,
 ) -> None:
     # The first window refused ends the stream's other windows unread: none of them may count as read.
-    config = _config(stripe_sandbox, client_secret=credentials.STRIPE_RESTRICTED_KEY, slice_range_days=30)
-    output = _read(config, ["charges"], expect_errors=True)
+    config = stripe_config(
+        stripe_sandbox, client_secret=credentials.STRIPE_RESTRICTED_KEY, slice_range_days=30
+    )
+    output = read_streams(config, ["charges"], expect_errors=True)
     assert _statuses(output)["charges"] == AirbyteStreamStatus.INCOMPLETE
-    assert not _records(output, "charges")
+    assert not stream_records(output, "charges")
     saved = [state.stream.stream_state for state in _final_state(output) if state.stream]
     assert all(not (cursor and cursor.__dict__) for cursor in saved), saved
 
@@ -222,18 +190,18 @@ def test_given_key_without_permission_when_read_incrementally_in_many_windows_th
 def test_given_search_and_custom_streams_when_read_then_each_returns_what_the_api_lists(
     stripe_sandbox: SandboxProcess,
 ) -> None:
-    config = _config(
+    config = stripe_config(
         stripe_sandbox,
         search_streams=[{"name": "big_charges", "object": "charges", "query": "amount>5000"}],
         custom_streams=[{"name": "active_products", "path": "/v1/products", "params": {"active": True}}],
     )
-    output = _read(config, ["big_charges", "active_products"], SyncMode.full_refresh)
-    charges = _objects(stripe_sandbox, "charges")
-    assert {r["id"] for r in _records(output, "big_charges")} == {
+    output = read_streams(config, ["big_charges", "active_products"], SyncMode.full_refresh)
+    charges = sandbox_objects(stripe_sandbox, "charges")
+    assert {r["id"] for r in stream_records(output, "big_charges")} == {
         c["id"] for c in charges if c["amount"] > 5000
     }
-    products = _objects(stripe_sandbox, "products")
-    assert {r["id"] for r in _records(output, "active_products")} == {
+    products = sandbox_objects(stripe_sandbox, "products")
+    assert {r["id"] for r in stream_records(output, "active_products")} == {
         p["id"] for p in products if p["active"]
     }
-    assert 0 < len(_records(output, "active_products")) < len(products)
+    assert 0 < len(stream_records(output, "active_products")) < len(products)

@@ -1,12 +1,12 @@
 """A full refresh of every Stripe stream returns exactly the sandbox's objects: the same ids, none twice,
-every record valid against its stream's schema. Top-level streams at a scale of 2,000 objects each; child
-streams (one request per parent for some of them, within Stripe's rate limits) under 300 parents."""
+every record valid against its stream's schema. Top-level streams at a scale of 250 objects each (three
+pages); child streams (one request per parent for some of them, within Stripe's rate limits) under 60
+parents. The soak (`make soak`) reads 2,000 objects each and children under 300 parents."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pendulum
 import pytest
@@ -15,47 +15,17 @@ from airbyte_cdk.test.catalog_builder import CatalogBuilder
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, read
 from jsonschema import Draft7Validator
 
+from integration_tests.stripe_sync import expected_objects
 from sandbox import credentials
 from sandbox.process import SandboxProcess
 from source_billing import SourceBilling
 from source_billing.schemas import load_schema
 from source_billing.stripe.streams import STREAMS
 
-TOP_LEVEL_SCALE = 2_000
-CHILD_SCALE = 300
+TOP_LEVEL_SCALES = [pytest.param(250, id="bounded"), pytest.param(2_000, id="soak", marks=pytest.mark.soak)]
+CHILD_SCALES = [pytest.param(60, id="bounded"), pytest.param(300, id="soak", marks=pytest.mark.soak)]
 TOP_LEVEL = [row.name for row in STREAMS if row.parent is None]
 CHILDREN = [row.name for row in STREAMS if row.parent is not None]
-Keep = Callable[[dict[str, Any]], bool]
-
-
-def _everything(_: dict[str, Any]) -> bool:
-    return True
-
-
-def _of_type(object_type: str) -> Keep:
-    return lambda item: item.get("object") == object_type
-
-
-# stream -> (the sandbox's resource, which of its objects the stream returns)
-EXPECTED: dict[str, tuple[str, Keep]] = {
-    "application_fees_refunds": ("application_fee_refunds", _everything),
-    "authorizations": ("issuing_authorizations", _everything),
-    "bank_accounts": ("customer_sources", _of_type("bank_account")),
-    "cardholders": ("issuing_cardholders", _everything),
-    "cards": ("issuing_cards", _everything),
-    "checkout_sessions_line_items": ("checkout_session_line_items", _everything),
-    # The platform's own external accounts: the key's account, read without a Connect account.
-    "external_account_bank_accounts": ("external_accounts?account=acct_sandbox", _of_type("bank_account")),
-    "external_account_cards": ("external_accounts?account=acct_sandbox", _of_type("card")),
-    "invoice_items": ("invoiceitems", _everything),
-    "payment_methods": ("payment_methods", lambda item: item.get("customer") is not None),
-    "subscription_schedule": ("subscription_schedules", _everything),
-    "top_ups": ("topups", _everything),
-    "transactions": ("issuing_transactions", _everything),
-    "usage_records": ("usage_record_summaries", _everything),
-    # `persons` lists the people of the platform's Connect accounts (children of `GET /v1/accounts`).
-    "persons": ("persons", lambda item: item["_parent"] != credentials.STRIPE_PLATFORM_ACCOUNT),
-}
 
 
 def _full_refresh(scale: int, streams: list[str]) -> Iterator[tuple[SandboxProcess, EntrypointOutput]]:
@@ -73,14 +43,14 @@ def _full_refresh(scale: int, streams: list[str]) -> Iterator[tuple[SandboxProce
         yield sandbox, read(SourceBilling(), config, catalog.build())
 
 
-@pytest.fixture(scope="module")
-def top_level() -> Iterator[tuple[SandboxProcess, EntrypointOutput]]:
-    yield from _full_refresh(TOP_LEVEL_SCALE, TOP_LEVEL)
+@pytest.fixture(scope="module", params=TOP_LEVEL_SCALES)
+def top_level(request: pytest.FixtureRequest) -> Iterator[tuple[SandboxProcess, EntrypointOutput]]:
+    yield from _full_refresh(request.param, TOP_LEVEL)
 
 
-@pytest.fixture(scope="module")
-def children() -> Iterator[tuple[SandboxProcess, EntrypointOutput]]:
-    yield from _full_refresh(CHILD_SCALE, CHILDREN)
+@pytest.fixture(scope="module", params=CHILD_SCALES)
+def children(request: pytest.FixtureRequest) -> Iterator[tuple[SandboxProcess, EntrypointOutput]]:
+    yield from _full_refresh(request.param, CHILDREN)
 
 
 def _assert_exactly_the_sandbox_objects(
@@ -88,10 +58,7 @@ def _assert_exactly_the_sandbox_objects(
 ) -> None:
     assert not output.errors, [e.trace.error.message for e in output.errors if e.trace and e.trace.error]
     records = [m.record.data for m in output.records if m.record is not None and m.record.stream == stream]
-    resource, keep = EXPECTED.get(stream, (stream, _everything))
-    objects = [
-        item for item in sandbox.control("GET", f"/_control/objects/stripe/{resource}")["data"] if keep(item)
-    ]
+    objects = expected_objects(sandbox, stream)
     counts = Counter(record["id"] for record in records)
     assert not [key for key, count in counts.items() if count > 1], f"{stream} emitted records twice"
     if stream == "events":
@@ -101,7 +68,7 @@ def _assert_exactly_the_sandbox_objects(
         assert {item["id"] for item in objects} <= set(counts)
     else:
         assert set(counts) == {item["id"] for item in objects}
-    assert objects, f"the sandbox has no {resource} for {stream}"
+    assert objects, f"the sandbox has no objects for {stream}"
 
     validator = Draft7Validator(load_schema("source_billing.stripe", stream))
     invalid = [error.message for record in records for error in validator.iter_errors(record)]
@@ -109,7 +76,7 @@ def _assert_exactly_the_sandbox_objects(
 
 
 @pytest.mark.parametrize("stream", TOP_LEVEL)
-def test_given_2000_objects_when_full_refresh_then_the_stream_has_exactly_them_valid_against_its_schema(
+def test_given_pages_of_objects_when_full_refresh_then_the_stream_has_exactly_them_valid_against_its_schema(
     top_level: tuple[SandboxProcess, EntrypointOutput], stream: str
 ) -> None:
     _assert_exactly_the_sandbox_objects(*top_level, stream)

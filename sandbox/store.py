@@ -54,6 +54,7 @@ class Collection:
         self._parents: dict[str, str] = {}
         self._order: list[SortKey] = []
         self._json: dict[str, tuple[JsonObject, bytes]] = {}
+        self._rendered: dict[str, dict[str, tuple[JsonObject, bytes]]] = {}
         self._tombstones: dict[str, SortKey] = {}
         self._views: dict[Hashable, tuple[int, list[SortKey]]] = {}
         self._lock = threading.Lock()
@@ -128,6 +129,8 @@ class Collection:
             self._tombstones[object_id] = key
             self._parents.pop(object_id, None)
             self._json.pop(object_id, None)
+            for rendered in self._rendered.values():
+                rendered.pop(object_id, None)
             order = list(self._order)
             del order[bisect.bisect_left(order, key)]
             self._order = order
@@ -158,6 +161,19 @@ class Collection:
             return cached[1]
         data = dumps(obj)
         self._json[object_id] = (obj, data)
+        return data
+
+    def rendered_json_of(
+        self, object_id: str, variant: str, render: Callable[[JsonObject], JsonObject]
+    ) -> bytes:
+        """Like ``json_of`` for one rendering of the object (an API version's shape), cached per variant."""
+        obj = self._objects[object_id]
+        rendered = self._rendered.setdefault(variant, {})
+        cached = rendered.get(object_id)
+        if cached is not None and cached[0] is obj:
+            return cached[1]
+        data = dumps(render(obj))
+        rendered[object_id] = (obj, data)
         return data
 
     def order(self) -> list[SortKey]:

@@ -12,6 +12,7 @@ from sandbox.seed import Scales
 from sandbox.store import JsonObject
 from sandbox.stripe_data import StripeAccountData
 from sandbox.stripe_resources import RESOURCES_BY_NAME, StripeResource
+from sandbox.stripe_versions import LEGACY, VersionHistory, histories
 
 LINK_VIEWS: dict[str, StripeResource] = {
     row.link_view: row for row in RESOURCES_BY_NAME.values() if row.link_view
@@ -26,9 +27,14 @@ class StripeAccounts:
         seed: Run seed.
         scales: Object counts.
         clock: Sandbox clock.
+        versions: ``ACCOUNT=SPEC`` entries that override the accounts' default version histories
+            (``stripe_versions.DEFAULT_HISTORIES``).
+
+    Raises:
+        ValueError: A malformed version entry.
     """
 
-    def __init__(self, seed: int, scales: Scales, clock: Clock) -> None:
+    def __init__(self, seed: int, scales: Scales, clock: Clock, versions: tuple[str, ...] = ()) -> None:
         self._seed = seed
         self._scales = scales
         self._clock = clock
@@ -36,6 +42,7 @@ class StripeAccounts:
         # Connected accounts are generated on first use, but as of the start time, so their data does not
         # depend on when a client first asks (or on clock changes before that).
         self._start = clock.now_int()
+        self._histories = histories(versions, self._start)
         self._lock = threading.Lock()
         self.account(creds.STRIPE_PLATFORM_ACCOUNT)
 
@@ -77,7 +84,8 @@ class StripeAccounts:
             raise KeyError(f"unknown Stripe account {account_id!r}; use one of {list(creds.STRIPE_ACCOUNTS)}")
         # Only the platform's changes reach other accounts' events (Connect objects live in the platform).
         resolve = self.account if account_id == creds.STRIPE_PLATFORM_ACCOUNT else None
-        return StripeAccountData(self._seed, account_id, slot, self._start, scales, resolve)
+        history = self._histories.get(account_id, VersionHistory(LEGACY))
+        return StripeAccountData(self._seed, account_id, slot, self._start, scales, resolve, history)
 
     def _data_for(
         self, resource: str, account: str | None

@@ -1,7 +1,9 @@
 """Factories for Stripe's billing objects (customers, subscriptions, invoices, credit notes, quotes).
 
-Each factory returns one object with the fields the 2023-08-16 OpenAPI spec defines for it, filled
-with small realistic values. Ids that objects point at always exist in the same account.
+Each factory returns one object with the fields the 2023-08-16 OpenAPI spec defines for it, plus the
+few only later versions have (``stripe_versions`` renders them by version), filled with small realistic
+values. Ids that objects point at exist in the same account (invoice lines not from a subscription name an
+invoice item id of their own, as basil's ``parent.invoice_item_details.invoice_item`` needs one).
 """
 
 from __future__ import annotations
@@ -105,7 +107,7 @@ def subscription(ctx: SeedContext, index: int) -> JsonObject:
 
 def subscription_item(ctx: SeedContext, index: int, parent: JsonObject) -> JsonObject:
     """One item of a subscription (Stripe embeds the price; metered items have no quantity)."""
-    price = price_summary(ctx.pick("prices"))
+    price = price_summary(_item_price(ctx, index, parent))
     quantity = ctx.rng.randint(1, 5)
     metered = price is not None and (price["recurring"] or {}).get("usage_type") == "metered"
     return {
@@ -113,12 +115,27 @@ def subscription_item(ctx: SeedContext, index: int, parent: JsonObject) -> JsonO
         "object": "subscription_item",
         "billing_thresholds": None,
         "created": int(parent["created"]) + 1,
+        # Since 2025-03-31.basil the billing period is the item's (older versions leave it out).
+        "current_period_end": parent["current_period_end"],
+        "current_period_start": parent["current_period_start"],
         "metadata": {},
         "price": price,
         "quantity": None if metered else quantity,
         "subscription": parent["id"],
         "tax_rates": [],
     }
+
+
+def _item_price(ctx: SeedContext, index: int, parent: JsonObject) -> JsonObject | None:
+    """A random price; the second and third subscriptions' first items are on the seeded meter-based and
+    legacy metered prices (``catalogue.price`` index 1 and 2), so both kinds exist at any scale."""
+    subscriptions = ctx.generated.get("subscriptions", [])
+    prices = ctx.generated.get("prices", [])
+    for position in (1, 2):
+        chosen = len(subscriptions) > position and parent is subscriptions[position]
+        if index == 0 and chosen and len(prices) > position:
+            return prices[position]
+    return ctx.pick("prices")
 
 
 def fill_subscription(ctx: SeedContext, sub: JsonObject, items: list[JsonObject]) -> None:
@@ -188,6 +205,7 @@ def invoice(ctx: SeedContext, index: int) -> JsonObject:
             "voided_at": created + 7200 if status == "void" else None,
         },
         "subscription": None if sub is None else sub["id"],
+        "subscription_details": None if sub is None else {"metadata": dict(sub["metadata"])},
         "subtotal": 0,
         "tax": None,
         "total": 0,
@@ -206,6 +224,10 @@ def invoice_line(ctx: SeedContext, index: int, parent: JsonObject) -> JsonObject
     prc = ctx.pick("prices")
     quantity = ctx.rng.randint(1, 3)
     unit = int(prc["unit_amount"]) if prc else ctx.amount(900, 9900)
+    item = None
+    if parent["subscription"]:
+        items = ctx.collections["subscription_items"].children(str(parent["subscription"]))
+        item = items[index % len(items)][1] if items else None
     return {
         "id": ctx.new_id("il"),
         "object": "line_item",
@@ -216,7 +238,8 @@ def invoice_line(ctx: SeedContext, index: int, parent: JsonObject) -> JsonObject
         "discount_amounts": [],
         "discountable": True,
         "discounts": [],
-        "invoice_item": None,
+        "invoice": parent["id"],
+        "invoice_item": None if parent["subscription"] else ctx.new_id("ii"),
         "livemode": False,
         "metadata": {},
         "period": {"end": parent["period_end"], "start": parent["period_start"]},
@@ -226,6 +249,7 @@ def invoice_line(ctx: SeedContext, index: int, parent: JsonObject) -> JsonObject
         "proration_details": {"credited_items": None},
         "quantity": quantity,
         "subscription": parent["subscription"],
+        "subscription_item": item,
         "tax_amounts": [],
         "tax_rates": [],
         "type": "subscription" if parent["subscription"] else "invoiceitem",

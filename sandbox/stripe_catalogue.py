@@ -43,12 +43,17 @@ def price(ctx: SeedContext, index: int) -> JsonObject:
     prod = ctx.pick("products")
     recurring = ctx.chance(0.8)
     amount = ctx.amount(900, 99900)
-    # Some recurring prices bill reported usage (their subscription items have usage record summaries).
-    metered = recurring and ctx.chance(0.15)
+    # Some recurring prices bill usage: legacy metered prices (their items have usage record summaries)
+    # or prices on a billing meter (their usage is the meter's event summaries). Price 1 is on a meter,
+    # price 2 legacy metered, so both kinds exist at any scale.
+    metered = index in (1, 2) or (recurring and ctx.chance(0.15))
+    recurring = recurring or metered
+    on_meter = index == 1 or (index != 2 and metered and ctx.chance(0.5))
+    meter = ctx.pick_id("billing_meters") if on_meter else None
     return {
         "id": ctx.new_id("price"),
         "object": "price",
-        "active": ctx.chance(0.9),
+        "active": index in (1, 2) or ctx.chance(0.9),
         "billing_scheme": "per_unit",
         "created": ctx.after(prod),
         "currency": ctx.currency(),
@@ -59,9 +64,10 @@ def price(ctx: SeedContext, index: int) -> JsonObject:
         "nickname": f"Price {index}",
         "product": None if prod is None else prod["id"],
         "recurring": {
-            "aggregate_usage": "sum" if metered else None,
+            "aggregate_usage": "sum" if metered and meter is None else None,
             "interval": ctx.choice(("month", "month", "year")),
             "interval_count": 1,
+            "meter": meter,
             "trial_period_days": None,
             "usage_type": "metered" if metered else "licensed",
         }

@@ -126,10 +126,12 @@ def fill_setup_intent(ctx: SeedContext, intent: JsonObject, attempts: list[JsonO
 
 
 def usage_periods(ctx: SeedContext, item: JsonObject) -> int:
-    """Usage summaries exist for metered prices only: one per billing period so far (up to four)."""
+    """Usage summaries exist for legacy metered prices only: one per billing period so far (up to four);
+    items on a billing meter have none (Stripe refuses the list for them)."""
     price = item.get("price") or {}
     recurring = price.get("recurring") or {}
-    return ctx.rng.randint(1, 4) if recurring.get("usage_type") == "metered" else 0
+    legacy = recurring.get("usage_type") == "metered" and not recurring.get("meter")
+    return ctx.rng.randint(1, 4) if legacy else 0
 
 
 def usage_record_summary(ctx: SeedContext, index: int, parent: JsonObject) -> JsonObject:

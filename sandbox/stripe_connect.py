@@ -34,7 +34,7 @@ def account(ctx: SeedContext, index: int) -> JsonObject:
     """A connected account of the platform; ``external_accounts`` is filled from its external accounts."""
     served = creds.STRIPE_CONNECTED_ACCOUNTS
     account_id = served[index] if index < len(served) else ctx.new_id("acct", 16)
-    kind = "standard" if index < len(served) else ctx.choice(("standard", "express", "custom", "custom"))
+    kind = KINDS[index] if index < len(KINDS) else ctx.choice(("standard", "express", "custom", "custom"))
     created = ctx.created()
     name = f"Sandbox {account_id}"
     return {
@@ -53,7 +53,7 @@ def account(ctx: SeedContext, index: int) -> JsonObject:
         "business_type": ctx.choice(("company", "individual")),
         "capabilities": {"card_payments": "active", "transfers": "active"},
         "charges_enabled": ctx.chance(0.9),
-        "controller": {"is_controller": True, "type": "application"} if kind != "standard" else None,
+        "controller": _controller(kind),
         "country": "US",
         "created": created,
         "default_currency": "usd",
@@ -81,6 +81,36 @@ def account(ctx: SeedContext, index: int) -> JsonObject:
         "tos_acceptance": {"date": created, "ip": "192.0.2.1", "user_agent": None},
         "type": kind,
     }
+
+
+KINDS = ("custom", "custom", "standard", "express")
+"""Account types of the first accounts: the two served ones are Custom (the platform controls them);
+then (at scales from 4) a Standard and an Express account, whose persons and external accounts the
+platform may not read."""
+
+
+def _controller(kind: str) -> JsonObject:
+    """``account.controller`` as Stripe reports it for each account type."""
+    platform = kind == "custom"
+    return {
+        "fees": {"payer": "application" if platform else "account"},
+        "is_controller": kind != "standard",
+        "losses": {"payments": "application" if platform else "stripe"},
+        "requirement_collection": "application" if platform else "stripe",
+        "stripe_dashboard": {"type": {"custom": "none", "express": "express"}.get(kind, "full")},
+        "type": "account" if kind == "standard" else "application",
+    }
+
+
+def refuse_uncontrolled(acct: JsonObject) -> tuple[int, str] | None:
+    """Stripe's 403 when the platform reads persons or external accounts of an account whose
+    requirements Stripe collects (Standard and Express accounts: no platform controls)."""
+    if (acct.get("controller") or {}).get("requirement_collection") != "stripe":
+        return None
+    return 403, (
+        "You cannot perform this request as you do not have Platform Controls for the Stripe Dashboard "
+        f"on the account '{acct['id']}'."
+    )
 
 
 def fill_account(ctx: SeedContext, acct: JsonObject, external: list[JsonObject]) -> None:

@@ -12,8 +12,8 @@ from sandbox.seed import DAY, Scales, between, rng_for
 from sandbox.store import Collection, JsonObject, SortKey
 from sandbox.stripe_context import SeedContext, list_object
 from sandbox.stripe_resources import RESOURCES_BY_NAME, STRIPE_RESOURCES, StripeResource
+from sandbox.stripe_versions import LEGACY, VersionHistory, render
 
-API_VERSION = "2023-08-16"
 EVENT_RETENTION = 30 * DAY
 ACCOUNT_TAGS = {"acct_sandbox": "P", "acct_sandbox_a": "A", "acct_sandbox_b": "B"}
 
@@ -53,6 +53,7 @@ class StripeAccountData:
         now: Sandbox time at generation.
         scales: Object counts.
         resolve: Finds another account's data by id (the platform's events about connected accounts).
+        history: The account's default API version over time (events are rendered in it).
     """
 
     def __init__(
@@ -63,8 +64,10 @@ class StripeAccountData:
         now: int,
         scales: Scales,
         resolve: Callable[[str], StripeAccountData] | None = None,
+        history: VersionHistory | None = None,
     ) -> None:
         self.account = account
+        self.history = history or VersionHistory(LEGACY)
         self.is_platform = account == creds.STRIPE_PLATFORM_ACCOUNT
         self.created_at = now - 3 * 365 * DAY
         self.collections: dict[str, Collection] = {row.name: Collection(row.name) for row in STRIPE_RESOURCES}
@@ -86,13 +89,20 @@ class StripeAccountData:
                 continue
             ctx.rng = rng_for(self._seed, "stripe", self.account, row.name)
             if row.parent is None:
-                count = max(row.minimum, scales.get("stripe", row.name))
+                most = None if row.most is None else min(row.most, scales.default)
+                count = max(row.minimum, scales.get("stripe", row.name, most))
                 objects = [row.factory(ctx, index) for index in range(count)]
                 ctx.generated[row.name] = objects
                 field = row.created_field
                 link = row.link
+                # Objects without a creation time (entitlement features) keep the order they were made in.
                 self.collections[row.name].load(
-                    (order_value(int(obj[field])), obj, link(ctx, obj) if link else None) for obj in objects
+                    (
+                        order_value(int(obj[field])) if field in obj else index,
+                        obj,
+                        link(ctx, obj) if link else None,
+                    )
+                    for index, obj in enumerate(objects)
                 )
                 continue
             parents = ctx.generated[row.parent]
@@ -140,6 +150,8 @@ class StripeAccountData:
                 created_type = row.created_event(obj)
                 if created_type and int(obj[field]) >= now - 40 * DAY:
                     events.append(self._event(created_type, int(obj[field]), snapshot(obj)))
+            if row.summary is not None:
+                events.extend(self._seed_summaries(row, now))
             if updated_type:
                 for obj in objects:
                     created = int(obj[field])
@@ -153,16 +165,39 @@ class StripeAccountData:
                         events.append(self._event(updated_type, when, snapshot(obj), previous))
         self.events.load((order_value(int(event["created"])), event, None) for event in events)
 
+    def _seed_summaries(self, row: StripeResource, now: int) -> list[JsonObject]:
+        """One summary event per parent with children (customers granted entitlements), a minute after
+        the parent was created, for parents up to 40 days old."""
+        assert row.summary is not None
+        assert row.parent is not None
+        collection = self.collections[row.name]
+        events = []
+        for parent in self.ctx.generated.get(row.parent, []):
+            when = int(parent.get("created", 0)) + 60
+            keys = collection.children(str(parent["id"]))
+            if keys and now - 40 * DAY <= when < now and row.events[0]:
+                children = [obj for _, child_id in keys if (obj := collection.get(child_id)) is not None]
+                summary = row.summary(str(parent["id"]), children)
+                previous = {"entitlements": row.summary(str(parent["id"]), [])["entitlements"]}
+                events.append(self._event(row.events[0], when, summary, previous))
+        return events
+
+    def version_at(self, when: int) -> str:
+        """The account's default API version at a time (requests without ``Stripe-Version`` use it)."""
+        return self.history.at(when)
+
     def _event(
         self, event_type: str, created: int, payload: JsonObject, previous: JsonObject | None = None
     ) -> JsonObject:
-        data: JsonObject = {"object": payload}
+        # An event keeps the version of its creation, its object rendered in that version.
+        version = self.history.at(created)
+        data: JsonObject = {"object": render(payload, version)}
         if previous is not None:
             data["previous_attributes"] = previous
         event: JsonObject = {
             "id": self.ctx.new_id("evt", 24),
             "object": "event",
-            "api_version": API_VERSION,
+            "api_version": version,
             "created": created,
             "data": data,
             "livemode": False,
@@ -256,12 +291,18 @@ class StripeAccountData:
             if row.parent is None:
                 link = fields.pop("_parent", None)
                 obj = row.factory(ctx, len(collection))
-                if row.created_field not in fields:
+                timeless = row.created_field not in obj
+                if row.created_field not in fields and not timeless:
                     obj[row.created_field] = now
                 obj.update(fields)
                 if link is None and row.link is not None:
                     link = row.link(ctx, obj)
-                primary = order_value(int(obj[row.created_field]), self._next_sequence())
+                sequence = self._next_sequence()
+                primary = (
+                    len(collection) + sequence
+                    if timeless
+                    else order_value(int(obj[row.created_field]), sequence)
+                )
                 collection.insert(primary, obj, None if link is None else str(link))
                 self._emit(row, row.created_event(obj), now, obj)
                 return obj
@@ -418,6 +459,15 @@ class StripeAccountData:
         """Record an event on the account the object belongs to (``owner_of`` decides it if given)."""
         if event_type is None:
             return
+        if row.summary is not None and parent_id is not None:
+            # The event is about all the parent's children; before the change, the child was there if it
+            # is gone now and missing if it is new.
+            collection = self.collections[row.name]
+            children = [child for key in collection.children(parent_id) if (child := collection.get(key[1]))]
+            ids = {child["id"] for child in children}
+            before = [c for c in children if c["id"] != obj["id"]] if obj["id"] in ids else [*children, obj]
+            previous = {"entitlements": row.summary(parent_id, before)["entitlements"]}
+            obj = row.summary(parent_id, children)
         owner = self._owner(row, obj if owner_of is None else owner_of, parent_id)
         target = self
         if owner != self.account:

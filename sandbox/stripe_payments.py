@@ -1,4 +1,5 @@
-"""Factories for Stripe's payment objects (payment methods and intents, charges, refunds, payouts...).
+"""Factories for Stripe's payment objects (payment methods and intents, charges, refunds, payouts...,
+and the invoice payments that link invoices to payment intents since 2025-03-31.basil).
 
 Each factory returns one object with the fields the 2023-08-16 OpenAPI spec defines for it. Where two
 objects describe one money movement (a charge and its payment intent, a refund and its charge) the
@@ -441,4 +442,55 @@ def review(ctx: SeedContext, index: int) -> JsonObject:
         "payment_intent": None if chg is None else chg["payment_intent"],
         "reason": closed_reason or opened_reason,
         "session": None,
+    }
+
+
+def invoice_payment(ctx: SeedContext, index: int) -> JsonObject:
+    """A payment of a finalized invoice (``/v1/invoice_payments``, 2025-03-31.basil).
+
+    The index-th one pays the index-th finalized invoice (its default payment); further ones are
+    canceled earlier attempts. A paid invoice's payment is the payment intent of the same index, which
+    (with its charge) names the invoice in versions before basil.
+    """
+    finalized = ctx.memo.get("finalized_invoices")
+    if finalized is None:
+        finalized = [inv for inv in ctx.generated.get("invoices", []) if inv["status"] != "draft"]
+        ctx.memo["finalized_invoices"] = finalized
+    inv = finalized[index % len(finalized)] if finalized else None
+    default = index < len(finalized)
+    status = (
+        {"paid": "paid", "void": "canceled"}.get(inv["status"], "open") if inv and default else "canceled"
+    )
+    intents = ctx.generated.get("payment_intents", [])
+    intent = intents[index] if index < len(intents) else ctx.pick("payment_intents")
+    created = int(inv["status_transitions"]["finalized_at"] or inv["created"]) if inv else ctx.created()
+    if inv is not None and intent is not None and status == "paid":
+        inv["payment_intent"] = intent["id"]
+        inv["charge"] = intent["latest_charge"]
+        intent["invoice"] = inv["id"]
+        for charge in ctx.generated.get("charges", [])[index : index + 1]:
+            if charge["payment_intent"] == intent["id"]:
+                charge["invoice"] = inv["id"]
+    requested = 0 if inv is None else int(inv["amount_due"])
+    return {
+        "id": ctx.new_id("inpay", 24),
+        "object": "invoice_payment",
+        "amount_paid": requested if status == "paid" else None,
+        "amount_requested": requested,
+        "created": created,
+        "currency": "usd" if inv is None else inv["currency"],
+        "invoice": None if inv is None else inv["id"],
+        "is_default": default,
+        "livemode": False,
+        "payment": {
+            "charge": None,
+            "payment_intent": None if intent is None else intent["id"],
+            "payment_record": None,
+            "type": "payment_intent",
+        },
+        "status": status,
+        "status_transitions": {
+            "canceled_at": created + 3600 if status == "canceled" else None,
+            "paid_at": inv["status_transitions"]["paid_at"] if inv and status == "paid" else None,
+        },
     }

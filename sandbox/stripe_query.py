@@ -133,6 +133,14 @@ SPECIAL_FILTERS: dict[str, Callable[[JsonObject, list[str]], bool]] = {
     "ids": lambda obj, values: obj.get("id") in values,
     "attach_to_self": lambda obj, values: True,
     "test_clock": lambda obj, values: obj.get("test_clock") == values[0],
+    "archived": lambda obj, values: (not obj.get("active")) == (values[0] == "true"),
+    "payment[type]": lambda obj, values: (obj.get("payment") or {}).get("type") == values[0],
+    "payment[payment_intent]": lambda obj, values: (
+        (obj.get("payment") or {}).get("payment_intent") == values[0]
+    ),
+    "payment[payment_record]": lambda obj, values: (
+        (obj.get("payment") or {}).get("payment_record") == values[0]
+    ),
 }
 
 

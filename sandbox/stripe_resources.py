@@ -2,9 +2,11 @@
 
 Adding an endpoint is adding a row: the seeder, the list/retrieve/search handlers, events, restricted
 keys and rate limits all read their behaviour from here. Rows are in seeding order (a factory may only
-point at objects of rows above it). Query filters and ``created`` support follow the 2023-08-16 spec;
-event types are those of its event list (``GET /v1/events`` ``types[]``). The Connect and Issuing rows
-live in ``stripe_resources_connect`` and close the table.
+point at objects of rows above it). Query filters and ``created`` support follow the list parameters of
+the ``stripe`` package (16.x: ``2026-10-28.endive``, e.g. checkout sessions and credit notes take
+``created``); event types are those of its ``stripe.Event.type``. The Connect and Issuing rows live in
+``stripe_resources_connect``, the rows of what Stripe added since 2024 in ``stripe_resources_billing``
+(billing meters aside: prices point at them); they close the table.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from sandbox import stripe_billing as billing
 from sandbox import stripe_catalogue as catalogue
 from sandbox import stripe_checkout as checkout
 from sandbox import stripe_children as children
+from sandbox import stripe_metering as metering
 from sandbox import stripe_payments as payments
+from sandbox.stripe_resources_billing import BILLING_SINCE_2024
 from sandbox.stripe_resources_connect import CONNECT_AND_ISSUING
 from sandbox.stripe_row import StripeResource, events, few, on_status, some
 
@@ -28,9 +32,19 @@ STRIPE_RESOURCES: tuple[StripeResource, ...] = (
         "product",
         catalogue.product,
         True,
-        ("active", "ids", "shippable", "url"),
+        ("active", "ids", "shippable", "type", "url"),
         events=events("product", deleted=True),
         search_fields=("active", "description", "metadata", "name", "shippable", "url", "created"),
+    ),
+    R(
+        "billing_meters",
+        "/v1/billing/meters",
+        "billing.meter",
+        metering.meter,
+        filters=("status",),
+        events=("billing.meter.created", "billing.meter.updated", None),
+        transitions=on_status("billing.meter", inactive="deactivated", active="reactivated"),
+        most=5,
     ),
     R(
         "prices",
@@ -75,7 +89,7 @@ STRIPE_RESOURCES: tuple[StripeResource, ...] = (
         "customer",
         billing.customer,
         True,
-        ("email",),
+        ("email", "test_clock"),
         events=events("customer", deleted=True),
         search_fields=("created", "email", "metadata", "name", "phone"),
     ),
@@ -122,6 +136,7 @@ STRIPE_RESOURCES: tuple[StripeResource, ...] = (
         per_parent=few(1, 3),
         fill_parent=billing.fill_subscription,
         embedded_field="items",
+        retrievable=True,
     ),
     R(
         "invoices",
@@ -170,7 +185,7 @@ STRIPE_RESOURCES: tuple[StripeResource, ...] = (
         "/v1/credit_notes",
         "credit_note",
         billing.credit_note,
-        False,
+        True,
         ("customer", "invoice"),
         events=events("credit_note"),
         transitions=on_status("credit_note", void="voided"),
@@ -327,8 +342,8 @@ STRIPE_RESOURCES: tuple[StripeResource, ...] = (
         "/v1/checkout/sessions",
         "checkout.session",
         checkout.checkout_session,
-        False,
-        ("customer", "payment_intent", "payment_link", "subscription"),
+        True,
+        ("customer", "payment_intent", "payment_link", "status", "subscription"),
         # No checkout.session.created: completed and expired sessions emit those events.
         transitions=on_status("checkout.session", complete="completed", expired="expired"),
     ),
@@ -385,6 +400,7 @@ STRIPE_RESOURCES: tuple[StripeResource, ...] = (
         parent="customers",
         per_parent=some(0.1, 1, 2),
         includable="sources",
+        retrievable=True,
         events=events("customer.source", deleted=True),
         subset_paths=(
             ("/v1/customers/{parent}/bank_accounts", "object", "bank_account"),
@@ -399,6 +415,7 @@ STRIPE_RESOURCES: tuple[StripeResource, ...] = (
         parent="customers",
         per_parent=some(0.2, 1, 2),
         includable="tax_ids",
+        retrievable=True,
         newest_first=True,
         events=events("customer.tax_id", deleted=True),
     ),
@@ -407,6 +424,8 @@ STRIPE_RESOURCES: tuple[StripeResource, ...] = (
         "/v1/customers/{parent}/balance_transactions",
         "customer_balance_transaction",
         children.customer_balance_transaction,
+        True,
+        ("invoice",),
         parent="customers",
         per_parent=some(0.3, 1, 4),
         fill_parent=children.fill_customer_balance,
@@ -419,6 +438,7 @@ STRIPE_RESOURCES: tuple[StripeResource, ...] = (
         children.usage_record_summary,
         parent="subscription_items",
         per_parent=children.usage_periods,
+        refuse=metering.refuse_meter_items,
     ),
     R(
         "setup_attempts",
@@ -437,7 +457,7 @@ STRIPE_RESOURCES: tuple[StripeResource, ...] = (
         "/v1/radar/early_fraud_warnings",
         "radar.early_fraud_warning",
         payments.early_fraud_warning,
-        False,
+        True,
         ("charge", "payment_intent"),
         events=events("radar.early_fraud_warning"),
     ),
@@ -451,6 +471,7 @@ STRIPE_RESOURCES: tuple[StripeResource, ...] = (
         transitions=(("open", False, "review.closed"),),
     ),
     *CONNECT_AND_ISSUING,
+    *BILLING_SINCE_2024,
 )
 
 RESOURCES_BY_NAME: dict[str, StripeResource] = {row.name: row for row in STRIPE_RESOURCES}

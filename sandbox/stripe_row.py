@@ -44,6 +44,7 @@ class StripeResource:
         platform_owned: Seeded and stored in the platform account only: Connect accounts and the objects
             of each account (the platform's own under the parent id ``acct_sandbox``).
         minimum: Objects seeded whatever the scale says (the Connect accounts the sandbox serves).
+        most: Objects seeded at most, unless ``--scale-for`` names the resource (a handful of meters).
         link: For top-level objects, the id of the object a ``link_param`` filter finds them by.
         link_param: Query parameter that lists the objects linked to one object (``payout``).
         link_resource: Resource of the objects ``link_param`` names.
@@ -57,7 +58,14 @@ class StripeResource:
         alt_path: A second list path whose ``{parent}`` is matched against ``alt_field``.
         alt_field: The field ``alt_path``'s parent id is compared with.
         hidden_statuses: Statuses a list omits unless ``status`` is given (subscriptions: canceled).
-        created_field: The field holding the creation time (invoice items call it ``date``).
+        created_field: The field holding the creation time (invoice items call it ``date``); objects
+            without one (entitlement features) keep the order they were added in.
+        retrievable: For child resources, whether ``GET {path}/{id}`` retrieves one of them (top-level
+            resources always have it).
+        refuse: Given a parent, the ``(status, message)`` Stripe answers instead of listing its children
+            (usage summaries of items on meters, persons of Standard accounts), or None.
+        summary: Builds the ``data.object`` of the events about a parent's children from all of them
+            (``entitlements.active_entitlement_summary``): ``(parent id, children) -> object``.
     """
 
     name: str
@@ -80,6 +88,7 @@ class StripeResource:
     deleted_payload: Callable[[JsonObject], JsonObject] | None = None
     platform_owned: bool = False
     minimum: int = 0
+    most: int | None = None
     link: Callable[[SeedContext, JsonObject], str | None] | None = None
     link_param: str | None = None
     link_resource: str | None = None
@@ -93,6 +102,9 @@ class StripeResource:
     alt_field: str | None = None
     hidden_statuses: tuple[str, ...] = ()
     created_field: str = "created"
+    retrievable: bool = False
+    refuse: Callable[[JsonObject], tuple[int, str] | None] | None = None
+    summary: Callable[[str, list[JsonObject]], JsonObject] | None = None
 
     @property
     def is_child(self) -> bool:
@@ -101,8 +113,8 @@ class StripeResource:
 
     @property
     def retrieve_path(self) -> str | None:
-        """``GET`` path of one object (top-level resources only)."""
-        return None if self.is_child else self.path + "/{id}"
+        """``GET`` path of one object (top-level resources, and the children Stripe retrieves by id)."""
+        return self.path + "/{id}" if not self.is_child or self.retrievable else None
 
     def created_event(self, obj: JsonObject) -> str | None:
         """The event type a new object emits: the created type, else the transition it already matches."""

@@ -26,7 +26,14 @@ class StreamStats:
     records: int = 0
     started: float | None = None
     finished: float | None = None
+    # What the stream counted besides records, for its closing summary ("objects read again ...": 3).
+    notes: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def note(self, what: str, count: int = 1) -> None:
+        """Count something the closing summary reports (`what` says what was counted)."""
+        with self._lock:
+            self.notes[what] = self.notes.get(what, 0) + count
 
     def count_response(self, *, retry: bool, rate_limited: bool) -> None:
         """One answer (or transport failure) of the API; `retry` when it will be asked again."""
@@ -82,6 +89,7 @@ class SyncProgress:
                 f"Stream {stream} {outcome}: {counted.records} records, {counted.requests} requests, "
                 f"{counted.retries} retries ({counted.rate_limited} rate-limited), "
                 f"in {counted.elapsed(now):.1f} s."
+                + "".join(f" {what.capitalize()}: {count}." for what, count in sorted(counted.notes.items()))
             )
 
     def _report(self) -> Iterator[AirbyteMessage]:

@@ -38,7 +38,7 @@ class DocumentedStream:
     name: str
     sync_modes: frozenset[SyncMode]
     cursor: str | None
-    primary_key: str
+    primary_key: tuple[str, ...]
 
 
 def _section(heading: str) -> str:
@@ -69,7 +69,7 @@ def documented_streams() -> list[DocumentedStream]:
                 name=str(_code(name)),
                 sync_modes=frozenset(SYNC_MODES[mode.strip()] for mode in modes.split(",")),
                 cursor=_code(cursor),
-                primary_key=str(_code(primary_key)),
+                primary_key=tuple(CODE.findall(primary_key)),
             )
         )
     return rows
@@ -99,7 +99,7 @@ def test_given_each_discovered_stream_when_documented_then_modes_cursor_and_prim
         assert row.sync_modes == frozenset(stream.supported_sync_modes), stream.name
         cursor = stream.default_cursor_field[0] if stream.default_cursor_field else None
         assert row.cursor == cursor, stream.name
-        assert [[row.primary_key]] == stream.source_defined_primary_key, stream.name
+        assert [[key] for key in row.primary_key] == stream.source_defined_primary_key, stream.name
 
 
 def test_given_the_stripe_streams_when_documented_then_each_has_a_restricted_key_permission(
@@ -107,6 +107,11 @@ def test_given_the_stripe_streams_when_documented_then_each_has_a_restricted_key
 ) -> None:
     permissions = _section("Prerequisites").split("### Orb")[0]
     named = {stream for row in _table_rows(permissions) for stream in CODE.findall(row[1])}
+    # Stripe's newer objects are named with a pointer to Stripe's permissions reference, which names the
+    # permission of each endpoint.
+    newer = permissions[permissions.index("The streams of Stripe's newer objects") :].split("\n\n")[0]
+    assert "docs.stripe.com/keys/permissions-reference" in newer
+    named |= set(CODE.findall(newer))
     stripe = {s.name for s in discovered if not s.name.startswith(("orb_", "integrator_io_"))}
     assert stripe - named == set()
 
@@ -170,8 +175,14 @@ def answers() -> dict[str, set[tuple[Any, ...]]]:
     connection.execute("""
         create table customers (id varchar, email varchar, is_deleted boolean);
         create table subscriptions (id varchar, customer varchar, status varchar, is_deleted boolean);
+        create table active_entitlements (customer_id varchar, lookup_key varchar, is_deleted boolean);
         create table orb_customers (id varchar, email varchar);
         create table orb_subscriptions (id varchar, customer json, status varchar);
+        create table orb_license_types (id varchar, name varchar);
+        create table orb_licenses (
+            id varchar, subscription_id varchar, license_type_id varchar, external_license_id varchar,
+            status varchar, start_date timestamp, end_date timestamp
+        );
         create table integrator_io_connectors (_id varchar, name varchar);
         create table integrator_io_licenses (
             _id varchar, _connectorid varchar, _integrationid varchar, expires timestamp,
@@ -185,6 +196,7 @@ def answers() -> dict[str, set[tuple[Any, ...]]]:
             ("cus_unlicensed", "unlicensed@example.com", None),
             ("cus_canceled", "canceled@example.com", None),
             ("cus_deleted", "deleted@example.com", True),
+            ("cus_stale", "stale@example.com", None),
         ],
     )
     connection.executemany(
@@ -194,11 +206,26 @@ def answers() -> dict[str, set[tuple[Any, ...]]]:
             ("sub_unlicensed", "cus_unlicensed", "past_due", False),
             ("sub_canceled", "cus_canceled", "canceled", True),
             ("sub_deleted_customer", "cus_deleted", "active", None),
+            ("sub_stale", "cus_stale", "active", None),
+        ],
+    )
+    connection.executemany(
+        "insert into active_entitlements values (?, ?, ?)",
+        [
+            ("cus_paid", "api_access", None),  # licensed: not listed
+            ("cus_unlicensed", "sso", None),
+            ("cus_unlicensed", "api_access", False),
+            ("cus_canceled", "api_access", True),  # removed by Stripe
+            ("cus_deleted", "api_access", None),  # its customer was deleted
         ],
     )
     connection.executemany(
         "insert into orb_customers values (?, ?)",
-        [("orb_idle", "idle@example.com"), ("orb_lapsed", "lapsed@example.com")],
+        [
+            ("orb_idle", "idle@example.com"),
+            ("orb_lapsed", "lapsed@example.com"),
+            ("orb_orbonly", "orbonly@example.com"),
+        ],
     )
     connection.executemany(
         "insert into orb_subscriptions values (?, ?, ?)",
@@ -206,7 +233,21 @@ def answers() -> dict[str, set[tuple[Any, ...]]]:
             ("osub_idle", json.dumps({"id": "orb_idle", "email": "idle@example.com"}), "active"),
             ("osub_lapsed", json.dumps({"id": "orb_lapsed"}), "active"),
             ("osub_upcoming", json.dumps({"id": "orb_idle"}), "upcoming"),
+            ("osub_orbonly", json.dumps({"id": "orb_orbonly"}), "active"),
         ],
+    )
+    connection.execute("insert into orb_license_types values ('lt_seat', 'Seat')")
+    seats = [
+        ("ol_idle", "osub_idle", "seat-1", "active", None),
+        ("ol_upcoming", "osub_upcoming", "seat-2", "active", None),  # subscription not started
+        ("ol_missing", "osub_gone", "seat-3", "active", None),  # subscription not synced
+        ("ol_lapsed", "osub_lapsed", "seat-4", "active", NOW + 5 * DAY),  # no active license for the e-mail
+        ("ol_ended", "osub_lapsed", "seat-5", "active", NOW - DAY),  # its end date has passed
+        ("ol_inactive", "osub_idle", "seat-6", "inactive", None),
+    ]
+    connection.executemany(
+        "insert into orb_licenses values (?, ?, 'lt_seat', ?, ?, ?, ?)",
+        [(seat, sub, external, status, NOW - 30 * DAY, end) for seat, sub, external, status, end in seats],
     )
     connection.executemany(
         "insert into integrator_io_connectors values (?, ?)",
@@ -220,6 +261,8 @@ def answers() -> dict[str, set[tuple[Any, ...]]]:
         _license("lic_soon", "paid@example.com", NOW + 10 * DAY),
         _license("lic_soon_unpaid", "nobody@example.com", NOW + 29 * DAY),
         _license("lic_later", "nobody@example.com", NOW + 31 * DAY),
+        _license("lic_stale", "stale@example.com", NOW - 5 * DAY),  # never installed, expired
+        _license("lic_orbonly", "orbonly@example.com", NOW + 100 * DAY, connector="con_b", installed=True),
     ]
     trial = list(_license("lic_trial", "trial@example.com", NOW + 365 * DAY))
     trial[4] = NOW + 14 * DAY
@@ -238,7 +281,8 @@ def test_given_licenses_when_reconciled_then_active_ones_without_an_active_subsc
     answers: dict[str, set[tuple[Any, ...]]],
 ) -> None:
     rows = answers["licenses_without_subscription.sql"]
-    # (license_id, connector_name, email, expires, in_trial, is_installed)
+    # (license_id, connector_name, email, expires, in_trial, is_installed, connector_id)
+    assert {row[6] for row in rows} == {"con_a"}
     assert {(row[0], row[4], row[5]) for row in rows} == {
         ("lic_unpaid", False, True),  # its subscription was canceled
         ("lic_soon_unpaid", False, False),
@@ -251,11 +295,13 @@ def test_given_subscriptions_when_reconciled_then_those_without_an_installed_act
     answers: dict[str, set[tuple[Any, ...]]],
 ) -> None:
     rows = answers["subscriptions_without_installed_license.sql"]
-    # (billing, subscription_id, customer_id, email, status, license_state)
-    assert {(row[0], row[1], row[5]) for row in rows} == {
-        ("stripe", "sub_unlicensed", "no license"),
-        ("orb", "osub_idle", "licensed, not installed"),
-        ("orb", "osub_lapsed", "installed license expired"),  # e-mail from orb_customers
+    # (billing, subscription_id, customer_id, email, status, license_state, connector_id)
+    assert {(row[0], row[1], row[5], row[6]) for row in rows} == {
+        ("stripe", "sub_unlicensed", "no license", None),
+        ("orb", "osub_idle", "licensed, not installed", None),
+        # e-mail from orb_customers; the connector of the expired license, to renew it
+        ("orb", "osub_lapsed", "installed license expired", "con_a"),
+        ("stripe", "sub_stale", "license expired", "con_a"),  # a license to renew, though never installed
     }
 
 
@@ -275,6 +321,52 @@ def test_given_connectors_when_reconciled_then_each_has_its_license_counts(
 ) -> None:
     # (connector_name, connector_id, licenses, active, installed, in_trial, expired)
     assert answers["licenses_per_connector.sql"] == {
-        ("Shopify Connector", "con_a", 8, 7, 2, 1, 1),
-        ("Unlicensed Connector", "con_b", 0, 0, 0, 0, 0),
+        ("Shopify Connector", "con_a", 9, 7, 2, 1, 2),
+        ("Unlicensed Connector", "con_b", 1, 1, 1, 0, 0),
+    }
+
+
+def test_given_orb_licenses_when_reconciled_then_active_ones_on_subscriptions_not_active_are_listed(
+    answers: dict[str, set[tuple[Any, ...]]],
+) -> None:
+    rows = answers["orb_licenses_on_inactive_subscriptions.sql"]
+    # (license_id, subscription_id, subscription_status, license_type, external_license_id, email, type id)
+    assert {(row[0], row[2], row[3], row[5]) for row in rows} == {
+        ("ol_upcoming", "upcoming", "Seat", "idle@example.com"),
+        ("ol_missing", "not synced", "Seat", None),
+    }
+
+
+def test_given_licenses_when_reconciled_then_active_ones_without_an_active_orb_license_are_listed(
+    answers: dict[str, set[tuple[Any, ...]]],
+) -> None:
+    rows = answers["licenses_without_orb_license.sql"]
+    # (license_id, connector_name, email, in_trial, orb_subscription)
+    assert {(row[0], row[4]) for row in rows} == {
+        ("lic_orbonly", "osub_orbonly"),  # billed through Orb, yet no seat
+        ("lic_paid", None),
+        ("lic_unpaid", None),
+        ("lic_soon", None),
+        ("lic_soon_unpaid", None),
+        ("lic_later", None),
+        ("lic_trial", None),
+    }
+
+
+def test_given_orb_licenses_when_reconciled_then_active_ones_without_an_active_license_are_listed(
+    answers: dict[str, set[tuple[Any, ...]]],
+) -> None:
+    # (license_id, subscription_id, license_type, external_license_id, email): the seat on the subscription
+    # not synced has no e-mail, and is listed by the question above only.
+    assert answers["orb_licenses_without_license.sql"] == {
+        ("ol_lapsed", "osub_lapsed", "Seat", "seat-4", "lapsed@example.com"),
+    }
+
+
+def test_given_entitlements_when_reconciled_then_customers_entitled_without_an_active_license_are_listed(
+    answers: dict[str, set[tuple[Any, ...]]],
+) -> None:
+    # (customer_id, email, features)
+    assert answers["entitlements_without_license.sql"] == {
+        ("cus_unlicensed", "unlicensed@example.com", "api_access, sso"),
     }

@@ -12,7 +12,8 @@ from source_billing.errors import response_json
 from source_billing.stripe.base import StripeApi, StripeStream, stripe_error_detail, stripe_error_mapping
 from source_billing.stripe.declarations import Parent
 from source_billing.stripe.extra import custom_row, extra_streams
-from source_billing.stripe.streams import STREAMS
+from source_billing.stripe.meters import MeterEventSummaries
+from source_billing.stripe.streams import METER_EVENT_SUMMARIES, STREAMS
 
 __all__ = ["check", "streams"]
 
@@ -21,13 +22,14 @@ def streams(config: StripeConfig) -> list[StripeStream]:
     """The Stripe streams for this configuration, sharing one rate budget."""
     custom = {f"/v1/{custom_row(stream).path}" for stream in config.custom_streams}
     api = StripeApi.from_config(config, endpoints() | custom)
-    return [StripeStream(api=api, row=row) for row in STREAMS] + extra_streams(api, config)
+    declared = [StripeStream(api=api, row=row) for row in STREAMS] + [MeterEventSummaries(api=api)]
+    return declared + extra_streams(api, config)
 
 
 def endpoints() -> set[str]:
     """Every endpoint template the streams call, each with its own per-endpoint rate limit."""
     found = {"/v1/events"}
-    for row in STREAMS:
+    for row in (*STREAMS, METER_EVENT_SUMMARIES):
         if row.path:
             found.add(f"/v1/{row.path}")
         parent: Parent | None = row.parent

@@ -85,9 +85,10 @@ class StripeApi:
     def from_config(cls, config: StripeConfig, endpoints: Iterable[str] = ()) -> StripeApi:
         """`endpoints` are the path templates (`/v1/...`) the streams call, each with its own 25/s."""
         per_account = config.account_requests_per_second
-        slower = ["/v1/files", *(f"/v1/{searched}/search" for searched in SEARCHABLE_STRIPE_OBJECTS)]
+        # Search is one limit for all its endpoints; Files has its own.
+        searches = tuple(f"/v1/{searched}/search" for searched in SEARCHABLE_STRIPE_OBJECTS)
         search_and_files = min(SEARCH_AND_FILES_REQUESTS_PER_SECOND, config.endpoint_requests_per_second)
-        limits = [Limit(search_and_files, (endpoint,)) for endpoint in slower]
+        limits = [Limit(search_and_files, endpoints) for endpoints in (searches, ("/v1/files",))]
         limits += [
             Limit(config.endpoint_requests_per_second, (endpoint,)) for endpoint in sorted(set(endpoints))
         ]
@@ -117,7 +118,6 @@ class StripeStream(WindowedStream):
 
     api_name = "Stripe"
     schema_package = "source_billing.stripe"
-    primary_key = "id"
     epoch: ClassVar[pendulum.DateTime] = pendulum.datetime(2011, 1, 1)  # before Stripe's public launch
     newest_first = True  # its list reads split dense windows
     error_detail = staticmethod(stripe_error_detail)
@@ -134,13 +134,23 @@ class StripeStream(WindowedStream):
             lookback_window_days=api.config.lookback_window_days,
             slice_range_days=api.config.slice_range_days,
         )
-        # Children of a parent deleted between listing it and listing them are gone: skip them, with a word.
-        gone = ErrorResolution(ResponseAction.IGNORE, None, "The parent object no longer exists.")
-        self._child_client = self.side_client(self.name, {**stripe_error_mapping(), 404: gone})
+        # Children of a parent deleted between listing it and listing them are gone, and so is an object
+        # deleted between its event and its re-read: skip them, with a word. Where Stripe may refuse one
+        # parent's children (persons of a Standard account), that parent is skipped too.
+        gone = ErrorResolution(ResponseAction.IGNORE, None, "The object no longer exists.")
+        skipped: dict[int | str | type[Exception], ErrorResolution] = {404: gone}
+        if row.parent is not None and row.parent.forbidden_skips:
+            skipped[403] = ErrorResolution(ResponseAction.IGNORE, None, "Stripe refused access to it.")
+        self._child_client = self.side_client(self.name, {**stripe_error_mapping(), **skipped})
 
     @property
     def name(self) -> str:
         return self._row.name
+
+    @property
+    def primary_key(self) -> str | list[str]:
+        key = self._row.primary_key
+        return key if isinstance(key, str) else list(key)
 
     @property
     def schema_name(self) -> str | None:
@@ -232,8 +242,9 @@ class StripeStream(WindowedStream):
                 record[ACCOUNT_ID_FIELD] = account_id
                 yield record
             return
+        skipped: list[str] = []
         if self._row.parent:
-            records = self._all_children(self._row.parent, window, headers)
+            records = self._all_children(self._row.parent, window, headers, skipped)
         else:
             records = self._pages(
                 self.path(),
@@ -248,6 +259,9 @@ class StripeStream(WindowedStream):
             record["updated"] = as_of
             record[ACCOUNT_ID_FIELD] = account_id
             yield record
+        parent = self._row.parent
+        if skipped and parent is not None and parent.skip is not None:
+            self.stats.note(parent.skip.reason, len(skipped))
 
     def _listed(self) -> StripeObject | Parent:
         """What the windows of a list read slice: the stream's own list, or its top-most parents' list."""
@@ -281,6 +295,14 @@ class StripeStream(WindowedStream):
             if response.status_code == 404:
                 self.logger.warning(f"Stream {self.name}: {path} no longer exists; its objects are skipped.")
                 return
+            if response.status_code == 403:
+                detail = stripe_error_detail(response_json(response))
+                reading = _for_account(headers.get("Stripe-Account", DEFAULT_PARTITION))
+                self.logger.warning(
+                    f"Stream {self.name}: skipped {path}{reading}: Stripe refused access (HTTP 403: "
+                    f"{detail}). The other accounts are read."
+                )
+                return
             body = response_json(response)
             data = body["data"]
             yield from data
@@ -294,11 +316,22 @@ class StripeStream(WindowedStream):
             query["starting_after"] = data[-1]["id"]
 
     def _children(
-        self, parent: Parent, owner: Mapping[str, Any], headers: Mapping[str, str]
+        self,
+        parent: Parent,
+        owner: Mapping[str, Any],
+        headers: Mapping[str, str],
+        skipped: list[str] | None = None,
     ) -> Iterator[MutableMapping[str, Any]]:
         """The children of one parent object: its embedded first page, and the child list only when the
-        embedded list says it has more (or when the parent embeds nothing)."""
+        embedded list says it has more (or when the parent embeds nothing). A parent that `parent.skip`
+        says has no listable children is only counted in `skipped`."""
         owner_id = owner["id"]
+        if parent.skip is not None and parent.skip.applies(owner):
+            if skipped is not None:
+                skipped.append(owner_id)
+            return
+        if parent.child_version is not None:
+            headers = {**headers, "Stripe-Version": parent.child_version}
         params = {key: value.format(id=owner_id) for key, value in parent.child_params.items()}
         embedded = owner.get(parent.embedded) if parent.embedded else None
         if isinstance(embedded, Mapping) and isinstance(embedded.get("data"), list):
@@ -319,7 +352,11 @@ class StripeStream(WindowedStream):
         yield from self._pages(parent.child_path.format(id=owner_id), params, headers, self._child_client)
 
     def _descendants(
-        self, parent: Parent, ancestor: Mapping[str, Any], headers: Mapping[str, str]
+        self,
+        parent: Parent,
+        ancestor: Mapping[str, Any],
+        headers: Mapping[str, str],
+        skipped: list[str] | None = None,
     ) -> Iterator[MutableMapping[str, Any]]:
         """This stream's records under one top-most parent, each naming its direct parent."""
         owners: Iterable[Mapping[str, Any]] = (
@@ -327,14 +364,14 @@ class StripeStream(WindowedStream):
         )
         object_type = self._row.object_type
         for owner in owners:
-            for child in self._children(parent, owner, headers):
+            for child in self._children(parent, owner, headers, skipped):
                 if object_type and child.get("object") != object_type:
                     continue
                 child[parent.key] = owner["id"]
                 yield child
 
     def _all_children(
-        self, parent: Parent, window: Mapping[str, Any], headers: Mapping[str, str]
+        self, parent: Parent, window: Mapping[str, Any], headers: Mapping[str, str], skipped: list[str]
     ) -> Iterator[MutableMapping[str, Any]]:
         top = self._listed()
         assert isinstance(top, Parent)
@@ -344,12 +381,30 @@ class StripeStream(WindowedStream):
             else self._pages(top.path, {**top.params, **window}, headers)
         )
         for ancestor in ancestors:
-            yield from self._descendants(parent, ancestor, headers)
+            yield from self._descendants(parent, ancestor, headers, skipped)
 
     def _object(self, path: str, headers: Mapping[str, str]) -> MutableMapping[str, Any]:
         _, response = self._http_client.send_request(
             "GET", self.url_base + path, request_kwargs={"timeout": REQUEST_TIMEOUT}, headers=dict(headers)
         )
+        found: MutableMapping[str, Any] = response_json(response)
+        return found
+
+    def _reread(
+        self, template: str, changed: Mapping[str, Any], params: Mapping[str, str], headers: Mapping[str, str]
+    ) -> MutableMapping[str, Any] | None:
+        """An object as the pinned API version shows it now (None once it no longer exists), with the same
+        embedded lists as its list read (`expand[]=data.x` becomes `expand[]=x`)."""
+        expand = {key: value.removeprefix("data.") for key, value in params.items() if key == "expand[]"}
+        _, response = self._child_client.send_request(
+            "GET",
+            self.url_base + template.format_map(changed),
+            request_kwargs={"timeout": REQUEST_TIMEOUT},
+            headers=dict(headers),
+            params=expand,
+        )
+        if response.status_code == 404:
+            return None
         found: MutableMapping[str, Any] = response_json(response)
         return found
 
@@ -359,31 +414,64 @@ class StripeStream(WindowedStream):
         """The objects that events report changed in the window, each once, in its newest version.
 
         Events list newest first, so the first event seen for an object carries its latest state. The set
-        of ids seen is bounded by the objects changed in one window.
+        of ids seen is bounded by the objects changed in one window. Stripe renders an event's object in
+        the API version of the event's creation: an object (or a parent with embedded children) rendered in
+        another version than the pinned one is read again by id, so that every record has the pinned
+        version's shape; a deleted object keeps the event's payload.
         """
         row = self._row
+        parent = row.parent if not row.events else None
+        pinned = self._api.config.api_version
+        key = parent.event_key if parent else "id"
         seen: set[str] = set()
+        reread = 0
         params = {"types[]": list(row.event_types), **window}
         for event in self._pages("events", params, headers):
             changed = event["data"]["object"]
-            object_id = changed.get("id")
+            object_id = changed.get(key)
             if not object_id or object_id in seen:
                 continue
             seen.add(object_id)
             deleted = event["type"].endswith(".deleted")
-            if row.events:
+            stale = not deleted and event.get("api_version") != pinned
+            if parent is None:
                 if row.object_type and changed.get("object") != row.object_type:
                     continue
+                template = row.retrieve_path
+                if stale and template is not None:
+                    current = self._reread(template, changed, row.params, headers)
+                    if current is None:
+                        continue  # deleted since: its deletion event comes with a later window
+                    changed, reread = current, reread + 1
                 if row.parent and row.parent_field:
                     changed[row.parent.key] = changed.get(row.parent_field)
                 changed["updated"] = event["created"]
                 changed["is_deleted"] = deleted
                 yield changed
-            elif row.parent:
-                for child in self._descendants(row.parent, changed, headers):
-                    child["updated"] = event["created"]
-                    child["is_deleted"] = deleted
-                    yield child
+                continue
+            if key != "id":
+                changed = {"id": object_id}  # the event names the parent: its children come from their list
+            elif stale and parent.embedded:
+                current = self._reread(parent.retrieve, changed, parent.params, headers)
+                if current is None:
+                    continue
+                changed, reread = current, reread + 1
+            for child in self._descendants(parent, changed, headers):
+                child["updated"] = event["created"]
+                child["is_deleted"] = deleted
+                yield child
+        if row.lists_new and row.path:
+            # No event announces a new object: what was created in the window comes from the list.
+            as_of = window.get("created[lt]")
+            for created in self._pages(row.path, {**row.params, **window}, headers):
+                if created["id"] not in seen:
+                    created["updated"] = as_of
+                    created["is_deleted"] = False
+                    yield created
+        if reread:
+            self.stats.note(
+                f"objects rendered in another API version by their events, read again in {pinned}", reread
+            )
 
     def next_page_token(self, response: requests.Response) -> Mapping[str, Any] | None:
         body = response_json(response)

@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 Cursor = Literal["updated", "created"]
+
+
+@dataclass(frozen=True)
+class Skip:
+    """Owners whose children Stripe refuses to list, known from the owner itself (subscription items on
+    meter-based billing have no usage record summaries): they are skipped, and counted in the stream's
+    closing summary.
+
+    Attributes:
+        applies: Whether an owner is one of them.
+        reason: What is counted, for the summary ("subscription items on meter-based billing skipped").
+    """
+
+    applies: Callable[[Mapping[str, Any]], bool]
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -25,6 +40,13 @@ class Parent:
             children of a changed parent are emitted again.
         through: When the parents are themselves children (subscription items, listed per subscription).
         single: The parent is one object (`GET /v1/account`: the account being read), not a list.
+        event_key: The field of an event's object naming the parent (`customer` in an entitlement
+            summary), when the event's object is not the parent itself.
+        forbidden_skips: A 403 on one parent's children skips that parent with a warning instead of failing
+            the stream (a Connect platform may not read the persons of Standard or Express accounts).
+        skip: Parents whose children are known not to be listable.
+        child_version: The API version the children's list is read in, where the pinned version removed it
+            (legacy usage records).
     """
 
     path: str
@@ -37,6 +59,15 @@ class Parent:
     events: tuple[str, ...] = ()
     through: Parent | None = None
     single: bool = False
+    event_key: str = "id"
+    forbidden_skips: bool = False
+    skip: Skip | None = None
+    child_version: str | None = None
+
+    @property
+    def retrieve(self) -> str:
+        """The path of one parent, re-read when an event rendered it in another API version."""
+        return f"{self.path}/{{id}}"
 
 
 @dataclass(frozen=True)
@@ -58,6 +89,11 @@ class StripeObject:
         parent: For child streams.
         platform_only: Read with the platform's key only, never per Connect account (the accounts list).
         schema: The schema file of its records, when not its own name ("" for an open object).
+        retrieve: The path of one record, `{field}` standing for the record's fields; by default the list
+            path and `/{id}`. Objects an event rendered in another API version are read again there.
+        lists_new: Stripe sends no event when an object is created (checkout sessions): incremental syncs
+            also list the objects created since the cursor.
+        primary_key: The record fields that identify a record.
     """
 
     name: str
@@ -72,11 +108,21 @@ class StripeObject:
     parent: Parent | None = None
     platform_only: bool = False
     schema: str | None = None
+    retrieve: str | None = None
+    lists_new: bool = False
+    primary_key: str | tuple[str, ...] = "id"
 
     @property
     def follows_events(self) -> bool:
         """Whether incremental syncs read `/v1/events` rather than the list."""
         return self.cursor == "updated"
+
+    @property
+    def retrieve_path(self) -> str | None:
+        """The path template of one record (see `retrieve`), None where there is no way to read one."""
+        if self.retrieve is not None:
+            return self.retrieve
+        return f"{self.path}/{{id}}" if self.path else None
 
     @property
     def event_types(self) -> tuple[str, ...]:

@@ -2,7 +2,8 @@
 
 Search: https://docs.stripe.com/search (`GET /v1/{object}/search`, `page` -> `next_page`; eventually
 consistent). Custom endpoints: whatever `GET /v1/...` list Stripe offers; `endpoints.json` (generated from
-Stripe's OpenAPI spec) says which schema its objects share and whether it accepts `created` filters.
+the pinned `stripe` SDK, for the default API version) says which schema its objects share and whether it
+accepts `created` filters.
 """
 
 from __future__ import annotations
@@ -15,7 +16,13 @@ from typing import Any
 
 from airbyte_cdk.sources.streams.core import StreamData
 
-from source_billing.config import StripeConfig, StripeCustomStream, StripeSearchStream, config_error
+from source_billing.config import (
+    STRIPE_DEFAULT_API_VERSION,
+    StripeConfig,
+    StripeCustomStream,
+    StripeSearchStream,
+    config_error,
+)
 from source_billing.errors import REQUEST_TIMEOUT, response_json
 from source_billing.incremental import DEFAULT_PARTITION
 from source_billing.stripe.base import ACCOUNT_ID_FIELD, PAGE_SIZE, StripeApi, StripeStream
@@ -28,7 +35,7 @@ SEARCH_REFERENCE = "https://docs.stripe.com/search"
 def list_endpoints() -> Mapping[str, Mapping[str, Any]]:
     """Stripe's list endpoints without path parameters: `{path: {"schema", "created"}}`."""
     text = resources.files("source_billing.stripe").joinpath("endpoints.json").read_text(encoding="utf-8")
-    endpoints: Mapping[str, Mapping[str, Any]] = json.loads(text)
+    endpoints: Mapping[str, Mapping[str, Any]] = json.loads(text)["endpoints"]
     return endpoints
 
 
@@ -76,8 +83,8 @@ def custom_row(custom: StripeCustomStream) -> StripeObject:
     known = list_endpoints().get(custom.path)
     if known is None:
         raise config_error(
-            f"`stripe.custom_streams`: {custom.path} is not a Stripe list endpoint of API version 2023-08-16 "
-            "without path parameters; check the path in Stripe's API reference."
+            f"`stripe.custom_streams`: {custom.path} is not a Stripe list endpoint of API version "
+            f"{STRIPE_DEFAULT_API_VERSION} without path parameters; check the path in Stripe's API reference."
         )
     created = bool(known["created"])
     return StripeObject(

@@ -7,59 +7,29 @@ any event is read in full every sync (cursor None) or, if append-only, by creati
 
 from __future__ import annotations
 
-from source_billing.stripe.declarations import Parent, StripeObject
+from collections.abc import Mapping
+from typing import Any
+
+from source_billing.stripe.declarations import Parent, Skip, StripeObject
+from source_billing.stripe.event_types import (
+    APPLICATION_FEE_EVENTS,
+    CHECKOUT_EVENTS,
+    CREDIT_GRANT_EVENTS,
+    CREDIT_NOTE_EVENTS,
+    INVOICE_EVENTS,
+    METER_EVENTS,
+    PAYOUT_EVENTS,
+    SETUP_INTENT_EVENTS,
+    SOURCE_EVENTS,
+    SUBSCRIPTION_EVENTS,
+    TRANSFER_EVENTS,
+    events_of,
+)
 
 DOCS = "https://docs.stripe.com/api"
 
-INVOICE_EVENTS = (
-    "invoice.created",
-    "invoice.deleted",
-    "invoice.finalization_failed",
-    "invoice.finalized",
-    "invoice.marked_uncollectible",
-    "invoice.paid",
-    "invoice.payment_action_required",
-    "invoice.payment_failed",
-    "invoice.payment_succeeded",
-    "invoice.sent",
-    "invoice.updated",
-    "invoice.voided",
-)
-SUBSCRIPTION_EVENTS = (
-    "customer.subscription.created",
-    "customer.subscription.deleted",
-    "customer.subscription.paused",
-    "customer.subscription.pending_update_applied",
-    "customer.subscription.pending_update_expired",
-    "customer.subscription.resumed",
-    "customer.subscription.trial_will_end",
-    "customer.subscription.updated",
-)
-CREDIT_NOTE_EVENTS = ("credit_note.created", "credit_note.updated", "credit_note.voided")
-CHECKOUT_EVENTS = (
-    "checkout.session.async_payment_failed",
-    "checkout.session.async_payment_succeeded",
-    "checkout.session.completed",
-    "checkout.session.expired",
-)
-PAYOUT_EVENTS = (
-    "payout.canceled",
-    "payout.created",
-    "payout.failed",
-    "payout.paid",
-    "payout.reconciliation_completed",
-    "payout.updated",
-)
-SETUP_INTENT_EVENTS = (
-    "setup_intent.canceled",
-    "setup_intent.created",
-    "setup_intent.requires_action",
-    "setup_intent.setup_failed",
-    "setup_intent.succeeded",
-)
-TRANSFER_EVENTS = ("transfer.created", "transfer.reversed", "transfer.updated")
-APPLICATION_FEE_EVENTS = ("application_fee.created", "application_fee.refunded")
-SOURCE_EVENTS = ("customer.source.created", "customer.source.deleted", "customer.source.updated")
+# The last version with legacy usage records: 2025-03-31.basil removed them (usage is in meters now).
+LEGACY_USAGE_VERSION = "2025-02-24.acacia"
 SUBSCRIPTIONS = Parent(
     "subscriptions",
     "subscription_id",
@@ -71,13 +41,35 @@ SUBSCRIPTIONS = Parent(
 )
 
 
-def _events(prefix: str, *actions: str) -> tuple[str, ...]:
-    return tuple(f"{prefix}.{action}" for action in actions)
+def meter_of(item: Mapping[str, Any]) -> str | None:
+    """The billing meter a subscription item is billed through (its price's `recurring.meter`), if any."""
+    price = item.get("price")
+    recurring = price.get("recurring") if isinstance(price, Mapping) else None
+    meter = recurring.get("meter") if isinstance(recurring, Mapping) else None
+    return meter if isinstance(meter, str) else None
+
+
+def on_meter(item: Mapping[str, Any]) -> bool:
+    """Whether a subscription item is on meter-based billing."""
+    return meter_of(item) is not None
 
 
 STREAMS: tuple[StripeObject, ...] = (
     # Changes to a connected account are recorded in that account's own events, not the platform's.
     StripeObject("accounts", f"{DOCS}/accounts/list", path="accounts", cursor=None, platform_only=True),
+    # Which features each customer may use now; the summary event names the customer whose set changed.
+    StripeObject(
+        "active_entitlements",
+        f"{DOCS}/entitlements/active-entitlement/list",
+        parent=Parent(
+            "customers",
+            "customer_id",
+            "entitlements/active_entitlements",
+            child_params={"customer": "{id}"},
+            events=("entitlements.active_entitlement_summary.updated",),
+            event_key="customer",
+        ),
+    ),
     StripeObject(
         "application_fees",
         f"{DOCS}/application_fees/list",
@@ -99,7 +91,7 @@ STREAMS: tuple[StripeObject, ...] = (
         "authorizations",
         f"{DOCS}/issuing/authorizations/list",
         path="issuing/authorizations",
-        events=_events("issuing_authorization", "created", "updated"),
+        events=events_of("issuing_authorization", "created", "updated"),
     ),
     StripeObject(
         "balance_transactions",
@@ -113,6 +105,7 @@ STREAMS: tuple[StripeObject, ...] = (
         events=SOURCE_EVENTS,
         object_type="bank_account",
         parent_field="customer",
+        retrieve="customers/{customer}/sources/{id}",
         parent=Parent(
             "customers",
             "customer_id",
@@ -123,31 +116,57 @@ STREAMS: tuple[StripeObject, ...] = (
         ),
     ),
     StripeObject(
+        "billing_credit_balance_transactions",
+        f"{DOCS}/billing/credit-balance-transaction/list",
+        cursor=None,
+        parent=Parent(
+            "customers",
+            "customer_id",
+            "billing/credit_balance_transactions",
+            child_params={"customer": "{id}"},
+        ),
+    ),
+    StripeObject(
+        "billing_credit_grants",
+        f"{DOCS}/billing/credit-grant/list",
+        path="billing/credit_grants",
+        created_filter=False,
+        events=CREDIT_GRANT_EVENTS,
+    ),
+    StripeObject(
+        "billing_meters",
+        f"{DOCS}/billing/meter/list",
+        path="billing/meters",
+        created_filter=False,
+        events=METER_EVENTS,
+    ),
+    StripeObject(
         "cardholders",
         f"{DOCS}/issuing/cardholders/list",
         path="issuing/cardholders",
-        events=_events("issuing_cardholder", "created", "updated"),
+        events=events_of("issuing_cardholder", "created", "updated"),
     ),
     StripeObject(
         "cards",
         f"{DOCS}/issuing/cards/list",
         path="issuing/cards",
-        events=_events("issuing_card", "created", "updated"),
+        events=events_of("issuing_card", "created", "updated"),
     ),
     StripeObject(
         "charges",
         f"{DOCS}/charges/list",
         path="charges",
-        events=_events(
+        events=events_of(
             "charge", "captured", "expired", "failed", "pending", "refunded", "succeeded", "updated"
         ),
     ),
+    # Stripe sends no event when a session is created: new open sessions come from the list.
     StripeObject(
         "checkout_sessions",
         f"{DOCS}/checkout/sessions/list",
         path="checkout/sessions",
-        created_filter=False,
         events=CHECKOUT_EVENTS,
+        lists_new=True,
     ),
     StripeObject(
         "checkout_sessions_line_items",
@@ -157,7 +176,6 @@ STREAMS: tuple[StripeObject, ...] = (
             "checkout_session_id",
             "checkout/sessions/{id}/line_items",
             embedded="line_items",
-            created_filter=False,
             params={"expand[]": "data.line_items"},
             events=CHECKOUT_EVENTS,
         ),
@@ -166,7 +184,7 @@ STREAMS: tuple[StripeObject, ...] = (
         "coupons",
         f"{DOCS}/coupons/list",
         path="coupons",
-        events=_events("coupon", "created", "deleted", "updated"),
+        events=events_of("coupon", "created", "deleted", "updated"),
     ),
     StripeObject(
         "credit_notes",
@@ -197,13 +215,13 @@ STREAMS: tuple[StripeObject, ...] = (
         "customers",
         f"{DOCS}/customers/list",
         path="customers",
-        events=_events("customer", "created", "deleted", "updated"),
+        events=events_of("customer", "created", "deleted", "updated"),
     ),
     StripeObject(
         "disputes",
         f"{DOCS}/disputes/list",
         path="disputes",
-        events=_events(
+        events=events_of(
             "charge.dispute", "closed", "created", "funds_reinstated", "funds_withdrawn", "updated"
         ),
     ),
@@ -212,7 +230,15 @@ STREAMS: tuple[StripeObject, ...] = (
         f"{DOCS}/radar/early_fraud_warnings/list",
         path="radar/early_fraud_warnings",
         created_filter=False,
-        events=_events("radar.early_fraud_warning", "created", "updated"),
+        events=events_of("radar.early_fraud_warning", "created", "updated"),
+    ),
+    # Features have no events: read in full every sync.
+    StripeObject(
+        "entitlements_features",
+        f"{DOCS}/entitlements/feature/list",
+        path="entitlements/features",
+        cursor=None,
+        created_filter=False,
     ),
     StripeObject("events", f"{DOCS}/events/list", path="events", cursor="created"),
     # External accounts of the account being read (the key's own, or each Connect account), as source-stripe.
@@ -229,6 +255,7 @@ STREAMS: tuple[StripeObject, ...] = (
             embedded="external_accounts",
             created_filter=False,
             single=True,
+            forbidden_skips=True,
         ),
     ),
     StripeObject(
@@ -244,6 +271,7 @@ STREAMS: tuple[StripeObject, ...] = (
             embedded="external_accounts",
             created_filter=False,
             single=True,
+            forbidden_skips=True,
         ),
     ),
     StripeObject("file_links", f"{DOCS}/file_links/list", path="file_links", cursor="created"),
@@ -252,7 +280,7 @@ STREAMS: tuple[StripeObject, ...] = (
         "invoice_items",
         f"{DOCS}/invoiceitems/list",
         path="invoiceitems",
-        events=_events("invoiceitem", "created", "deleted"),
+        events=events_of("invoiceitem", "created", "deleted"),
     ),
     StripeObject(
         "invoice_line_items",
@@ -261,12 +289,18 @@ STREAMS: tuple[StripeObject, ...] = (
             "invoices", "invoice_id", "invoices/{id}/lines", embedded="lines", events=INVOICE_EVENTS
         ),
     ),
+    StripeObject(
+        "invoice_payments",
+        f"{DOCS}/invoice-payment/list",
+        path="invoice_payments",
+        events=("invoice_payment.paid",),
+    ),
     StripeObject("invoices", f"{DOCS}/invoices/list", path="invoices", events=INVOICE_EVENTS),
     StripeObject(
         "payment_intents",
         f"{DOCS}/payment_intents/list",
         path="payment_intents",
-        events=_events(
+        events=events_of(
             "payment_intent",
             "amount_capturable_updated",
             "canceled",
@@ -281,8 +315,9 @@ STREAMS: tuple[StripeObject, ...] = (
     StripeObject(
         "payment_methods",
         f"{DOCS}/payment_methods/customer_list",
-        events=_events("payment_method", "attached", "automatically_updated", "detached", "updated"),
+        events=events_of("payment_method", "attached", "automatically_updated", "detached", "updated"),
         parent_field="customer",
+        retrieve="payment_methods/{id}",
         parent=Parent("customers", "customer_id", "customers/{id}/payment_methods"),
     ),
     StripeObject(
@@ -301,36 +336,36 @@ STREAMS: tuple[StripeObject, ...] = (
         "persons",
         f"{DOCS}/persons/list",
         cursor=None,
-        parent=Parent("accounts", "account_id", "accounts/{id}/persons"),
+        parent=Parent("accounts", "account_id", "accounts/{id}/persons", forbidden_skips=True),
         platform_only=True,
     ),
     StripeObject(
-        "plans", f"{DOCS}/plans/list", path="plans", events=_events("plan", "created", "deleted", "updated")
+        "plans", f"{DOCS}/plans/list", path="plans", events=events_of("plan", "created", "deleted", "updated")
     ),
     StripeObject(
         "prices",
         f"{DOCS}/prices/list",
         path="prices",
-        events=_events("price", "created", "deleted", "updated"),
+        events=events_of("price", "created", "deleted", "updated"),
     ),
     StripeObject(
         "products",
         f"{DOCS}/products/list",
         path="products",
-        events=_events("product", "created", "deleted", "updated"),
+        events=events_of("product", "created", "deleted", "updated"),
     ),
     StripeObject(
         "promotion_codes",
         f"{DOCS}/promotion_codes/list",
         path="promotion_codes",
-        events=_events("promotion_code", "created", "updated"),
+        events=events_of("promotion_code", "created", "updated"),
     ),
     StripeObject(
         "quotes",
         f"{DOCS}/quotes/list",
         path="quotes",
         created_filter=False,
-        events=_events("quote", "accepted", "canceled", "created", "finalized"),
+        events=events_of("quote", "accepted", "canceled", "created", "finalized"),
     ),
     StripeObject(
         "refunds",
@@ -339,7 +374,10 @@ STREAMS: tuple[StripeObject, ...] = (
         events=("charge.refund.updated", "refund.created", "refund.updated"),
     ),
     StripeObject(
-        "reviews", f"{DOCS}/radar/reviews/list", path="reviews", events=_events("review", "closed", "opened")
+        "reviews",
+        f"{DOCS}/radar/reviews/list",
+        path="reviews",
+        events=events_of("review", "closed", "opened"),
     ),
     StripeObject(
         "setup_attempts",
@@ -361,7 +399,7 @@ STREAMS: tuple[StripeObject, ...] = (
         "subscription_schedule",
         f"{DOCS}/subscription_schedules/list",
         path="subscription_schedules",
-        events=_events(
+        events=events_of(
             "subscription_schedule",
             "aborted",
             "canceled",
@@ -382,8 +420,9 @@ STREAMS: tuple[StripeObject, ...] = (
     StripeObject(
         "tax_ids",
         f"{DOCS}/customer_tax_ids/list",
-        events=_events("customer.tax_id", "created", "deleted", "updated"),
+        events=events_of("customer.tax_id", "created", "deleted", "updated"),
         parent_field="customer",
+        retrieve="customers/{customer}/tax_ids/{id}",
         parent=Parent(
             "customers",
             "customer_id",
@@ -396,19 +435,19 @@ STREAMS: tuple[StripeObject, ...] = (
         "tax_rates",
         f"{DOCS}/tax_rates/list",
         path="tax_rates",
-        events=_events("tax_rate", "created", "updated"),
+        events=events_of("tax_rate", "created", "updated"),
     ),
     StripeObject(
         "top_ups",
         f"{DOCS}/topups/list",
         path="topups",
-        events=_events("topup", "canceled", "created", "failed", "reversed", "succeeded"),
+        events=events_of("topup", "canceled", "created", "failed", "reversed", "succeeded"),
     ),
     StripeObject(
         "transactions",
         f"{DOCS}/issuing/transactions/list",
         path="issuing/transactions",
-        events=_events("issuing_transaction", "created", "updated"),
+        events=events_of("issuing_transaction", "created", "updated"),
     ),
     StripeObject(
         "transfer_reversals",
@@ -422,7 +461,8 @@ STREAMS: tuple[StripeObject, ...] = (
         ),
     ),
     StripeObject("transfers", f"{DOCS}/transfers/list", path="transfers", events=TRANSFER_EVENTS),
-    # Usage accrues without any event: summaries are read in full every sync.
+    # Usage accrues without any event: summaries are read in full every sync. Legacy usage records exist
+    # only up to LEGACY_USAGE_VERSION; items on meter-based billing have none (billing_meter_event_summaries).
     StripeObject(
         "usage_records",
         f"{DOCS}/usage_records/subscription_item_summary_list",
@@ -432,6 +472,27 @@ STREAMS: tuple[StripeObject, ...] = (
             "subscription_item_id",
             "subscription_items/{id}/usage_record_summaries",
             through=SUBSCRIPTIONS,
+            child_version=LEGACY_USAGE_VERSION,
+            skip=Skip(
+                on_meter,
+                "subscription items on meter-based billing skipped (see billing_meter_event_summaries)",
+            ),
         ),
+    ),
+)
+
+# Usage under meter-based billing, per customer and meter: the meters come from the subscriptions' items.
+# `MeterEventSummaries` reads it, with a cursor of its own per customer and meter (no events, no windows).
+METER_EVENT_SUMMARIES = StripeObject(
+    "billing_meter_event_summaries",
+    f"{DOCS}/billing/meter-event-summary/list",
+    cursor=None,
+    primary_key=("meter", "customer_id", "start_time"),
+    parent=Parent(
+        "subscriptions",
+        "customer_id",
+        "billing/meters/{id}/event_summaries",
+        params={"status": "all"},
+        created_filter=False,
     ),
 )

@@ -127,8 +127,8 @@ def test_given_created_filters_when_listing_then_only_matching_objects(sandbox: 
     assert {c["id"] for c in newer} == {c["id"] for c in customers if c["created"] >= middle}
     assert {c["id"] for c in older} == {c["id"] for c in customers if c["created"] < middle}
     assert {c["id"] for c in exact} == {c["id"] for c in customers if c["created"] == middle}
-    no_filter = sandbox.client.get("stripe", "/v1/credit_notes", {"created[gte]": middle})
-    assert no_filter.status == 400  # credit_notes take no created filter in the 2023-08-16 spec
+    no_filter = sandbox.client.get("stripe", "/v1/quotes", {"created[gte]": middle})
+    assert no_filter.status == 400  # quotes take no created filter (the stripe package's QuoteListParams)
 
 
 def test_given_ending_before_when_listing_then_the_page_before_in_list_order(sandbox: Running) -> None:

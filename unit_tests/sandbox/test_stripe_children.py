@@ -39,8 +39,17 @@ def test_given_a_child_resource_when_walking_each_parent_then_the_control_object
     stored = sandbox.client.control("GET", f"objects/stripe/{resource}")["data"]
     assert stored
     assert all(obj["_parent"] == obj[parent_field] for obj in stored), "the parent is named twice"
+    accounts = sandbox.client.control("GET", "objects/stripe/accounts")["data"]
+    # The platform may not read persons or external accounts of Standard and Express accounts.
+    uncontrolled = {a["id"] for a in accounts if a["controller"]["requirement_collection"] == "stripe"}
     for parent_id, ids in _by_parent(stored).items():
-        listed = walk_stripe(sandbox.client, row.path.replace("{parent}", parent_id))
+        path = row.path.replace("{parent}", parent_id)
+        if parent_field == "account" and parent_id in uncontrolled:
+            refused = sandbox.client.get("stripe", path)
+            assert refused.status == 403
+            assert "do not have Platform Controls" in refused.json["error"]["message"]
+            continue
+        listed = walk_stripe(sandbox.client, path)
         assert [obj["id"] for obj in listed] == ids, (resource, parent_id)
         assert "_parent" not in listed[0]
         if row.newest_first:
@@ -180,12 +189,20 @@ def test_given_subscription_items_when_listing_usage_summaries_then_only_metered
     stored = _by_parent(sandbox.client.control("GET", "objects/stripe/usage_record_summaries")["data"])
     items = sandbox.client.control("GET", "objects/stripe/subscription_items")["data"]
     assert stored
+    on_meter = []
     for item in items:
-        metered = (
-            item["price"]["recurring"] is not None and item["price"]["recurring"]["usage_type"] == "metered"
-        )
-        assert (item["id"] in stored) == metered
+        recurring = item["price"]["recurring"] or {}
+        metered = recurring.get("usage_type") == "metered"
+        assert (item["id"] in stored) == (metered and not recurring["meter"]), "legacy metered items only"
         assert (item["quantity"] is None) == metered
+        on_meter += [item["id"]] if recurring.get("meter") else []
+    assert on_meter, "some items are on billing meters"
+    refused = sandbox.client.get("stripe", f"/v1/subscription_items/{on_meter[0]}/usage_record_summaries")
+    assert refused.status == 400
+    assert refused.json["error"]["message"] == (
+        f"Cannot list usage record summaries for `{on_meter[0]}` because it is not on the legacy metered "
+        "billing system. Call /v1/billing/meters/:id/event_summaries instead."
+    )
     item_id, ids = next(iter(stored.items()))
     summaries = walk_stripe(sandbox.client, f"/v1/subscription_items/{item_id}/usage_record_summaries")
     assert [summary["id"] for summary in summaries] == ids

@@ -63,7 +63,7 @@ def test_given_two_pages_when_read_then_follows_starting_after_and_sends_version
     assert first.qs["limit"] == ["100"]
     assert "starting_after" not in first.qs
     assert second.qs["starting_after"] == ["cus_00002"]
-    assert first.headers["Stripe-Version"] == "2023-08-16"
+    assert first.headers["Stripe-Version"] == "2026-10-28.endive"
     assert first.headers["Authorization"] == f"Bearer {SECRET}"
     assert "Stripe-Account" not in first.headers
     # A list read shows objects as of the read: `updated` is the sync's time, not the creation time.

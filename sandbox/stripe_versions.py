@@ -1,0 +1,326 @@
+"""Stripe API versions: each account's version history, and the ONE renderer of objects by version.
+
+Objects are stored in one canonical shape: the 2023-08-16 fields plus the few fields only newer versions
+have and no older field holds (a subscription item's own billing period). ``render`` turns a stored
+object into the shape of a version: since ``2025-03-31.basil`` an invoice names its subscription under
+``parent``, a subscription's billing period sits on its items, invoice lines and invoice items carry
+``pricing`` and ``parent`` instead of ``price``/``type``/``subscription``/``proration``, and charges and
+payment intents lose ``invoice`` (``/v1/invoice_payments`` links them). Field names follow the official
+``stripe`` package's typed resources (16.x, ``2026-10-28.endive``).
+
+An account's default version applies to requests without ``Stripe-Version``; an event keeps the version
+that was the account's default when it was created, with ``data.object`` rendered in it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sandbox.seed import DAY
+from sandbox.store import JsonObject
+
+LEGACY = "2023-08-16"
+BASIL = "2025-03-31.basil"
+CURRENT = "2026-10-28.endive"
+"""The version of the official ``stripe`` package the connector's schemas are generated from."""
+
+SHAPES = ("legacy", "basil")
+
+
+def shape_of(version: str) -> str:
+    """``basil`` for versions from 2025-03-31 on (their date prefix sorts), else ``legacy``."""
+    return "basil" if version[:10] >= BASIL[:10] else "legacy"
+
+
+@dataclass(frozen=True)
+class VersionHistory:
+    """An account's default API version over time.
+
+    Attributes:
+        initial: The default version the account started with.
+        upgrades: ``(epoch seconds, version)``: the default from that time on, oldest first.
+    """
+
+    initial: str
+    upgrades: tuple[tuple[int, str], ...] = ()
+
+    def at(self, when: int) -> str:
+        """The account's default version at a time."""
+        version = self.initial
+        for since, upgraded in self.upgrades:
+            if when >= since:
+                version = upgraded
+        return version
+
+    @classmethod
+    def parse(cls, spec: str, start: int) -> VersionHistory:
+        """Read ``VERSION`` or ``OLD>NEW@Nd[>NEWER@Md]`` (upgraded N days before the sandbox's start).
+
+        Raises:
+            ValueError: A malformed spec.
+        """
+        first, *later = spec.split(">")
+        upgrades = []
+        for part in later:
+            version, sep, days = part.partition("@")
+            if not sep or not days.endswith("d") or not version:
+                raise ValueError(f"expected VERSION@Nd after '>' in {spec!r}")
+            upgrades.append((start - int(float(days[:-1]) * DAY), version))
+        if not first:
+            raise ValueError(f"no initial version in {spec!r}")
+        return cls(first, tuple(sorted(upgrades)))
+
+
+DEFAULT_HISTORIES = {
+    "acct_sandbox": LEGACY,
+    "acct_sandbox_a": CURRENT,
+    # Upgraded mid-history: events of the last 10 days are rendered in the current version, older ones
+    # in 2023-08-16 (both inside the 30 days /v1/events lists).
+    "acct_sandbox_b": f"{LEGACY}>{CURRENT}@10d",
+}
+"""Default version histories (``--stripe-versions`` overrides them); other accounts use ``LEGACY``."""
+
+
+def histories(entries: list[str] | tuple[str, ...], start: int) -> dict[str, VersionHistory]:
+    """Each account's history: the defaults overridden by ``ACCOUNT=SPEC`` entries.
+
+    Raises:
+        ValueError: A malformed entry.
+    """
+    specs = dict(DEFAULT_HISTORIES)
+    for entry in entries:
+        account, sep, spec = entry.partition("=")
+        if not sep or not account.startswith("acct_"):
+            raise ValueError(f"expected ACCOUNT=SPEC (e.g. acct_sandbox={CURRENT}), got {entry!r}")
+        specs[account] = spec
+    return {account: VersionHistory.parse(spec, start) for account, spec in specs.items()}
+
+
+# Rendering ----------------------------------------------------------------------------------------
+
+Derive = Callable[[JsonObject], JsonObject]
+
+
+@dataclass(frozen=True)
+class ShapeChange:
+    """How one object kind differs from 2025-03-31.basil on.
+
+    Attributes:
+        removed: Fields basil and later no longer have.
+        added: Stored fields only basil and later have (left out of older versions).
+        derive: The fields basil and later compute from the stored ones.
+    """
+
+    removed: tuple[str, ...] = ()
+    added: tuple[str, ...] = ()
+    derive: Derive | None = None
+
+
+def _invoice(obj: JsonObject) -> JsonObject:
+    subscription = obj.get("subscription")
+    details = obj.get("subscription_details") or {}
+    parent = None
+    if subscription:
+        parent = {
+            "quote_details": None,
+            "subscription_details": {
+                "metadata": details.get("metadata"),
+                "subscription": subscription,
+                "subscription_proration_date": None,
+            },
+            "type": "subscription_details",
+        }
+    taxes = obj.get("total_tax_amounts") or []
+    return {
+        "parent": parent,
+        "amount_overpaid": 0,
+        "amount_paid_off_stripe": 0,
+        "discounts": obj.get("discounts") or [],
+        "total_pretax_credit_amounts": [],
+        "total_taxes": [
+            {
+                "amount": tax.get("amount", 0),
+                "tax_behavior": "inclusive" if tax.get("inclusive") else "exclusive",
+                "tax_rate_details": {"tax_rate": tax.get("tax_rate")},
+                "taxability_reason": tax.get("taxability_reason") or "standard_rated",
+                "taxable_amount": tax.get("taxable_amount"),
+                "type": "tax_rate_details",
+            }
+            for tax in taxes
+        ],
+    }
+
+
+def _pricing(price: Any, unit_amount: Any) -> JsonObject | None:
+    if not isinstance(price, dict) and not isinstance(price, str):
+        return None
+    price_id = price["id"] if isinstance(price, dict) else price
+    product = price.get("product") if isinstance(price, dict) else None
+    if isinstance(product, dict):
+        product = product.get("id")
+    return {
+        "price_details": {"price": price_id, "product": product},
+        "type": "price_details",
+        "unit_amount_decimal": None if unit_amount is None else str(unit_amount),
+    }
+
+
+def _line_item(obj: JsonObject) -> JsonObject:
+    price = obj.get("price")
+    unit = price.get("unit_amount") if isinstance(price, dict) else None
+    proration = {"proration": bool(obj.get("proration")), "proration_details": obj.get("proration_details")}
+    if obj.get("type") == "subscription" or (obj.get("subscription_item") and not obj.get("invoice_item")):
+        parent = {
+            "invoice_item_details": None,
+            "subscription_item_details": {
+                "invoice_item": obj.get("invoice_item"),
+                **proration,
+                "subscription": obj.get("subscription"),
+                "subscription_item": obj.get("subscription_item"),
+            },
+            "type": "subscription_item_details",
+        }
+    else:
+        parent = {
+            "invoice_item_details": {
+                "invoice_item": obj.get("invoice_item"),
+                **proration,
+                "subscription": obj.get("subscription"),
+            },
+            "subscription_item_details": None,
+            "type": "invoice_item_details",
+        }
+    taxes = obj.get("tax_amounts") or []
+    return {
+        "parent": parent,
+        "pricing": _pricing(price, unit),
+        "pretax_credit_amounts": [],
+        "subtotal": obj.get("amount", 0),
+        "taxes": [
+            {
+                "amount": tax.get("amount", 0),
+                "tax_behavior": "inclusive" if tax.get("inclusive") else "exclusive",
+                "tax_rate_details": {"tax_rate": tax.get("tax_rate")},
+                "taxability_reason": tax.get("taxability_reason") or "standard_rated",
+                "taxable_amount": tax.get("taxable_amount"),
+                "type": "tax_rate_details",
+            }
+            for tax in taxes
+        ],
+    }
+
+
+def _invoiceitem(obj: JsonObject) -> JsonObject:
+    subscription = obj.get("subscription")
+    parent = None
+    if subscription:
+        parent = {
+            "subscription_details": {
+                "subscription": subscription,
+                "subscription_item": obj.get("subscription_item"),
+            },
+            "type": "subscription_details",
+        }
+    return {
+        "parent": parent,
+        "pricing": _pricing(obj.get("price"), obj.get("unit_amount_decimal") or obj.get("unit_amount")),
+        "net_amount": obj.get("amount"),
+        "quantity_decimal": str(obj.get("quantity") or 1),
+    }
+
+
+def _subscription(obj: JsonObject) -> JsonObject:
+    return {"discounts": obj.get("discounts") or []}
+
+
+BASIL_CHANGES: dict[str, ShapeChange] = {
+    "invoice": ShapeChange(
+        removed=(
+            "charge",
+            "discount",
+            "paid",
+            "paid_out_of_band",
+            "payment_intent",
+            "subscription",
+            "subscription_details",
+            "tax",
+            "total_tax_amounts",
+        ),
+        derive=_invoice,
+    ),
+    "line_item": ShapeChange(
+        removed=(
+            "amount_excluding_tax",
+            "invoice_item",
+            "plan",
+            "price",
+            "proration",
+            "proration_details",
+            "subscription",
+            "subscription_item",
+            "tax_amounts",
+            "tax_rates",
+            "type",
+            "unit_amount_excluding_tax",
+        ),
+        derive=_line_item,
+    ),
+    "invoiceitem": ShapeChange(
+        removed=("plan", "price", "subscription", "subscription_item", "unit_amount", "unit_amount_decimal"),
+        derive=_invoiceitem,
+    ),
+    "subscription": ShapeChange(
+        removed=("current_period_end", "current_period_start", "discount"), derive=_subscription
+    ),
+    "subscription_item": ShapeChange(added=("current_period_end", "current_period_start")),
+    "charge": ShapeChange(removed=("invoice",)),
+    "payment_intent": ShapeChange(removed=("invoice",)),
+}
+"""Every difference the sandbox models, by object kind (``object`` value)."""
+
+
+def renders_differently(object_name: str) -> bool:
+    """Whether stored objects of this kind (invoices and subscriptions with what they embed) differ
+    between versions; others need rendering only when ``expand[]`` embeds such an object."""
+    return object_name in BASIL_CHANGES
+
+
+def render(obj: JsonObject, version: str) -> JsonObject:
+    """The object (and the lists or expanded objects it embeds) in the shape of an API version.
+
+    Args:
+        obj: A stored object (not modified).
+        version: An API version.
+
+    Returns:
+        A new object, or ``obj`` itself when nothing differs.
+    """
+    return _render(obj, shape_of(version))
+
+
+def _render(obj: JsonObject, shape: str) -> JsonObject:
+    change = BASIL_CHANGES.get(str(obj.get("object")))
+    result = obj
+    if change is not None:
+        if shape == "basil":
+            result = {key: value for key, value in obj.items() if key not in change.removed}
+            if change.derive is not None:
+                result.update(change.derive(obj))
+        elif change.added:
+            result = {key: value for key, value in obj.items() if key not in change.added}
+    for key, value in obj.items():
+        if not isinstance(value, dict) or key not in result:
+            continue
+        if value.get("object") == "list" and isinstance(value.get("data"), list):
+            data = [_render(item, shape) if isinstance(item, dict) else item for item in value["data"]]
+            if any(new is not old for new, old in zip(data, value["data"], strict=True)):
+                result = dict(result) if result is obj else result
+                result[key] = {**value, "data": data}
+        elif "object" in value:
+            rendered = _render(value, shape)
+            if rendered is not value:
+                result = dict(result) if result is obj else result
+                result[key] = rendered
+    return result
