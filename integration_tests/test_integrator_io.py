@@ -16,6 +16,7 @@ from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, read
 from jsonschema import Draft7Validator
 
 from sandbox import credentials
+from sandbox.integrator_api import PARENT_JOB_FILTERS
 from sandbox.process import SandboxProcess
 from source_billing import SourceBilling
 from source_billing.integrator_io.jobs import JOBS_PAGE_CAP, format_timestamp
@@ -77,6 +78,14 @@ def _requests(sandbox: SandboxProcess, since: int = 0) -> list[dict[str, Any]]:
 
 def _last_request_seq(sandbox: SandboxProcess) -> int:
     return int(sandbox.control("GET", "/_control/requests?since=0")["next"])
+
+
+def _assert_parent_jobs_rule_kept(requests: list[dict[str, Any]]) -> None:
+    """Every jobs request named a parent-jobs filter, and the sandbox, enforcing the rule, accepted it."""
+    jobs = [entry for entry in requests if entry["path"].endswith("/v1/jobs")]
+    assert jobs
+    assert all(set(entry["query"]) & set(PARENT_JOB_FILTERS) for entry in jobs)
+    assert {entry["status"] for entry in jobs} == {200}
 
 
 def _read(
@@ -160,16 +169,22 @@ def test_given_more_jobs_than_one_answer_and_a_tie_at_its_end_when_read_then_eve
     ids = [job["_id"] for job in _records(output, "integrator_io_jobs")]
     assert len(ids) == len(set(ids)), "a job was emitted twice"
     assert set(ids) == {job["_id"] for job in _objects(licensing_sandbox, "jobs")}
-    bounds = [entry["query"].get("createdAt_lte") for entry in _requests(licensing_sandbox, since)]
+    requests = _requests(licensing_sandbox, since)
+    _assert_parent_jobs_rule_kept(requests)
+    bounds = [entry["query"].get("createdAt_lte") for entry in requests]
     assert len(bounds) == 3
-    assert bounds[:2] == [None, [tie_at_first_boundary]]
+    assert bounds[1] == [tie_at_first_boundary], "the second answer starts at the first one's oldest job"
 
 
 def test_given_a_jobs_state_when_new_jobs_are_created_then_an_incremental_sync_returns_only_jobs_since_it(
     licensing_config: dict[str, Any], licensing_sandbox: SandboxProcess
 ) -> None:
+    since = _last_request_seq(licensing_sandbox)
     first = _read(licensing_config, ["integrator_io_jobs"], SyncMode.incremental)
     assert not first.errors, _error_messages(first)
+    assert {job["_id"] for job in _records(first, "integrator_io_jobs")} == {
+        job["_id"] for job in _objects(licensing_sandbox, "jobs")
+    }, "a first incremental sync, without a cursor, reads every job"
     state = first.state_messages[-1].state
     assert state is not None
     assert state.stream is not None
@@ -187,6 +202,7 @@ def test_given_a_jobs_state_when_new_jobs_are_created_then_an_incremental_sync_r
     assert set(ids) == {job["_id"] for job in jobs if job["createdAt"] >= cursor}
     assert set(created) <= set(ids)
     assert len(ids) < len(jobs) // 2, "the second sync did not read everything again"
+    _assert_parent_jobs_rule_kept(_requests(licensing_sandbox, since))
 
 
 def test_given_a_token_without_connector_access_when_read_then_the_full_access_message(

@@ -1,5 +1,6 @@
 """Every Orb stream against the sandbox over real HTTP, through the CDK's entrypoint: exact record sets,
-valid records, changes after creation, ledger enrichment through retries and budget, grouped usage."""
+valid records, changes after creation (licenses deactivated included), ledgers in two currencies, ledger
+enrichment through retries and budget, grouped usage with a metric Orb will not group."""
 
 from __future__ import annotations
 
@@ -30,7 +31,15 @@ LISTS = {
     "orb_items": "items",
     "orb_prices": "prices",
     "orb_credits_ledger_entries": "credit_ledger_entries",
+    "orb_billable_metrics": "billable_metrics",
+    "orb_license_types": "license_types",
+    "orb_licenses": "licenses",
+    "orb_credit_blocks": "credit_blocks",
+    "orb_customer_balance_transactions": "balance_transactions",
+    "orb_subscription_schedules": "subscription_schedules",
 }
+LICENSES = "orb_licenses"
+UNIQUE_METRIC = "bm_unique_users"
 USAGE = "orb_subscription_usage"
 LEDGER = "orb_credits_ledger_entries"
 EVENT_KEYS = {
@@ -105,6 +114,10 @@ def test_given_a_full_refresh_of_every_orb_stream_then_each_returns_exactly_the_
         for record in records:
             validators[stream].validate(record)
     assert {"draft", "void"} <= {record["status"] for record in _records(output, "orb_invoices")}
+    assert {"active", "inactive"} <= {record["status"] for record in _records(output, LICENSES)}
+    blocks = _records(output, "orb_credit_blocks")
+    assert {record["currency"] for record in blocks} == {"credits", "USD"}
+    assert all(record["customer_id"] for record in blocks)
     assert any(c.get("archived_at") for c in _records(output, "orb_coupons")), "archived coupons are read"
 
     usage = _records(_read(config, [USAGE]), USAGE)
@@ -301,6 +314,94 @@ def test_given_a_grouping_key_and_plan_when_usage_is_read_then_grouped_rows_have
     assert {r["grouping_value"] for r in rows} == {"eu-west-1", "us-east-1", "ap-south-1"}
     on_plan = {s["id"] for s in subscriptions if s["plan"]["id"] == plan_id}
     assert {r["subscription_id"] for r in rows} <= on_plan
+
+
+def test_given_a_customer_with_credits_in_credits_and_usd_when_the_ledger_is_read_then_both_ledgers_synced(
+    orb_sandbox: SandboxProcess,
+) -> None:
+    entries = _objects(orb_sandbox, "credit_ledger_entries")
+    usd = {e["customer"]["id"] for e in entries if e["currency"] == "USD"}
+    both = usd & {e["customer"]["id"] for e in entries if e["currency"] == "credits"}
+    assert both, "the sandbox has customers with credits in credits and in USD"
+
+    output = _read(_config(orb_sandbox), [LEDGER], SyncMode.incremental)
+
+    synced = _records(output, LEDGER)
+    for customer_id in both:
+        expected = {e["id"]: e["currency"] for e in entries if e["customer"]["id"] == customer_id}
+        got = {e["id"]: e["currency"] for e in synced if e["customer_id"] == customer_id}
+        assert got == expected
+    (state,) = _final_states(output)
+    assert state.stream is not None
+    assert state.stream.stream_state is not None
+    partitions = set(state.stream.stream_state.__dict__)
+    customer_id = sorted(both)[0]
+    assert {f"{customer_id}|credits", f"{customer_id}|USD"} <= partitions
+
+
+def test_given_a_license_deactivated_after_the_first_sync_when_synced_incrementally_then_its_new_status(
+    orb_sandbox: SandboxProcess,
+) -> None:
+    config = _config(orb_sandbox)
+    first = _read(config, [LICENSES], SyncMode.incremental)
+    assert sorted(r["id"] for r in _records(first, LICENSES)) == sorted(
+        lic["id"] for lic in _objects(orb_sandbox, "licenses")
+    )
+    open_subscriptions = {
+        s["id"] for s in _objects(orb_sandbox, "subscriptions") if s["status"] in ("active", "upcoming")
+    }
+    active = next(r for r in _records(first, LICENSES) if r["status"] == "active")
+    assert active["subscription_id"] in open_subscriptions
+    orb_sandbox.control("POST", f"/_control/orb/licenses/{active['id']}", {"status": "inactive"})
+
+    second = _read(config, [LICENSES], SyncMode.incremental, _final_states(first))
+
+    licenses = {r["id"]: r for r in _records(second, LICENSES)}
+    assert licenses[active["id"]]["status"] == "inactive"
+    assert licenses[active["id"]]["end_date"]
+    # Bounded: only open subscriptions' licenses are read again, not those of ended ones.
+    assert {r["subscription_id"] for r in licenses.values()} <= open_subscriptions
+    ended = [
+        lic for lic in _objects(orb_sandbox, "licenses") if lic["subscription_id"] not in open_subscriptions
+    ]
+    assert ended, "the sandbox has licenses of ended subscriptions"
+    assert not {lic["id"] for lic in ended} & set(licenses)
+
+
+@pytest.mark.parametrize("key", ["model", "region"])
+def test_given_a_grouping_key_and_a_unique_count_metric_when_usage_is_read_then_it_completes(
+    orb_sandbox: SandboxProcess, key: str
+) -> None:
+    subscriptions = _objects(orb_sandbox, "subscriptions")
+    charged = [
+        s
+        for s in subscriptions
+        if s["status"] == "active"
+        and {p["billable_metric"]["id"] for p in s["plan"]["prices"] if p["billable_metric"]}
+        - {UNIQUE_METRIC}
+        and any((p["billable_metric"] or {}).get("id") == UNIQUE_METRIC for p in s["plan"]["prices"])
+    ]
+    assert charged, "the sandbox has subscriptions charging the unique count and another metric"
+    plan_id = charged[0]["plan"]["id"]
+    start = _iso(datetime.now(UTC) - timedelta(days=3))
+    config = _config(orb_sandbox, start_date=start, subscription_usage_grouping_key=key, plan_id=plan_id)
+
+    output = _read(config, [USAGE], SyncMode.incremental)
+
+    rows = _records(output, USAGE)
+    assert len({row["id"] for row in rows}) == len(rows)
+    unique = [r for r in rows if r["billable_metric_id"] == UNIQUE_METRIC]
+    others = [r for r in rows if r["billable_metric_id"] != UNIQUE_METRIC]
+    assert unique
+    assert others
+    assert {r["grouping_key"] for r in others} == {key}
+    refused = [m for m in output.logs if m.log is not None and "refused to group" in m.log.message]
+    if key == "region":  # the unique count's price groups invoices by region: Orb groups it
+        assert {r["grouping_key"] for r in unique} == {"region"}
+        assert not refused
+    else:
+        assert {r.get("grouping_key") for r in unique} == {None}, "read ungrouped"
+        assert refused
 
 
 def test_given_orbs_rate_limits_enforced_when_ledger_and_usage_are_read_then_the_budget_stays_under() -> None:

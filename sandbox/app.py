@@ -66,6 +66,9 @@ class SandboxOptions:
         fault_seed: Seed of the fault sequence.
         integrator_page_size: Items per integrator.io page before a ``Link`` header.
         now: Fixed start time (epoch seconds) instead of the real time.
+        stripe_versions: ``ACCOUNT=SPEC`` Stripe API version histories overriding the defaults
+            (``sandbox.stripe_versions``): ``2026-10-28.endive``, or ``2023-08-16>2026-10-28.endive@10d``
+            for an account upgraded 10 days before the start.
         max_seconds: Stop by itself after this long (None = run until stopped).
     """
 
@@ -81,6 +84,7 @@ class SandboxOptions:
     fault_seed: int = 1
     integrator_page_size: int = 1000
     now: float | None = None
+    stripe_versions: list[str] = field(default_factory=list)
     max_seconds: float | None = None
 
     @property
@@ -115,7 +119,9 @@ class Sandbox:
         options = self.options
         scales = options.scales
         self.apis = {
-            "stripe": StripeApi(options.seed, scales, self.clock, self.limiter),
+            "stripe": StripeApi(
+                options.seed, scales, self.clock, self.limiter, tuple(options.stripe_versions)
+            ),
             "orb": OrbApi(options.seed, scales, self.clock, self.limiter),
             "integrator": IntegratorApi(
                 options.seed, scales, self.clock, self.limiter, options.integrator_page_size

@@ -4,11 +4,16 @@ The e-mails of licenses overlap Stripe's and Orb's customers, and the mismatch c
 always exist: license 0 is active with an e-mail no customer has, license 1 expires within 30 days,
 license 2 is installed but expired, and licenses never use the first Stripe customer's e-mail (whose
 subscription is active).
+
+integrator.io users (who a license can be created for): every address of the shared pool
+(``user{n}@example.com``: every Stripe and Orb customer has signed up) and every licensee; any other
+address is unknown, and a license for it is refused with ``invalid_user``.
 """
 
 from __future__ import annotations
 
 import random
+import re
 from typing import Any
 
 from sandbox.clock import iso_z, parse_iso
@@ -18,6 +23,7 @@ from sandbox.store import Collection, JsonObject
 APPS = ("NetSuite", "Shopify", "Salesforce", "Amazon", "Zendesk", "HubSpot", "Jira", "Square")
 EDITIONS = ("starter", "standard", "premium", "enterprise")
 CHILDREN = {"licenses": "connectors", "install_base": "connectors"}
+POOL_USER = re.compile(r"^user\d+@example\.com$")
 
 
 def newest_first(epoch: float) -> int:
@@ -109,6 +115,20 @@ class IntegratorData:
         """A deterministic 24-hex id."""
         self._counter += 1
         return hex_id(self.seed, "integrator", kind, self._counter)
+
+    def is_user(self, email: str) -> bool:
+        """Whether an e-mail belongs to an integrator.io user: the shared pool's addresses and licensees."""
+        address = email.strip().lower()
+        if POOL_USER.match(address):
+            return True
+        return any(
+            str((found.get("user") or {}).get("email", "")).lower() == address
+            for found in self.collections["licenses"].objects()
+        )
+
+    def user_id_of(self, email: str) -> str:
+        """The user id of an e-mail (the same for every license of that user)."""
+        return hex_id(self.seed, "integrator", "user", email.strip().lower())
 
     # Factories --------------------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 """Orb's seed data: customers, plans, prices, items, subscriptions, invoices, credit notes, coupons,
-credit ledger entries and usage events, all deterministic from the seed."""
+credit ledger entries and usage events, then metrics, licenses, credit blocks, balance transactions and
+schedules (``orb_extras.py``), all deterministic from the seed."""
 
 from __future__ import annotations
 
@@ -8,15 +9,13 @@ from collections.abc import Callable
 from typing import Any
 
 from sandbox.clock import iso_z, parse_iso
+from sandbox.orb_extras import ALL_METRICS, DECOMPOSABLE_METRICS, OrbExtras
 from sandbox.orb_ledger import EVENT_CHOICES, OrbLedger, minified
 from sandbox.seed import DAY, EmailPool, Scales, base62_id, between, rng_for, spread_created
 from sandbox.store import Collection, JsonObject
 
-METRICS = (
-    {"id": "bm_tokens", "name": "Tokens", "property": "tokens"},
-    {"id": "bm_api_calls", "name": "API calls", "property": "calls"},
-    {"id": "bm_storage", "name": "Storage GB", "property": "gigabytes"},
-)
+METRICS = DECOMPOSABLE_METRICS  # what seeded prices and invoice lines charge
+__all__ = ["ALL_METRICS", "METRICS", "OrbData", "money"]
 INVOICE_STATUSES = ("draft", "issued", "issued", "paid", "paid", "paid", "paid", "synced", "void")
 
 
@@ -25,7 +24,7 @@ def money(value: float) -> str:
     return f"{value:.2f}"
 
 
-class OrbData(OrbLedger):
+class OrbData(OrbLedger, OrbExtras):
     """All Orb objects.
 
     Args:
@@ -45,6 +44,13 @@ class OrbData(OrbLedger):
         "credit_notes",
         "coupons",
         "credit_ledger_entries",
+        # Seeded last, from the objects above (so that adding them shifted no other object's id).
+        "billable_metrics",
+        "license_types",
+        "licenses",
+        "credit_blocks",
+        "balance_transactions",
+        "subscription_schedules",
     )
 
     def __init__(self, seed: int, now: int, scales: Scales, pool: EmailPool) -> None:
@@ -72,12 +78,14 @@ class OrbData(OrbLedger):
         return seeder
 
     def _insert(self, name: str, objects: list[JsonObject]) -> None:
-        """Store objects; ``_created`` (epoch seconds) orders them and ledger entries hang off customers."""
+        """Store objects; ``_created`` (epoch seconds) orders them, ledger entries hang off customers, and
+        ``_parent`` names the parent of other child objects."""
         self.collections[name].load(
             (
                 -int(obj.pop("_created")),
                 obj,
-                obj["customer"]["id"] if name == "credit_ledger_entries" else None,
+                obj.pop("_parent", None)
+                or (obj["customer"]["id"] if name == "credit_ledger_entries" else None),
             )
             for obj in objects
         )
@@ -464,6 +472,10 @@ class OrbData(OrbLedger):
                 new.pop("plan_id", None)
             if fields.get("status") == "ended" and not new.get("end_date"):
                 new["end_date"] = iso_z(now)
+            if fields.get("status") == "ended":
+                self._end_licenses(object_id, str(new["end_date"]))
+        if resource == "licenses" and fields.get("status") == "inactive" and not new.get("end_date"):
+            new["end_date"] = iso_z(now)  # deactivated now, as `POST /licenses/{id}/deactivate` does
         collection.replace(new)
         return new
 

@@ -46,7 +46,8 @@ class OrbLedger:
     def _seed_credit_ledger_entries(self, rng: random.Random, count: int) -> list[JsonObject]:
         """Ledger entries per customer; every customer's last entry is recent, however old it is.
 
-        The count is ignored: each customer gets 2-4 entries, every seventh all seven entry types.
+        The count is ignored: each customer gets 2-4 entries in credits (Orb's default ledger), every
+        seventh all seven entry types; every tenth customer also has a ledger in USD.
         """
         objects: list[JsonObject] = []
         for index, customer in enumerate(self.generated["customers"]):
@@ -55,6 +56,10 @@ class OrbLedger:
             times = sorted(between(rng, first, self.now - 3 * DAY) for _ in kinds[:-1])
             times.append(self.now - rng.randint(60, 3 * DAY))
             objects.extend(self._ledger(rng, customer, kinds, times))
+        for customer in self.generated["customers"][1::10]:
+            first = between(rng, self._epoch(customer) + 60, self.now - 10 * DAY)
+            times = [first, self.now - rng.randint(60, 3 * DAY)]
+            objects.extend(self._ledger(rng, customer, ("increment", "decrement"), times, currency="USD"))
         return objects
 
     def _ledger(
@@ -64,6 +69,7 @@ class OrbLedger:
         kinds: tuple[str, ...],
         times: list[int],
         event: str | None = None,
+        currency: str = "credits",
     ) -> list[JsonObject]:
         balance = 0.0
         block = {
@@ -92,7 +98,7 @@ class OrbLedger:
                 "amount": delta,
                 "starting_balance": balance,
                 "ending_balance": balance + delta,
-                "currency": "USD",
+                "currency": currency,
                 "created_at": iso_z(when),
                 "credit_block": dict(block),
                 "description": f"{kind.replace('_', ' ').capitalize()} entry",

@@ -1,15 +1,20 @@
 """integrator.io jobs: incremental on `createdAt`, read backwards from the newest.
 
 `GET /v1/jobs` (https://github.com/celigo/integrator-api-docs/blob/master/job.md) filters on
-`createdAt_gte` / `createdAt_lte` (both inclusive) and answers at most about 1,000 jobs, newest first, with
-no `Link` header. A full answer therefore means "maybe more": the next request asks for the jobs created at
-or before the oldest one seen. Several jobs can share that timestamp and some of them may not have fitted in
-the answer, so the boundary timestamp is asked for again and the jobs already emitted at it are skipped:
-nothing is lost and nothing is emitted twice.
+`createdAt_gte` / `createdAt_lte` (both inclusive). A query for parent jobs must carry one of
+`_integrationId`, `_flowId`, `_exportId`, `_importId`, `_flowJobId`, `createdAt_gte` or `createdAt_lte`,
+else integrator.io answers 400 `invalid_query`: every request sends `createdAt_lte` (the sync's start, then
+the paging boundary) and, from a saved cursor, `createdAt_gte`. An answer holds at most 1,001 jobs, newest
+first, with no `Link` header. A full answer therefore means "maybe more": the next request asks for the jobs
+created at or before the oldest one seen. Several jobs can share that timestamp and some of them may not
+have fitted in the answer, so the boundary timestamp is asked for again and the jobs already emitted at it
+are skipped: nothing is lost and nothing is emitted twice. Should an answer carry a `Link` next page after
+all, the link is followed as for every other list, and only the end of that chain pages backwards.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any
 
@@ -23,7 +28,7 @@ from source_billing.incremental import DEFAULT_PARTITION, PartitionedCursor, par
 from source_billing.integrator_io.base import IntegratorIoApi, IntegratorIoStream, SliceResults
 
 # The most jobs one answer holds; an answer this long may have left older jobs out.
-JOBS_PAGE_CAP = 1000
+JOBS_PAGE_CAP = 1001
 # A job still running is read again by the next syncs until it ends (its status and counts change), but a
 # job that has not ended after this long is taken as stuck and no longer holds the cursor back.
 RUNNING_JOBS_HORIZON = pendulum.duration(days=3)
@@ -48,6 +53,8 @@ class JobsStream(IntegratorIoStream):
     def __init__(self, *, api: IntegratorIoApi, name: str) -> None:
         self._cursor = PartitionedCursor(name, CURSOR_FIELD, parse_iso_timestamp)
         self._read_up_to = SliceResults()
+        # What the last answer read on this thread held, and whether it linked a next page.
+        self._last_answer = threading.local()
         super().__init__(api=api, name=name, path="jobs")
 
     @property
@@ -61,15 +68,18 @@ class JobsStream(IntegratorIoStream):
         cursor_field: list[str] | None = None,
         stream_state: Mapping[str, Any] | None = None,
     ) -> Iterable[Mapping[str, Any] | None]:
+        # The read ends at the sync's start: the first request's `createdAt_lte` (a filter the parent-jobs
+        # rule accepts even without a cursor), and the jobs created later are the next sync's.
+        now = format_timestamp(pendulum.now("UTC"))
         if sync_mode == SyncMode.incremental:
             since = self._cursor.value(DEFAULT_PARTITION)
             running_since = format_timestamp(pendulum.now("UTC") - RUNNING_JOBS_HORIZON)
-            yield {"since": since, "running_since": running_since}
+            yield {"since": since, "running_since": running_since, "now": now}
         else:
-            yield {"since": None, "running_since": None}
+            yield {"since": None, "running_since": None, "now": now}
 
-    def path(self, **_: Any) -> str:
-        return self._path
+    def path(self, *, next_page_token: Mapping[str, Any] | None = None, **_: Any) -> str:
+        return str(next_page_token["next_url"]) if next_page_token else self._path
 
     def request_params(
         self,
@@ -77,17 +87,26 @@ class JobsStream(IntegratorIoStream):
         stream_slice: Mapping[str, Any] | None = None,
         next_page_token: Mapping[str, Any] | None = None,
     ) -> MutableMapping[str, Any]:
-        params: dict[str, Any] = {}
-        since = (stream_slice or {}).get("since")
-        until = (stream_slice or {}).get("until")
-        if since:
-            params["createdAt_gte"] = since
-        if until:
-            params["createdAt_lte"] = until
+        if next_page_token:
+            return {}  # a next-page link carries every parameter it needs
+        stream_slice = stream_slice or {}
+        params: dict[str, Any] = {"createdAt_lte": stream_slice.get("until") or stream_slice["now"]}
+        if stream_slice.get("since"):
+            params["createdAt_gte"] = stream_slice["since"]
         return params
 
-    def next_page_token(self, response: requests.Response) -> Mapping[str, Any] | None:
-        return None  # the jobs list has no next link: `read_records` pages backwards by `createdAt_lte`
+    def parse_response(
+        self,
+        response: requests.Response,
+        *,
+        stream_state: Mapping[str, Any],
+        stream_slice: Mapping[str, Any] | None = None,
+        next_page_token: Mapping[str, Any] | None = None,
+    ) -> Iterable[MutableMapping[str, Any]]:
+        records = list(super().parse_response(response, stream_state=stream_state, stream_slice=stream_slice))
+        self._last_answer.size = len(records)
+        self._last_answer.linked = bool(response.links.get("next", {}).get("url"))
+        return records
 
     def read_records(
         self,
@@ -104,6 +123,7 @@ class JobsStream(IntegratorIoStream):
         emitted_at_until: frozenset[str] = frozenset()
         while True:
             request["until"] = until
+            self._last_answer.size, self._last_answer.linked = 0, False
             page = [
                 record
                 for record in super().read_records(sync_mode, cursor_field, request, stream_state)
@@ -124,7 +144,8 @@ class JobsStream(IntegratorIoStream):
                     ):
                         oldest_running = created
                 yield record
-            if len(page) < JOBS_PAGE_CAP:
+            # The end of a `Link` chain, or a lone answer, that is full may have left older jobs out.
+            if self._last_answer.linked or self._last_answer.size < JOBS_PAGE_CAP:
                 break
             until, emitted_at_until = self._boundary(page, until)
         # Committed by close_slice once every record is out; a read that breaks off commits nothing.

@@ -1,6 +1,5 @@
-"""Orb streams read in one slice per partition per sync (a customer's ledger, a subscription's usage), whose
-next cursor comes from what the slice read: the ledger holds its cursor back at its oldest pending entry,
-usage at its last, still growing, day."""
+"""Orb streams read in one slice per partition per sync (a subscription's usage), whose next cursor comes
+from what the slice read: usage holds its cursor back at its last, still growing, day."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""The Orb streams: one declaration row per list endpoint, names prefixed `orb_`; the credit ledger and
-subscription usage, which read per customer and per subscription, are classes of their own."""
+"""The Orb streams: one declaration row per list endpoint, names prefixed `orb_`, and one per list under
+each customer or subscription (`children.py`); the credit ledger and subscription usage are classes of their
+own."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from typing import Any
 
 from source_billing.orb.base import OrbApi, OrbStream, OrbWindowedStream
 from source_billing.orb.changes import ChangeTrackingStream
+from source_billing.orb.children import OrbChildObject, OrbChildStream
 from source_billing.orb.ledger import CreditsLedgerEntriesStream
+from source_billing.orb.parent_tracking import ParentTrackingStream
 from source_billing.orb.usage import SubscriptionUsageStream
 
 DOCS = "https://docs.withorb.com/api-reference"
@@ -68,6 +71,48 @@ STREAMS: tuple[OrbObject, ...] = (
     ),
     OrbObject("orb_items", "items", f"{DOCS}/item/list-items", cursor_field=None),
     OrbObject("orb_prices", "prices", f"{DOCS}/price/list-prices", cursor_field=None),
+    # Metrics change after creation (archived, renamed) and carry no `created_at` for a cursor, though the
+    # list filters on it: a short list, read in full. License types have no time filter at all.
+    OrbObject("orb_billable_metrics", "metrics", f"{DOCS}/metric/list-metrics", cursor_field=None),
+    OrbObject(
+        "orb_license_types", "license_types", f"{DOCS}/license-type/list-license-types", cursor_field=None
+    ),
+)
+
+# Lists under each customer or subscription.
+CHILD_STREAMS: tuple[OrbChildObject, ...] = (
+    # Licenses change while their subscription is open (deactivated, ended): see `parent_tracking.py`.
+    OrbChildObject(
+        "orb_licenses",
+        "subscriptions",
+        "licenses",
+        f"{DOCS}/license/list-licenses",
+        parent_param="subscription_id",
+        open_parent_statuses=("active", "upcoming"),
+    ),
+    # Every block, expired and depleted ones included, in each ledger currency the customer may use.
+    OrbChildObject(
+        "orb_credit_blocks",
+        "customers",
+        "customers/{parent_id}/credits",
+        f"{DOCS}/credit/fetch-customer-credit-balance-by-customer-id",
+        params=(("include_all_blocks", "true"),),
+        per_currency=True,
+    ),
+    OrbChildObject(
+        "orb_customer_balance_transactions",
+        "customers",
+        "customers/{parent_id}/balance_transactions",
+        f"{DOCS}/customer/list-balance-transactions",
+    ),
+    # A subscription's plans over time, scheduled changes included; entries have no id of their own.
+    OrbChildObject(
+        "orb_subscription_schedules",
+        "subscriptions",
+        "subscriptions/{parent_id}/schedule",
+        f"{DOCS}/subscription/fetch-subscription-schedule",
+        id_fields=("start_date",),
+    ),
 )
 
 
@@ -95,4 +140,9 @@ def build_streams(api: OrbApi) -> list[OrbStream]:
     streams = [build_stream(api, row) for row in STREAMS]
     streams.append(CreditsLedgerEntriesStream(api=api))
     streams.append(SubscriptionUsageStream(api=api))
+    for child in CHILD_STREAMS:
+        if child.open_parent_statuses:
+            streams.append(ParentTrackingStream(api=api, row=child))
+        else:
+            streams.append(OrbChildStream(api=api, row=child))
     return streams

@@ -2,13 +2,21 @@
 an event property (https://docs.withorb.com/api-reference/subscription/fetch-subscription-usage).
 
 One record per subscription x billable metric x [group] x day. Orb demarcates days at the customer's local
-midnight and cuts the first and last window at the timeframe's ends; quantities are per day
-(`view_mode=periodic`), so a day's rows add up. A subscription's cursor is the start of the last day read,
-which was still in progress: the next sync reads that day again, whole, under the same primary key.
+midnight and cuts the first and last window at the timeframe's ends; quantities are each day's own
+(`view_mode=periodic`). A decomposable metric's (a sum, a count) rows add up across days and groups; a
+non-decomposable metric's (a unique count, a maximum) do not: each row is that day's value. A subscription's
+cursor is the start of the last day read, which was still in progress: the next sync reads that day again,
+whole, under the same primary key.
+
+With a grouping key, each billable metric is asked for grouped. Orb groups a non-decomposable metric only by
+its price's invoice grouping key and answers 400 otherwise: such a metric is read ungrouped (rows without a
+group), and, for the rest of the sync, not asked for grouped again unless its price groups invoices by the
+key.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from datetime import timedelta
 from typing import Any
@@ -17,9 +25,17 @@ import pendulum
 import requests
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams.core import StreamData
+from airbyte_cdk.sources.streams.http.error_handlers import ErrorResolution, ResponseAction
 
-from source_billing.errors import response_json
-from source_billing.orb.base import OrbApi, OrbStream, orb_timestamp, parse_orb_timestamp
+from source_billing.errors import REQUEST_TIMEOUT, response_json
+from source_billing.orb.base import (
+    OrbApi,
+    OrbStream,
+    orb_error_mapping,
+    orb_timestamp,
+    parse_orb_timestamp,
+    warning,
+)
 from source_billing.orb.cursors import PartitionedOrbStream
 
 NAME = "orb_subscription_usage"
@@ -51,6 +67,17 @@ class SubscriptionUsageStream(PartitionedOrbStream):
             path="subscriptions",
             params={"plan_id": plan_id} if plan_id else {},
         )
+        # Metrics Orb refused to group by the key this sync (non-decomposable ones): read ungrouped.
+        self._refused: set[str] = set()
+        self._refused_lock = threading.Lock()
+        refused = ErrorResolution(
+            ResponseAction.IGNORE,
+            None,
+            f"Orb refused to group a billable metric's usage by `{self._grouping_key}` (HTTP 400): a "
+            "non-decomposable metric (a unique count, say) groups only by its price's invoice grouping "
+            "key. Its usage is read ungrouped.",
+        )
+        self._grouped = self.side_client(f"{NAME} grouped", {**orb_error_mapping(), 400: refused})
 
     def stream_slices(
         self,
@@ -70,10 +97,12 @@ class SubscriptionUsageStream(PartitionedOrbStream):
         self, subscription: Mapping[str, Any], now: pendulum.DateTime, sync_mode: SyncMode
     ) -> dict[str, Any] | None:
         subscription_id = str(subscription["id"])
-        metrics: list[str | None] = [None]
+        metrics: list[tuple[str, bool]] = []
         if self._grouping_key:
-            # Orb groups one billable metric per request.
-            metrics = list(billable_metric_ids(subscription))
+            # Orb groups one billable metric per request; a metric whose price groups invoices by the key is
+            # always grouped, whatever kind of metric it is.
+            keys = billable_metric_grouping_keys(subscription)
+            metrics = [(metric, self._grouping_key in found) for metric, found in sorted(keys.items())]
             if not metrics:
                 return None
         start = parse_orb_timestamp(subscription["start_date"])
@@ -130,13 +159,45 @@ class SubscriptionUsageStream(PartitionedOrbStream):
     ) -> Iterable[StreamData]:
         stream_slice = stream_slice or {}
         last_day: str | None = None
-        for metric in stream_slice["metrics"]:
-            for record in self._metric_usage(stream_slice, metric):
-                if isinstance(record, Mapping) and (last_day is None or record[CURSOR] > last_day):
-                    last_day = record[CURSOR]
-                yield record
+        ungrouped: set[str] = set()
+        for record in self._usage(stream_slice, ungrouped):
+            if isinstance(record, Mapping) and (last_day is None or record[CURSOR] > last_day):
+                last_day = record[CURSOR]
+            yield record
         if last_day is not None:
             self.observe(stream_slice["partition"], orb_timestamp(parse_orb_timestamp(last_day)))
+
+    def _usage(self, stream_slice: Mapping[str, Any], ungrouped: set[str]) -> Iterator[StreamData]:
+        """Every metric's usage: all of them ungrouped without a grouping key; else each grouped where Orb
+        accepts it, then the others in one ungrouped read."""
+        if not self._grouping_key:
+            yield from self._metric_usage(stream_slice, None)
+            return
+        for metric, by_invoice_key in stream_slice["metrics"]:
+            with self._refused_lock:
+                known_refused = metric in self._refused and not by_invoice_key
+            if known_refused:
+                ungrouped.add(metric)
+                continue
+            try:
+                yield from self._metric_usage(stream_slice, metric)
+            except GroupingRefusedError:
+                ungrouped.add(metric)
+                with self._refused_lock:
+                    first = metric not in self._refused
+                    if not by_invoice_key:
+                        self._refused.add(metric)
+                if first:
+                    yield warning(
+                        f"Orb refused to group the usage of billable metric {metric} by "
+                        f"`{self._grouping_key}` (a non-decomposable metric groups only by its price's "
+                        "invoice grouping key): its usage is read ungrouped, without grouping_key and "
+                        "grouping_value."
+                    )
+        if ungrouped:
+            for record in self._metric_usage(stream_slice, None):
+                if not isinstance(record, Mapping) or record.get("billable_metric_id") in ungrouped:
+                    yield record
 
     def _metric_usage(self, stream_slice: Mapping[str, Any], metric: str | None) -> Iterator[StreamData]:
         """One metric's usage (all metrics when ungrouped), requested in parts of at most a year (a quarter
@@ -144,6 +205,9 @@ class SubscriptionUsageStream(PartitionedOrbStream):
 
         A part that stops before the slice's end cuts its last day short: that day is left out and the next
         part starts at it, so each day comes once and whole.
+
+        Raises:
+            GroupingRefusedError: Orb refused to group the metric (before any of its rows was yielded).
         """
         end = parse_orb_timestamp(stream_slice["end"])
         start = parse_orb_timestamp(stream_slice["start"])
@@ -152,7 +216,10 @@ class SubscriptionUsageStream(PartitionedOrbStream):
             part_end = min(start + span, end)
             request = {"start": orb_timestamp(start), "end": orb_timestamp(part_end), "metric": metric}
             part = {**stream_slice, "request": request}
-            records = list(super().read_records(SyncMode.full_refresh, stream_slice=part))
+            if metric is None:
+                records = list(super().read_records(SyncMode.full_refresh, stream_slice=part))
+            else:
+                records = self._grouped_part(part)
             last_day = max((r[CURSOR] for r in records if isinstance(r, Mapping)), default=None)
             carry = last_day if part_end < end and last_day is not None else None
             if carry is not None and parse_orb_timestamp(carry) <= start:
@@ -161,6 +228,28 @@ class SubscriptionUsageStream(PartitionedOrbStream):
                 if carry is None or not isinstance(record, Mapping) or record[CURSOR] != carry:
                     yield record
             start = parse_orb_timestamp(carry) if carry is not None else part_end
+
+    def _grouped_part(self, part: Mapping[str, Any]) -> list[StreamData]:
+        """A part of one metric's grouped usage, through the client that tells Orb's refusal (400) apart.
+
+        Raises:
+            GroupingRefusedError: Orb answered 400.
+        """
+        records: list[StreamData] = []
+        token: Mapping[str, Any] | None = None
+        while True:
+            _, response = self._grouped.send_request(
+                "GET",
+                f"{self.url_base}{self.path(stream_slice=part)}",
+                request_kwargs={"timeout": REQUEST_TIMEOUT},
+                params=self.request_params(None, part, token),
+            )
+            if response.status_code == 400:
+                raise GroupingRefusedError(part["request"]["metric"])
+            records.extend(self.parse_response(response, stream_state={}, stream_slice=part))
+            token = self.next_page_token(response)
+            if token is None:
+                return records
 
     def parse_response(
         self,
@@ -211,9 +300,25 @@ def usage_id(
     return "|".join(parts)
 
 
+class GroupingRefusedError(Exception):
+    """Orb refused to group a billable metric's usage by the configured key."""
+
+
 def billable_metric_ids(subscription: Mapping[str, Any]) -> list[str]:
     """The billable metrics a subscription is charged for: its plan's prices and its price intervals'."""
+    return sorted(billable_metric_grouping_keys(subscription))
+
+
+def billable_metric_grouping_keys(subscription: Mapping[str, Any]) -> dict[str, set[str]]:
+    """The billable metrics a subscription is charged for (its plan's prices and its price intervals'), each
+    with the invoice grouping keys of its prices."""
     prices = list((subscription.get("plan") or {}).get("prices") or ())
     prices += [interval.get("price") or {} for interval in subscription.get("price_intervals") or ()]
-    found = {((price.get("billable_metric") or {}).get("id")) for price in prices}
-    return sorted(metric for metric in found if metric)
+    found: dict[str, set[str]] = {}
+    for price in prices:
+        metric = (price.get("billable_metric") or {}).get("id")
+        if metric:
+            keys = found.setdefault(str(metric), set())
+            if price.get("invoice_grouping_key"):
+                keys.add(str(price["invoice_grouping_key"]))
+    return found

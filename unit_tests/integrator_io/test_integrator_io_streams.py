@@ -31,9 +31,13 @@ def _jobs_newest_first(count: int, *, tied_at: int | None = None, ties: int = 0)
 
 
 def _jobs_api(jobs: list[dict[str, Any]]) -> Any:
-    """The documented behaviour: inclusive createdAt filters, newest first, at most JOBS_PAGE_CAP, no Link."""
+    """The documented behaviour: a parent-jobs query needs a filter (else 400 `invalid_query`), inclusive
+    createdAt filters, newest first, at most JOBS_PAGE_CAP, no Link."""
 
-    def answer(request: Any, context: Any) -> list[dict[str, Any]]:
+    def answer(request: Any, context: Any) -> Any:
+        if not request.qs:
+            context.status_code = 400
+            return {"errors": [{"code": "invalid_query", "message": "For parent jobs, query parameters ..."}]}
         gte = request.qs.get("createdat_gte", [None])[0]
         lte = request.qs.get("createdat_lte", [None])[0]
         chosen = [
@@ -107,13 +111,15 @@ def test_given_connectors_when_children_read_then_one_slice_per_connector_and_ea
 # Jobs -----------------------------------------------------------------------------------------------------
 
 
-def test_given_fewer_jobs_than_one_answer_holds_when_read_then_one_request_without_filters() -> None:
+def test_given_fewer_jobs_than_one_answer_holds_when_read_then_one_request_with_created_at_lte_now() -> None:
+    before = format_timestamp(pendulum.now("UTC")).lower()
     with requests_mock.Mocker() as mock:
         mock.get(JOBS, json=_jobs_api(_jobs_newest_first(3)))
         records = read(stream("jobs"))
         (request,) = mock.request_history
     assert len(records) == 3
-    assert request.qs == {}
+    assert set(request.qs) == {"createdat_lte"}, "the parent-jobs rule needs a filter even without a cursor"
+    assert request.qs["createdat_lte"][0] >= before
 
 
 def test_given_more_jobs_than_one_answer_holds_when_read_then_pages_back_by_created_at_lte() -> None:
@@ -124,8 +130,27 @@ def test_given_more_jobs_than_one_answer_holds_when_read_then_pages_back_by_crea
         bounds = [request.qs.get("createdat_lte") for request in mock.request_history]
     assert sorted(r["_id"] for r in records) == sorted(j["_id"] for j in jobs)
     assert len(records) == len(jobs), "no job twice"
-    # Each request starts at the oldest job of the previous answer.
-    assert bounds == [None, [jobs[999]["createdAt"].lower()], [jobs[1998]["createdAt"].lower()]]
+    # The first request ends at the sync's start; each next one at the oldest job of the previous answer.
+    assert bounds[1:] == [
+        [jobs[JOBS_PAGE_CAP - 1]["createdAt"].lower()],
+        [jobs[2 * JOBS_PAGE_CAP - 2]["createdAt"].lower()],
+    ]
+    assert bounds[0] is not None
+    assert bounds[0][0] > jobs[0]["createdAt"].lower()
+
+
+def test_given_a_jobs_answer_with_a_link_header_when_read_then_the_link_is_followed_as_given() -> None:
+    jobs = _jobs_newest_first(5)
+    next_url = f"{JOBS}?cursor=opaque"
+    with requests_mock.Mocker() as mock:
+        mock.get(
+            JOBS, [{"json": jobs[:3], "headers": {"Link": f'<{next_url}>; rel="next"'}}, {"json": jobs[3:]}]
+        )
+        records = read(stream("jobs"))
+        urls = [request.url for request in mock.request_history]
+    assert [r["_id"] for r in records] == [j["_id"] for j in jobs]
+    assert len(urls) == 2
+    assert urls[1] == next_url
 
 
 @pytest.mark.parametrize("ties", [1, 5, JOBS_PAGE_CAP - 2])
@@ -166,7 +191,8 @@ def test_given_saved_state_when_read_incremental_then_created_at_gte_and_state_m
         assert jobs.state == {"default": {"createdAt": _stamp(7)}}
         jobs.close_slice(stream_slice)
         (request,) = mock.request_history
-    assert request.qs == {"createdat_gte": [_stamp(7).lower()]}
+    assert request.qs["createdat_gte"] == [_stamp(7).lower()]
+    assert set(request.qs) == {"createdat_gte", "createdat_lte"}
     assert sorted(r["createdAt"] for r in records) == [_stamp(7), _stamp(8), _stamp(9)]
     assert jobs.state == {"default": {"createdAt": _stamp(9)}}
 

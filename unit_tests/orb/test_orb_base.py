@@ -162,10 +162,14 @@ def _listing(objects: list[dict[str, Any]]) -> Any:
     return answer
 
 
-def _read_with_splits(target: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Read every window, and every window split off while reading, closing each as the framework does;
-    the records and the split-off windows."""
-    queued = list(target.stream_slices(sync_mode=SyncMode.incremental))
+def _read_with_splits(
+    target: Any, windows: list[Any] | None = None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Read every window (those given, or the stream's), and every window split off while reading, closing
+    each as the framework does; the records and the split-off windows."""
+    queued = (
+        list(windows) if windows is not None else list(target.stream_slices(sync_mode=SyncMode.incremental))
+    )
     spawned: list[dict[str, Any]] = []
     target.spawn = lambda part: (queued.append(part), spawned.append(part))
     records: list[dict[str, Any]] = []
@@ -185,7 +189,8 @@ def test_given_a_dense_list_when_read_then_split_off_windows_and_the_first_read_
     objects = [customer(n, orb_timestamp(newest.subtract(minutes=10 * (n // 3)))) for n in range(2_500)]
     with requests_mock.Mocker(case_sensitive=True) as mock:
         mock.get(f"{V1}/customers", json=_listing(objects))
-        records, spawned = _read_with_splits(customers)
+        # The window sliced above, not slices made again (a second later, they would end elsewhere).
+        records, spawned = _read_with_splits(customers, [window])
         own = [r.qs for r in mock.request_history if r.qs.get("created_at[lt]") == [window["end"]]]
     assert sorted(ids(records)) == sorted(ids(objects))
     assert len(records) == len(objects), "no object is read twice"

@@ -39,44 +39,97 @@ def test_given_customers_older_than_start_date_when_sliced_then_every_customer_i
     ledger = stream(LEDGER, start_date="2024-05-01T00:00:00Z")
     with requests_mock.Mocker(case_sensitive=True) as mock:
         mock.get(f"{V1}/customers", json=page([customer(1, "2021-01-01T00:00:00Z"), customer(2)]))
+        mock.get(f"{V1}/prices", json=page([]))
         mock.get(_ledger_url("cus_1"), json=page([entry(1)]))
         mock.get(_ledger_url("cus_2"), json=page([entry(2)]))
         records, _ = read_slices(ledger)
-        customers_query, *ledger_queries = [request.qs for request in mock.request_history]
+        customers_query, _prices, *ledger_queries = [request.qs for request in mock.request_history]
     assert customers_query == {"limit": ["100"]}, "customers are never filtered by start_date"
     assert [r["customer_id"] for r in records] == ["cus_1", "cus_2"]
     assert all(query["created_at[gte]"] == ["2024-05-01T00:00:00Z"] for query in ledger_queries)
     assert all("entry_status" not in query and "entry_type" not in query for query in ledger_queries)
 
 
-def test_given_state_per_customer_when_synced_then_each_resumes_from_its_cursor_less_lookback() -> None:
+def test_given_a_cursor_per_customer_and_currency_when_synced_then_each_resumes_less_the_lookback() -> None:
     ledger = stream(LEDGER, lookback_window_days=1)
-    ledger.state = {"cus_1": {"created_at": "2024-06-10T00:00:00Z"}}
+    ledger.state = {"cus_1|credits": {"created_at": "2024-06-10T00:00:00Z"}}
     with requests_mock.Mocker(case_sensitive=True) as mock:
         mock.get(f"{V1}/customers", json=page([customer(1), customer(2)]))
+        mock.get(f"{V1}/prices", json=page([]))
         mock.get(_ledger_url("cus_1"), json=page([]))
         mock.get(_ledger_url("cus_2"), json=page([]))
         slices = list(ledger.stream_slices(sync_mode=SyncMode.incremental))
-    first, second = slices
-    assert first is not None
-    assert second is not None
-    assert first["start"] == "2024-06-09T00:00:00Z"
-    assert second["start"] is None, "a customer never synced is read from the beginning"
+        first, second = slices
+        assert first is not None
+        assert second is not None
+        list(ledger.read_records(SyncMode.full_refresh, stream_slice=first))
+        list(ledger.read_records(SyncMode.full_refresh, stream_slice=second))
+        first_query, second_query = [request.qs for request in mock.request_history[2:]]
+    assert first_query["created_at[gte]"] == ["2024-06-09T00:00:00Z"]
+    assert "created_at[gte]" not in second_query, "a customer never synced is read from the beginning"
     ledger.close_slice(first)
-    assert ledger.state["cus_1"] == {"created_at": first["checkpoint"]}
-    assert "cus_2" not in ledger.state, "state moves only when a customer's slice closes"
+    assert ledger.state["cus_1|credits"] == {"created_at": first["checkpoint"]}
+    assert "cus_2|credits" not in ledger.state, "state moves only when a customer's slice closes"
+
+
+def test_given_a_state_of_the_per_customer_form_when_read_then_it_is_the_credits_ledgers_cursor() -> None:
+    ledger = stream(LEDGER)
+    ledger.state = {"cus_1": {"created_at": "2024-06-10T00:00:00Z"}}
+    assert ledger.state == {"cus_1|credits": {"created_at": "2024-06-10T00:00:00Z"}}
+    with requests_mock.Mocker(case_sensitive=True) as mock:
+        mock.get(f"{V1}/customers", json=page([customer(1)]))
+        mock.get(f"{V1}/prices", json=page([]))
+        ledger_mock = mock.get(_ledger_url("cus_1"), json=page([]))
+        read_slices(ledger)
+    assert ledger_mock.last_request.qs["created_at[gte]"] == ["2024-06-10T00:00:00Z"]
+    assert "currency" not in ledger_mock.last_request.qs, "credits is Orb's default ledger"
+
+
+def test_given_a_customer_with_credits_in_credits_and_usd_when_read_then_both_ledgers_a_cursor_each() -> None:
+    ledger = stream(LEDGER)
+    usd_customer = {**customer(1), "currency": "USD"}
+    with requests_mock.Mocker(case_sensitive=True) as mock:
+        mock.get(f"{V1}/customers", json=page([usd_customer, {**customer(2), "currency": "USD"}]))
+        mock.get(f"{V1}/prices", json=page([{"id": "p1", "currency": "compute", "credit_allocation": None}]))
+        # cus_1 holds USD credits, no compute credits; cus_2 none besides credits.
+        blocks = mock.get(
+            f"{V1}/customers/cus_1/credits",
+            json=lambda request, _: page([{"id": "blk_usd"}] if request.qs["currency"] == ["USD"] else []),
+        )
+        mock.get(f"{V1}/customers/cus_2/credits", json=page([]))
+
+        def ledger_answer(request: Any, context: Any) -> dict[str, Any]:
+            currency = request.qs.get("currency", ["credits"])[0]
+            customer_id = request.path.split("/")[3]
+            return page([{**entry(hash((customer_id, currency)) % 1000), "currency": currency}])
+
+        mock.get(_ledger_url("cus_1"), json=ledger_answer)
+        mock.get(_ledger_url("cus_2"), json=ledger_answer)
+        records, _ = read_slices(ledger)
+        probes = [request.qs for request in blocks.request_history]
+    assert probes == [
+        {"currency": ["USD"], "include_all_blocks": ["true"], "limit": ["1"]},
+        {"currency": ["compute"], "include_all_blocks": ["true"], "limit": ["1"]},
+    ]
+    assert sorted((r["customer_id"], r["currency"]) for r in records) == [
+        ("cus_1", "USD"),
+        ("cus_1", "credits"),
+        ("cus_2", "credits"),
+    ]
+    assert set(ledger.state) == {"cus_1|credits", "cus_1|USD", "cus_2|credits"}
 
 
 def test_given_a_pending_entry_when_the_slice_closes_then_the_customers_cursor_stays_at_it() -> None:
     ledger = stream(LEDGER)
     with requests_mock.Mocker(case_sensitive=True) as mock:
         mock.get(f"{V1}/customers", json=page([customer(1), customer(2)]))
+        mock.get(f"{V1}/prices", json=page([]))
         pending = entry(2, "2024-06-02T10:00:00.250Z", entry_status="pending")
         mock.get(_ledger_url("cus_1"), json=page([entry(3, "2024-06-03T00:00:00Z"), pending, entry(1)]))
         mock.get(_ledger_url("cus_2"), json=page([entry(4)]))
         read_slices(ledger)
-    assert ledger.state["cus_1"] == {"created_at": "2024-06-02T10:00:00Z"}
-    assert ledger.state["cus_2"]["created_at"] > "2024-06-03"
+    assert ledger.state["cus_1|credits"] == {"created_at": "2024-06-02T10:00:00Z"}
+    assert ledger.state["cus_2|credits"]["created_at"] > "2024-06-03"
 
 
 def test_given_event_keys_when_read_then_entries_with_events_carry_typed_properties_and_others_pass() -> None:
@@ -85,6 +138,7 @@ def test_given_event_keys_when_read_then_entries_with_events_carry_typed_propert
     events = [_event("ev_1", tokens="12.5", region=7, other="x")]
     with requests_mock.Mocker(case_sensitive=True) as mock:
         mock.get(f"{V1}/customers", json=page([customer(1)]))
+        mock.get(f"{V1}/prices", json=page([]))
         mock.get(_ledger_url("cus_1"), json=page(entries))
         search = mock.post(f"{V1}/events/search", json={"data": events})
         records, messages = read_slices(ledger)
@@ -128,6 +182,7 @@ def test_given_many_entries_over_months_when_enriched_then_searches_hold_500_ids
 
     with requests_mock.Mocker(case_sensitive=True) as mock:
         mock.get(f"{V1}/customers", json=page([customer(1)]))
+        mock.get(f"{V1}/prices", json=page([]))
         mock.get(
             _ledger_url("cus_1"),
             [
@@ -159,6 +214,7 @@ def test_given_a_429_on_an_event_search_when_read_then_it_is_retried_after_retry
     ledger = stream(LEDGER, **KEYS)
     with requests_mock.Mocker(case_sensitive=True) as mock:
         mock.get(f"{V1}/customers", json=page([customer(1)]))
+        mock.get(f"{V1}/prices", json=page([]))
         mock.get(_ledger_url("cus_1"), json=page([entry(1, event_id="ev_1")]))
         search = mock.post(
             f"{V1}/events/search",
@@ -177,9 +233,10 @@ def test_given_no_event_keys_when_read_then_no_search_and_no_event_field() -> No
     ledger = stream(LEDGER)
     with requests_mock.Mocker(case_sensitive=True) as mock:
         mock.get(f"{V1}/customers", json=page([customer(1)]))
+        mock.get(f"{V1}/prices", json=page([]))
         mock.get(_ledger_url("cus_1"), json=page([entry(1, event_id="ev_1")]))
         records, _ = read_slices(ledger)
-        assert [request.method for request in mock.request_history] == ["GET", "GET"]
+        assert [request.method for request in mock.request_history] == ["GET", "GET", "GET"]
     assert "event" not in records[0]
     assert "event" not in ledger.get_json_schema()["properties"]
 

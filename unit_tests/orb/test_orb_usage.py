@@ -172,3 +172,73 @@ def test_given_a_subscription_when_its_metrics_are_listed_then_plan_prices_and_p
         "bm_interval",
     ]
     assert billable_metric_ids({"plan": None, "price_intervals": []}) == []
+
+
+def _refusing_usage_api(unique: str, invoice_key: str) -> Any:
+    """Orb's rule for a non-decomposable metric: grouped only by its price's invoice key, else 400."""
+
+    def answer(request: Any, context: Any) -> dict[str, Any]:
+        query = {key: values[0] for key, values in request.qs.items()}
+        if query.get("billable_metric_id") == unique and query.get("group_by") != invoice_key:
+            context.status_code = 400
+            return {"type": "400-request-validation-errors", "status": 400, "title": "Bad", "detail": "no"}
+        body = _usage_api(request, context)
+        if "group_by" not in query:  # ungrouped: every metric of the subscription
+            series = body["data"][0]
+            body["data"] = [
+                {**series, "billable_metric": {"id": metric, "name": metric}}
+                for metric in ("bm_a", unique, "bm_interval")
+            ]
+        return body
+
+    return answer
+
+
+def test_given_a_unique_count_metric_when_grouped_by_another_key_then_read_ungrouped_once_refused() -> None:
+    usage = stream(USAGE, subscription_usage_grouping_key="region", start_date="2024-06-08T00:00:00Z")
+    subscriptions = [_subscription(n, "2024-01-01T00:00:00Z", metrics=("bm_a", "bm_unique")) for n in (1, 2)]
+    with requests_mock.Mocker(case_sensitive=True) as mock:
+        mock.get(f"{V1}/subscriptions", json=page(subscriptions))
+        for n in (1, 2):
+            mock.get(f"{V1}/subscriptions/sub_{n}/usage", json=_refusing_usage_api("bm_unique", "user"))
+        records, messages = read_slices(usage)
+        asked = [
+            (r.path.split("/")[3], r.qs.get("billable_metric_id", [None])[0])
+            for r in mock.request_history
+            if r.path.endswith("/usage")
+        ]
+    unique = [r for r in records if r["billable_metric_id"] == "bm_unique"]
+    assert len(unique) == 2 * 3, "both subscriptions' days, ungrouped"
+    assert {(r["grouping_key"], r["grouping_value"]) for r in unique} == {(None, None)}
+    grouped = [r for r in records if r["billable_metric_id"] != "bm_unique"]
+    assert {r["grouping_key"] for r in grouped} == {"region"}
+    assert len(set(ids(records))) == len(records)
+    # Refused once: the second subscription does not ask for the metric grouped again.
+    assert asked == [
+        ("sub_1", "bm_a"),
+        ("sub_1", "bm_interval"),
+        ("sub_1", "bm_unique"),
+        ("sub_1", None),
+        ("sub_2", "bm_a"),
+        ("sub_2", "bm_interval"),
+        ("sub_2", None),
+    ]
+    (warning,) = messages
+    assert warning.log is not None
+    assert "bm_unique" in warning.log.message
+    assert usage.state["sub_1"] == {"timeframe_start": "2024-06-10T00:00:00Z"}
+
+
+def test_given_a_unique_count_metric_whose_price_groups_invoices_by_the_key_when_read_then_grouped() -> None:
+    usage = stream(USAGE, subscription_usage_grouping_key="user", start_date="2024-06-08T00:00:00Z")
+    subscription = _subscription(1, "2024-01-01T00:00:00Z", metrics=("bm_unique",))
+    subscription["plan"]["prices"][0]["invoice_grouping_key"] = "user"
+    with requests_mock.Mocker(case_sensitive=True) as mock:
+        mock.get(f"{V1}/subscriptions", json=page([subscription]))
+        mock.get(f"{V1}/subscriptions/sub_1/usage", json=_refusing_usage_api("bm_unique", "user"))
+        records, messages = read_slices(usage)
+    assert not messages
+    assert {(r["billable_metric_id"], r["grouping_key"]) for r in records} == {
+        ("bm_unique", "user"),
+        ("bm_interval", "user"),
+    }

@@ -126,19 +126,19 @@ def test_given_the_seed_when_joining_by_email_then_matches_and_every_mismatch_ca
     assert any(now < expires(lic) < now + timedelta(days=30) for lic in licenses)
 
 
-def test_given_many_jobs_when_listing_then_at_most_1000_newest_first_without_link(
+def test_given_many_jobs_when_listing_then_at_most_1001_newest_first_without_link(
     make_sandbox: SandboxFactory,
 ) -> None:
     running = make_sandbox(scale=20, scale_for={"integrator.jobs": 2300})
-    first = running.client.get("integrator", "/v1/jobs")
+    first = running.client.get("integrator", "/v1/jobs", {"createdAt_lte": "2100-01-01T00:00:00.000Z"})
     assert first.status == 200
     assert "link" not in first.headers
     jobs = first.json
-    assert len(jobs) == 1000
+    assert len(jobs) == 1001
     stamps = [job["createdAt"] for job in jobs]
     assert stamps == sorted(stamps, reverse=True)
     seen = {job["_id"] for job in jobs}
-    while len(jobs) == 1000:
+    while len(jobs) == 1001:
         # Page backwards: createdAt_lte = the oldest createdAt seen (inclusive, so drop repeats).
         reply = running.client.get("integrator", "/v1/jobs", {"createdAt_lte": jobs[-1]["createdAt"]})
         jobs = reply.json if reply.status == 200 else []
@@ -152,6 +152,20 @@ def test_given_many_jobs_when_listing_then_at_most_1000_newest_first_without_lin
     assert {job["_id"] for job in recent} == {job["_id"] for job in first.json if job["createdAt"] >= since}
 
 
+def test_given_a_parent_jobs_query_without_a_filter_when_listing_then_400_invalid_query(
+    make_sandbox: SandboxFactory,
+) -> None:
+    running = make_sandbox(scale=5)
+    for query in ({}, {"status": "failed"}, {"type": "flow"}):
+        reply = running.client.get("integrator", "/v1/jobs", query)
+        assert reply.status == 400
+        error = reply.json["errors"][0]
+        assert error["code"] == "invalid_query"
+        assert error["message"].startswith("For parent jobs, query parameters must contain either")
+    flow_id = running.client.control("GET", "objects/integrator/jobs")["data"][0]["_flowId"]
+    assert running.client.get("integrator", "/v1/jobs", {"_flowId": flow_id}).status == 200
+
+
 def test_given_jobs_created_with_millisecond_times_when_listing_then_newest_first_and_lte_inclusive(
     make_sandbox: SandboxFactory,
 ) -> None:
@@ -159,7 +173,8 @@ def test_given_jobs_created_with_millisecond_times_when_listing_then_newest_firs
     stamps = ["2024-03-01T00:00:00.900Z", "2024-03-01T00:00:00.100Z", "2024-03-01T00:00:00.500Z"]
     for stamp in [*stamps, stamps[1]]:
         running.client.control("POST", "integrator/jobs", {"createdAt": stamp})
-    listed = [job["createdAt"] for job in running.client.get("integrator", "/v1/jobs").json]
+    everything = {"createdAt_gte": "2000-01-01T00:00:00.000Z"}
+    listed = [job["createdAt"] for job in running.client.get("integrator", "/v1/jobs", everything).json]
     assert listed == sorted([*stamps, stamps[1]], reverse=True)
     upto = running.client.get("integrator", "/v1/jobs", {"createdAt_lte": stamps[1]}).json
     assert [job["createdAt"] for job in upto] == [stamps[1], stamps[1]]

@@ -344,3 +344,100 @@ def test_given_control_ledger_entries_when_backdated_with_an_event_choice_then_t
         sandbox.client, f"/v1/customers/{customer['id']}/credits/ledger", {"created_at[lte]": iso(when)}
     )
     assert {e["id"] for e in created} <= {e["id"] for e in listed}
+
+
+def test_given_licenses_when_listed_then_per_subscription_and_deactivation_or_an_ended_subscription_ends_them(
+    sandbox: Running,
+) -> None:
+    missing = sandbox.client.get("orb", "/v1/licenses")
+    assert missing.status == 400
+    assert missing.json["type"] == ORB_ERRORS + "400-request-validation-errors"
+    licenses = sandbox.client.control("GET", "objects/orb/licenses")["data"]
+    active = next(lic for lic in licenses if lic["status"] == "active")
+    listed = walk_orb(sandbox.client, "/v1/licenses", {"subscription_id": active["subscription_id"]})
+    assert {lic["subscription_id"] for lic in listed} == {active["subscription_id"]}
+    assert set(listed[0]) == {
+        *("id", "external_license_id", "license_type_id", "subscription_id", "status", "start_date"),
+        "end_date",
+    }
+    sandbox.client.control("POST", f"orb/licenses/{active['id']}", {"status": "inactive"})
+    (found,) = walk_orb(
+        sandbox.client,
+        "/v1/licenses",
+        {"subscription_id": active["subscription_id"], "external_license_id": active["external_license_id"]},
+    )
+    assert found["status"] == "inactive"
+    assert found["end_date"]
+    other = next(
+        lic
+        for lic in licenses
+        if lic["status"] == "active" and lic["subscription_id"] != active["subscription_id"]
+    )
+    sandbox.client.control("POST", f"orb/subscriptions/{other['subscription_id']}", {"status": "ended"})
+    ended = walk_orb(sandbox.client, "/v1/licenses", {"subscription_id": other["subscription_id"]})
+    assert {lic["status"] for lic in ended} == {"inactive"}
+    types = walk_orb(sandbox.client, "/v1/license_types")
+    assert {lic["license_type_id"] for lic in licenses} <= {t["id"] for t in types}
+
+
+def test_given_a_customer_with_credits_and_usd_when_ledger_and_blocks_are_read_then_credits_by_default(
+    sandbox: Running,
+) -> None:
+    entries = sandbox.client.control("GET", "objects/orb/credit_ledger_entries")["data"]
+    customer_id = next(e["customer"]["id"] for e in entries if e["currency"] == "USD")
+    ledger = f"/v1/customers/{customer_id}/credits/ledger"
+    assert {e["currency"] for e in walk_orb(sandbox.client, ledger)} == {"credits"}
+    assert {e["currency"] for e in walk_orb(sandbox.client, ledger, {"currency": "USD"})} == {"USD"}
+    credits = f"/v1/customers/{customer_id}/credits"
+    default_blocks = walk_orb(sandbox.client, credits, {"include_all_blocks": "true"})
+    usd_blocks = walk_orb(sandbox.client, credits, {"include_all_blocks": "true", "currency": "USD"})
+    assert default_blocks
+    assert usd_blocks
+    assert "currency" not in usd_blocks[0], "Orb's credit blocks do not name their currency"
+    in_ledger = {e["credit_block"]["id"] for e in entries if e["customer"]["id"] == customer_id}
+    assert {b["id"] for b in default_blocks + usd_blocks} == in_ledger
+    left = walk_orb(sandbox.client, credits, {"currency": "USD"})
+    assert all(block["balance"] > 0 for block in left), "without include_all_blocks: only blocks left"
+
+
+def test_given_a_unique_count_metric_when_grouped_then_only_by_its_invoice_grouping_key(
+    sandbox: Running,
+) -> None:
+    metrics = walk_orb(sandbox.client, "/v1/metrics")
+    assert "bm_unique_users" in {m["id"] for m in metrics}
+    subscriptions = walk_orb(sandbox.client, "/v1/subscriptions", {"status": "active"})
+    subscription = next(
+        s
+        for s in subscriptions
+        if any((p["billable_metric"] or {}).get("id") == "bm_unique_users" for p in s["plan"]["prices"])
+    )
+    now = datetime.now(UTC)
+    params = {
+        "timeframe_start": iso(now - timedelta(days=2)),
+        "timeframe_end": iso(now),
+        "granularity": "day",
+        "billable_metric_id": "bm_unique_users",
+    }
+    path = f"/v1/subscriptions/{subscription['id']}/usage"
+    refused = sandbox.client.get("orb", path, {**params, "group_by": "model"})
+    assert refused.status == 400
+    assert refused.json["type"] == ORB_ERRORS + "400-request-validation-errors"
+    assert "invoice grouping key" in refused.json["detail"]
+    grouped = sandbox.client.get("orb", path, {**params, "group_by": "region"})
+    assert grouped.status == 200
+    assert {g["metric_group"]["property_key"] for g in grouped.json["data"]} == {"region"}
+
+
+def test_given_customers_and_subscriptions_when_their_lists_are_read_then_transactions_and_schedules(
+    sandbox: Running,
+) -> None:
+    transactions = sandbox.client.control("GET", "objects/orb/balance_transactions")["data"]
+    assert transactions
+    schedules = sandbox.client.control("GET", "objects/orb/subscription_schedules")["data"]
+    subscription_id = schedules[0]["id"].split("|")[0]
+    listed = walk_orb(sandbox.client, f"/v1/subscriptions/{subscription_id}/schedule")
+    assert listed
+    assert all("id" not in entry for entry in listed), "Orb's schedule entries have no id"
+    assert set(listed[0]) == {"created_at", "start_date", "end_date", "plan"}
+    unknown = sandbox.client.get("orb", "/v1/subscriptions/nope/schedule")
+    assert unknown.status == 404
