@@ -5,10 +5,12 @@ FROM docker.io/airbyte/python-connector-base:4.0.2@sha256:9fdb1888c4264cf6fee473
 
 WORKDIR /airbyte/integration_code
 
-# Only what `pip install .` needs: the build configuration, the entry script and the package (with its spec.yaml
-# and schemas as package data). .dockerignore keeps everything else out of the build context.
+# Only what `pip install .` needs: the build configuration, the entry script and the packages (with spec.yaml
+# and schemas as package data). The distribution holds both connectors (the destination reuses the source's
+# modules), so its `destination-billing` script works here too. .dockerignore keeps everything else out.
 COPY pyproject.toml setup.py main.py ./
 COPY source_billing ./source_billing
+COPY destination_billing ./destination_billing
 RUN pip install --no-cache-dir .
 
 LABEL io.airbyte.name=airbyte/source-billing

@@ -17,6 +17,9 @@ DEV_REQUIREMENTS = [
     "PyYAML>=6.0,<7",
     "airbyte-connector-models==0.1.12",
     "orb-billing==4.90.0",
+    # Stripe's official SDK: its typed resources are the source of the Stripe schemas and event types.
+    "stripe==16.1.0",
+    "pytest-xdist>=3.8,<4",
     "ruff==0.17.6",
     "mypy==2.4.1",
     "types-requests",
@@ -34,9 +37,16 @@ setup(
     version="0.1.0",
     description="Airbyte source for Stripe, Orb and Celigo integrator.io billing and licensing data.",
     python_requires=">=3.11,<3.13",
-    packages=find_packages(include=["source_billing", "source_billing.*"]),
+    packages=find_packages(
+        include=["source_billing", "source_billing.*", "destination_billing", "destination_billing.*"]
+    ),
     package_data={"source_billing": ["spec.yaml", "*/schemas/*.json", "stripe/endpoints.json"]},
     install_requires=MAIN_REQUIREMENTS,
     extras_require={"dev": DEV_REQUIREMENTS, "demo": DEMO_REQUIREMENTS},
-    entry_points={"console_scripts": ["source-billing=source_billing.run:run"]},
+    entry_points={
+        "console_scripts": [
+            "source-billing=source_billing.run:run",
+            "destination-billing=destination_billing.run:run",
+        ]
+    },
 )

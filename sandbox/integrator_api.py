@@ -1,4 +1,5 @@
-"""The integrator.io emulator: tokens, connectors and their licenses, Link-header paging, jobs."""
+"""The integrator.io emulator: tokens, connectors and their licenses, Link-header paging, jobs; license
+writes are ``integrator_writes``'s."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandbox import credentials as creds
+from sandbox import integrator_writes
 from sandbox.clock import Clock, parse_iso
 from sandbox.faults import Limit, RateLimiter
 from sandbox.integrator_data import IntegratorData
@@ -20,8 +22,18 @@ from sandbox.store import JsonObject, SortKey, paginate
 from sandbox.wire import ApiRequest, ApiResponse, json_response
 
 TOKENS = {creds.INTEGRATOR_TOKEN: "full", creds.INTEGRATOR_LIMITED_TOKEN: "limited"}
-JOBS_CAP = 1000
-_JOB_FILTERS = ("_flowId", "_integrationId", "_exportId", "status", "type")
+# Celigo's jobs list: at most 1,001 jobs an answer, and a parent-jobs query needs one of these filters.
+JOBS_CAP = 1001
+_JOB_FILTERS = ("_flowId", "_integrationId", "_exportId", "_importId", "_flowJobId", "status", "type")
+PARENT_JOB_FILTERS = (
+    "_integrationId",
+    "_flowId",
+    "_exportId",
+    "_importId",
+    "_flowJobId",
+    "createdAt_gte",
+    "createdAt_lte",
+)
 
 
 def integrator_error(
@@ -77,6 +89,7 @@ class IntegratorApi:
         self.page_size = max(1, page_size)
         self._clock = clock
         self._limiter = limiter
+        self._writes = integrator_writes.IntegratorWrites(self.data, clock.now_int, integrator_error)
         # Control calls run on server threads; one at a time keeps seeding state and ids consistent.
         self._control_lock = threading.Lock()
 
@@ -98,6 +111,9 @@ class IntegratorApi:
             return integrator_error(
                 403, "forbidden", "Connector endpoints need a full-access token of the publishing account."
             )
+        if integrator_writes.handles(request):
+            with self._control_lock:  # ids and the store change as under the control API
+                return self._writes.handle(request)
         if request.method != "GET":
             return integrator_error(
                 405, "method_not_allowed", f"{request.method} is not supported by the sandbox."
@@ -178,7 +194,19 @@ class IntegratorApi:
         return ApiResponse(200, body, headers)
 
     def _jobs(self, request: ApiRequest) -> ApiResponse:
-        """Newest first, at most 1000 and no Link header: clients page back with ``createdAt_lte``."""
+        """Newest first, at most 1,001 and no Link header: clients page back with ``createdAt_lte``.
+
+        A query for parent jobs (all jobs the sandbox has) must name one of ``PARENT_JOB_FILTERS``, as
+        Celigo's API reference requires, else 400 ``invalid_query``.
+        """
+        if not any(request.first(name) for name in PARENT_JOB_FILTERS):
+            return integrator_error(
+                400,
+                "invalid_query",
+                "For parent jobs, query parameters must contain either "
+                + ", ".join(PARENT_JOB_FILTERS[:-1])
+                + f" or {PARENT_JOB_FILTERS[-1]}.",
+            )
         collection = self.data.collections["jobs"]
         checks: list[Callable[[JsonObject], bool]] = []
         spec: list[Any] = []
@@ -200,10 +228,7 @@ class IntegratorApi:
             if value:
                 checks.append(_field_equals(name, value))
                 spec.append((name, value))
-        if checks:
-            order = collection.view(("jobs", *spec), lambda _id, obj: all(check(obj) for check in checks))
-        else:
-            order = collection.order()
+        order = collection.view(("jobs", *spec), lambda _id, obj: all(check(obj) for check in checks))
         ids = [key[1] for key in order[:JOBS_CAP]]
         if not ids:
             return ApiResponse(204)

@@ -1,4 +1,6 @@
-"""The Orb emulator: auth, lists with cursors, filters, the credit ledger, event search and usage."""
+"""The Orb emulator: auth, lists with cursors, filters, the credit ledger and credit blocks per currency,
+lists under customers and subscriptions (licenses, balance transactions, schedules), event search and
+usage (``orb_usage.py``); the writes ``destination-billing`` sends are ``orb_writes``'s."""
 
 from __future__ import annotations
 
@@ -12,15 +14,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox import credentials as creds
-from sandbox.clock import Clock, iso_z, parse_iso
+from sandbox.clock import Clock, parse_iso
 from sandbox.faults import Limit, RateLimiter
-from sandbox.orb_data import METRICS, OrbData
-from sandbox.orb_ledger import GROUP_VALUES
-from sandbox.seed import DAY, EmailPool, Scales, hex_id
-from sandbox.store import JsonObject, SortKey, paginate
+from sandbox.orb_data import OrbData
+from sandbox.orb_errors import OrbError, bad_request, constraint, orb_error
+from sandbox.orb_errors import epoch as _epoch
+from sandbox.orb_usage import OrbUsage
+from sandbox.orb_writes import OrbWrites
+from sandbox.seed import DAY, EmailPool, Scales
+from sandbox.store import Collection, JsonObject, SortKey, paginate
 from sandbox.wire import ApiRequest, ApiResponse, dumps, json_response
 
-ERROR_DOCS = "https://docs.withorb.com/reference/error-responses#"
 DEFAULT_INVOICE_STATUSES = ("issued", "paid", "synced")
 _ARRAY_KEY = re.compile(r"^(\w+)\[\d*\]$")
 _TIME_FILTER = re.compile(r"^(\w+)\[(gt|gte|lt|lte)\]$")
@@ -50,6 +54,11 @@ class OrbList:
         defaults: Filters applied when their parameter is absent (Orb hides some objects by default).
         retrieve: Whether ``GET path/{id}`` exists.
         ledger_limit: Whether it counts against the 10/s ledger-and-usage budget.
+        parent: The collection ``{parent}`` is an id of.
+        partition: A query parameter and its default that, after the parent's id, name the objects'
+            parent in the store (``customer|currency`` for credit blocks, which do not name their currency).
+        required: Query parameters without which Orb answers 400.
+        without_id: Whether the objects are listed without their (sandbox-made) ``id``, as Orb lists them.
     """
 
     resource: str
@@ -59,6 +68,10 @@ class OrbList:
     defaults: dict[str, Matcher] = field(default_factory=dict)
     retrieve: bool = True
     ledger_limit: bool = False
+    parent: str = "customers"
+    partition: tuple[str, str] | None = None
+    required: tuple[str, ...] = ()
+    without_id: bool = False
 
 
 ORB_LISTS: tuple[OrbList, ...] = (
@@ -109,44 +122,50 @@ ORB_LISTS: tuple[OrbList, ...] = (
             "currency": _equals("currency"),
             "minimum_amount": lambda obj, values: abs(float(obj["amount"])) >= float(values[0]),
         },
+        # Without `currency` Orb reads the customer's ledger in credits, its default custom unit.
+        defaults={"currency": lambda obj, _values: obj.get("currency") == "credits"},
         retrieve=False,
         ledger_limit=True,
     ),
+    OrbList("billable_metrics", "/v1/metrics", filters={"status": _equals("status")}),
+    OrbList("license_types", "/v1/license_types", time_fields=()),
+    OrbList(
+        "licenses",
+        "/v1/licenses",
+        time_fields=(),
+        filters={
+            "subscription_id": _equals("subscription_id"),
+            "status": _equals("status"),
+            "license_type_id": _equals("license_type_id"),
+            "external_license_id": _equals("external_license_id"),
+        },
+        required=("subscription_id",),
+    ),
+    # Blocks in each ledger currency (credits by default); without include_all_blocks, only those left.
+    OrbList(
+        "credit_blocks",
+        "/v1/customers/{parent}/credits",
+        time_fields=("effective_date",),
+        filters={"include_all_blocks": lambda obj, values: values[0] == "true" or obj["balance"] > 0},
+        defaults={"include_all_blocks": lambda obj, _values: obj["balance"] > 0},
+        retrieve=False,
+        partition=("currency", "credits"),
+    ),
+    OrbList(
+        "balance_transactions",
+        "/v1/customers/{parent}/balance_transactions",
+        time_fields=(),
+        retrieve=False,
+    ),
+    OrbList(
+        "subscription_schedules",
+        "/v1/subscriptions/{parent}/schedule",
+        time_fields=("start_date",),
+        retrieve=False,
+        parent="subscriptions",
+        without_id=True,
+    ),
 )
-
-
-class OrbError(Exception):
-    """An Orb error response to send.
-
-    Args:
-        status: HTTP status.
-        kind: Anchor of the error type in Orb's docs, e.g. ``400-constraint-violation``.
-        title: Orb's title for that type.
-        detail: What went wrong.
-    """
-
-    def __init__(self, status: int, kind: str, title: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status, self.kind, self.title, self.detail = status, kind, title, detail
-
-
-def bad_request(detail: str) -> OrbError:
-    """A 400 request validation error (bad parameter)."""
-    return OrbError(400, "400-request-validation-errors", "Request validation error", detail)
-
-
-def constraint(detail: str) -> OrbError:
-    """A 400 constraint violation (a limit of the API)."""
-    return OrbError(400, "400-constraint-violation", "Constraint violation", detail)
-
-
-def orb_error(error: OrbError, headers: list[tuple[str, str]] | None = None) -> ApiResponse:
-    """Render an error in Orb's one shape: ``{"type", "status", "title", "detail"}``."""
-    body: JsonObject = {"type": ERROR_DOCS + error.kind, "status": error.status, "title": error.title}
-    body["detail"] = error.detail
-    if error.kind == "400-request-validation-errors":
-        body["validation_errors"] = [error.detail]
-    return json_response(error.status, body, headers)
 
 
 class OrbApi:
@@ -164,6 +183,8 @@ class OrbApi:
     def __init__(self, seed: int, scales: Scales, clock: Clock, limiter: RateLimiter) -> None:
         pool = EmailPool(scales.get("stripe", "customers"), scales.get("orb", "customers"))
         self.data = OrbData(seed, clock.now_int(), scales, pool)
+        self._usage_data = OrbUsage(self.data)
+        self._writes = OrbWrites(self.data, clock.now_int)
         self._clock = clock
         self._limiter = limiter
         # Control calls run on server threads; one at a time keeps seeding state and ids consistent.
@@ -204,6 +225,10 @@ class OrbApi:
         try:
             if request.method == "POST" and request.path == "/v1/events/search":
                 return self._search_events(request)
+            write = self._writes.route(request)
+            if write is not None:
+                with self._control_lock:  # ids and the store change as under the control API
+                    return write()
             if request.method == "GET":
                 for pattern, handler in self._routes:
                     match = pattern.match(request.path)
@@ -275,6 +300,9 @@ class OrbApi:
     def _list(self, row: OrbList, request: ApiRequest, params: dict[str, str]) -> ApiResponse:
         query = _normalise(request.query)
         limit = _limit(query)
+        for name in row.required:
+            if not query.get(name):
+                raise bad_request(f"{name} is required.")
         collection = self.data.collections[row.resource]
         checks: list[Callable[[JsonObject], bool]] = []
         spec: list[Any] = []
@@ -293,10 +321,16 @@ class OrbApi:
                 spec.append((key, values[0]))
         parent = params.get("parent")
         if parent is not None:
-            if self.data.collections["customers"].get(parent) is None:
+            if self.data.collections[row.parent].get(parent) is None:
                 raise OrbError(
-                    404, "404-resource-not-found", "Resource not found", f"No customer with id {parent}."
+                    404,
+                    "404-resource-not-found",
+                    "Resource not found",
+                    f"No {row.parent[:-1]} with id {parent}.",
                 )
+            if row.partition is not None:
+                name, default = row.partition
+                parent = f"{parent}|{query.get(name, [default])[0]}"
             base = collection.children(parent)
             allowed = {key[1] for key in base}
             checks.append(lambda obj: obj["id"] in allowed)
@@ -311,7 +345,7 @@ class OrbApi:
         body = b"".join(
             (
                 b'{"data":[',
-                b",".join(collection.json_of(object_id) for object_id in page.ids),
+                b",".join(_listed(collection, object_id, row.without_id) for object_id in page.ids),
                 b'],"pagination_metadata":{"has_more":',
                 b"true" if page.has_more else b"false",
                 b',"next_cursor":',
@@ -320,6 +354,10 @@ class OrbApi:
             )
         )
         return ApiResponse(200, body)
+
+    def _usage(self, request: ApiRequest, params: dict[str, str]) -> ApiResponse:
+        body = self._usage_data.usage(params["id"], _normalise(request.query), self._clock.now())
+        return json_response(200, body)
 
     def _search_events(self, request: ApiRequest) -> ApiResponse:
         try:
@@ -350,65 +388,11 @@ class OrbApi:
                 found.append(event)
         return json_response(200, {"data": found})
 
-    def _usage(self, request: ApiRequest, params: dict[str, str]) -> ApiResponse:
-        subscription = self.data.collections["subscriptions"].get(params["id"])
-        if subscription is None:
-            raise OrbError(
-                404, "404-resource-not-found", "Resource not found", f"No subscription {params['id']}."
-            )
-        query = _normalise(request.query)
-        granularity = query.get("granularity", ["day"])[0]
-        if granularity != "day":
-            raise bad_request("granularity must be 'day'.")
-        metric_id = query.get("billable_metric_id", [None])[0]
-        group_by = query.get("group_by", [None])[0]
-        if bool(metric_id) != bool(group_by):
-            raise bad_request("billable_metric_id and group_by must be specified together.")
-        view_mode = query.get("view_mode", ["cumulative"])[0]
-        if view_mode not in ("periodic", "cumulative"):
-            raise bad_request("view_mode must be 'periodic' or 'cumulative'.")
-        now = self._clock.now()
-        start_text = query.get("timeframe_start", [subscription["current_billing_period_start_date"]])[0]
-        start = _epoch(start_text, "timeframe_start")
-        end = _epoch(query["timeframe_end"][0], "timeframe_end") if "timeframe_end" in query else now
-        if end <= start:
-            raise bad_request("timeframe_end must be after timeframe_start.")
-        metrics = self._metrics(subscription)
-        if metric_id:
-            metrics = [metric for metric in metrics if metric["id"] == metric_id]
-        groups: list[str | None] = list(GROUP_VALUES.get(group_by or "", ())) if group_by else [None]
-        windows = _windows(subscription, start, end)
-        data = []
-        for metric in metrics:
-            for group in groups:
-                usage, total = [], 0.0
-                for window_start, window_end in windows:
-                    quantity = _quantity(subscription["id"], metric["id"], window_start, window_end, group)
-                    total = total + quantity if view_mode == "cumulative" else quantity
-                    usage.append(
-                        {
-                            "quantity": total,
-                            "timeframe_start": iso_z(window_start),
-                            "timeframe_end": iso_z(window_end),
-                        }
-                    )
-                item: JsonObject = {
-                    "billable_metric": {"id": metric["id"], "name": metric["name"]},
-                    "usage": usage,
-                }
-                if group is not None:
-                    item["metric_group"] = {"property_key": group_by, "property_value": group}
-                item["view_mode"] = view_mode
-                data.append(item)
-        result: JsonObject = {"data": data}
-        if group_by:
-            result["pagination_metadata"] = {"has_more": False, "next_cursor": None}
-        return json_response(200, result)
 
-    def _metrics(self, subscription: JsonObject) -> list[JsonObject]:
-        plan = self.data.collections["plans"].get(subscription["plan"]["id"]) or {"prices": []}
-        wanted = {price["billable_metric"]["id"] for price in plan["prices"] if price.get("billable_metric")}
-        return [metric for metric in METRICS if metric["id"] in wanted]
+def _listed(collection: Collection, object_id: str, without_id: bool) -> bytes:
+    if not without_id:
+        return collection.json_of(object_id)
+    return dumps({key: value for key, value in (collection.get(object_id) or {}).items() if key != "id"})
 
 
 def _bind(matcher: Matcher, values: list[str]) -> Callable[[JsonObject], bool]:
@@ -447,13 +431,6 @@ def _limit(query: dict[str, list[str]]) -> int:
     return limit
 
 
-def _epoch(text: str, name: str) -> float:
-    try:
-        return parse_iso(str(text))
-    except ValueError:
-        raise bad_request(f"{name} must be an ISO 8601 date-time; got {text!r}.") from None
-
-
 def _encode_cursor(key: SortKey | None) -> str | None:
     if key is None:
         return None
@@ -468,27 +445,3 @@ def _decode_cursor(cursor: str | None) -> SortKey | None:
         return int(primary), str(object_id)
     except (ValueError, TypeError, binascii.Error):
         raise bad_request("The cursor is invalid.") from None
-
-
-def _windows(subscription: JsonObject, start: float, end: float) -> list[tuple[int, int]]:
-    """Day windows within the timeframe and the subscription's active period, demarcated at the customer's
-    midnight (the sandbox's customers live in UTC), the first and last cut at the range's ends, as Orb
-    does."""
-    active_from = parse_iso(subscription["start_date"])
-    active_to = parse_iso(subscription["end_date"]) if subscription.get("end_date") else end
-    low, high = int(max(start, active_from)), int(min(end, active_to))
-    windows: list[tuple[int, int]] = []
-    while low < high and len(windows) < 2000:
-        upper = min((low // DAY + 1) * DAY, high)
-        windows.append((low, upper))
-        low = upper
-    return windows
-
-
-def _quantity(
-    subscription_id: str, metric_id: str, window_start: int, window_end: int, group: str | None
-) -> float:
-    """Deterministic usage: each day's total is fixed, and a window cut short gets its share of the day."""
-    day = window_start // DAY * DAY
-    daily = int(hex_id(subscription_id, metric_id, day, group)[:6], 16) % 5000
-    return float(round(daily * (window_end - window_start) / DAY))

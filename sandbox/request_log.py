@@ -1,4 +1,10 @@
-"""A bounded log of API requests (for tests to assert what a client sent) and per-API counters."""
+"""A bounded log of API requests (for tests to assert what a client sent) and per-API counters.
+
+Each entry has the method, path, query, headers (secrets left out), body and ``Idempotency-Key`` of a
+request, so a test can show that a dry run sent only GETs or that a repeated write sent nothing. The server
+parses JSON bodies; a form-encoded one (Stripe's) is recorded by the emulator that decodes it
+(``note_body``), on the thread that serves the request.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import threading
 from collections import deque
 from typing import Any
 
+_SERVING = threading.local()
 # Never record secrets: the Authorization value is replaced by ``auth_present``.
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 
@@ -65,12 +72,16 @@ class RequestLog:
             "headers": kept,
             "auth_present": auth_present,
             "body": body,
+            "idempotency_key": next(
+                (value for name, value in headers if name.lower() == "idempotency-key"), None
+            ),
             "status": None,
             "fault": None,
         }
         with self._lock:
             entry["seq"] = next(self._sequence)
             self._entries.append(entry)
+        _SERVING.entry = entry
         return entry
 
     @staticmethod
@@ -102,6 +113,14 @@ class RequestLog:
         """Drop all entries (sequence numbers keep increasing)."""
         with self._lock:
             self._entries.clear()
+
+
+def note_body(body: Any) -> None:
+    """Record the decoded body of the request this thread is serving, when the server could not parse it
+    (form-encoded bodies)."""
+    entry = getattr(_SERVING, "entry", None)
+    if entry is not None and entry["body"] is None:
+        entry["body"] = body
 
 
 class Stats:

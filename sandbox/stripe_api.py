@@ -1,4 +1,5 @@
-"""The Stripe emulator: auth, Connect accounts, routing, lists, retrieve, search, events, rate limits."""
+"""The Stripe emulator: auth, Connect accounts, routing, lists, retrieve, search, events, rate limits; the
+writes ``destination-billing`` sends are ``stripe_writes``'s."""
 
 from __future__ import annotations
 
@@ -8,13 +9,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sandbox import credentials as creds
-from sandbox import stripe_search
+from sandbox import stripe_metering, stripe_search, stripe_writes
 from sandbox.clock import Clock
 from sandbox.faults import Limit, RateLimiter
 from sandbox.seed import Scales
 from sandbox.store import Collection, SortKey, paginate
 from sandbox.stripe_accounts import StripeAccounts
-from sandbox.stripe_data import API_VERSION, EVENT_RETENTION, TICKS, StripeAccountData, order_value
+from sandbox.stripe_data import EVENT_RETENTION, TICKS, StripeAccountData, order_value
 from sandbox.stripe_query import (
     CREATED_KEYS,
     StripeParamError,
@@ -32,6 +33,7 @@ from sandbox.stripe_query import (
 )
 from sandbox.stripe_resources import RESOURCES_BY_NAME, StripeResource
 from sandbox.stripe_routes import Route, match
+from sandbox.stripe_versions import render, renders_differently, shape_of
 from sandbox.wire import ApiRequest, ApiResponse, dumps, json_response
 
 NO_KEY_MESSAGE = (
@@ -52,12 +54,14 @@ KEYS = {
 
 @dataclass
 class Caller:
-    """Who is calling: key mode, restriction and the account the request acts on."""
+    """Who is calling: key mode, restriction, the account the request acts on and the API version
+    (``Stripe-Version``, else the account's default) its objects are rendered in."""
 
     key: str
     mode: str
     restricted: bool
     account: StripeAccountData
+    version: str
 
 
 class StripeApi(StripeAccounts):
@@ -68,14 +72,18 @@ class StripeApi(StripeAccounts):
         scales: Object counts.
         clock: Sandbox clock.
         limiter: Shared rate limiter.
+        versions: ``ACCOUNT=SPEC`` overrides of the accounts' default API version histories.
     """
 
     name = "stripe"
 
-    def __init__(self, seed: int, scales: Scales, clock: Clock, limiter: RateLimiter) -> None:
-        super().__init__(seed, scales, clock)
+    def __init__(
+        self, seed: int, scales: Scales, clock: Clock, limiter: RateLimiter, versions: tuple[str, ...] = ()
+    ) -> None:
+        super().__init__(seed, scales, clock, versions)
         self._limiter = limiter
         self._request_ids = itertools.count(1)
+        self._writes = stripe_writes.StripeWrites(clock.now_int)
         self._handlers: dict[str, Callable[[ApiRequest, Caller, Route, dict[str, str]], ApiResponse]] = {
             "list": self._list,
             "retrieve": self._retrieve,
@@ -83,6 +91,8 @@ class StripeApi(StripeAccounts):
             "events": self._events,
             "event": self._event,
             "account": self._account,
+            "event_summaries": self._event_summaries,
+            "write": self._write,
         }
 
     # Entry points -----------------------------------------------------------------------------------
@@ -91,7 +101,10 @@ class StripeApi(StripeAccounts):
         """Answer one API request."""
         response = self._handle(request)
         response.headers.append(("Request-Id", f"req_sandbox{next(self._request_ids):010d}"))
-        response.headers.append(("Stripe-Version", request.headers.get("stripe-version", API_VERSION)))
+        if not any(name == "Stripe-Version" for name, _ in response.headers):
+            # Answers refused before the account is known name the version asked for or the platform's.
+            version = request.headers.get("stripe-version") or self.platform.version_at(self._clock.now_int())
+            response.headers.append(("Stripe-Version", version))
         if "stripe-account" in request.headers:
             response.headers.append(("Stripe-Account", request.headers["stripe-account"]))
         return response
@@ -122,28 +135,36 @@ class StripeApi(StripeAccounts):
                 f"'{account_id}' (or that account does not exist). Application access may have been revoked.",
                 code="account_invalid",
             )
-        route, params = match(request.path)
-        if route is None or request.method != "GET":
+        write, params = stripe_writes.match_write(request.method, request.path)
+        route, params = (write.route, params) if write is not None else match(request.path)
+        if route is None or (request.method != "GET" and write is None):
             return stripe_error(
                 404,
                 f"Unrecognized request URL ({request.method}: {request.path}). "
-                "The sandbox serves reads only; change data through /_control.",
+                "The sandbox serves reads and the writes of destination-billing; change other data through "
+                "/_control.",
             )
         retry_after = self._limiter.check(self._limits(account_id, mode, route))
         if retry_after is not None:
             return self._rate_limited(retry_after)
-        if restricted and route.row is not None and route.row.restricted:
+        # The sandbox's restricted key reads some resources and writes none.
+        if restricted and route.row is not None and (route.row.restricted or write is not None):
+            permission = f"rak_{route.row.object}_write" if write is not None else route.row.permission
             return stripe_error(
                 403,
                 f"The provided key '{creds.STRIPE_RESTRICTED_KEY_MASKED}' does not have the required "
                 f"permissions for this endpoint on account '{account_id}'. Having the "
-                f"'{route.row.permission}' permission would allow this request to continue.",
+                f"'{permission}' permission would allow this request to continue.",
             )
-        caller = Caller(key, mode, restricted, self.account(account_id))
+        data = self.account(account_id)
+        version = request.headers.get("stripe-version") or data.version_at(self._clock.now_int())
+        caller = Caller(key, mode, restricted, data, version)
         try:
-            return self._handlers[route.kind](request, caller, route, params)
+            response = self._handlers[route.kind](request, caller, route, params)
         except StripeParamError as error:
-            return stripe_error(400, error.message, code=error.code, param=error.param)
+            response = stripe_error(400, error.message, code=error.code, param=error.param)
+        response.headers.append(("Stripe-Version", version))
+        return response
 
     def _limits(self, account_id: str, mode: str, route: Route) -> list[Limit]:
         """Per account and mode: 100/s live or 25/s test overall; 25/s per endpoint; 20/s search and files."""
@@ -161,6 +182,10 @@ class StripeApi(StripeAccounts):
         row = route.row
         assert row is not None
         query = normalise(request.query)
+        if row.name == "prices" and "lookup_keys" in query:  # the one list Stripe filters by lookup key
+            check_known(query, {"lookup_keys", "active", "limit", "expand"})
+            active = query.get("active", [None])[0]
+            return stripe_writes.prices_by_lookup_key(caller.account, query["lookup_keys"], active)
         implied = dict(route.implied)
         allowed = LIST_PARAMS | (set(row.filters) - set(implied))
         if row.created_filter:
@@ -186,9 +211,11 @@ class StripeApi(StripeAccounts):
             filters[row.alt_field] = [scope]
             scope = None
         if scope is not None and row.parent is not None:
-            missing = self._missing_parent(row, caller, data, scope)
-            if missing is not None:
-                return missing
+            refused = self._missing_parent(row, caller, data, scope) or self._refused(
+                row, caller, data, scope
+            )
+            if refused is not None:
+                return refused
         elif row.link_param and row.link_resource and query.get(row.link_param):
             scope = query[row.link_param][0]
             if data.collections[row.link_resource].get(scope) is None:
@@ -210,7 +237,36 @@ class StripeApi(StripeAccounts):
         else:
             order = collection.order()
         low, high = created_range(query) if row.created_filter else (None, None)
-        return self._page(query, data, collection, order, low, high, request.path, row.object)
+        return self._page(query, caller, data, collection, order, low, high, request.path, row.object)
+
+    def _write(
+        self, request: ApiRequest, caller: Caller, route: Route, params: dict[str, str]
+    ) -> ApiResponse:
+        write, _ = stripe_writes.match_write(request.method, request.path)
+        assert write is not None
+        return self._writes.handle(request, write, params, caller.account)
+
+    def _refused(
+        self, row: StripeResource, caller: Caller, data: StripeAccountData, parent_id: str
+    ) -> ApiResponse | None:
+        """Stripe's refusal to list (or retrieve) children of this parent, if it has one.
+
+        An account reading its own persons and external accounts is never refused.
+        """
+        if row.refuse is None or row.parent is None or parent_id == caller.account.account:
+            return None
+        parent = data.collections[row.parent].get(parent_id)
+        refusal = None if parent is None else row.refuse(parent)
+        if refusal is None:
+            return None
+        status, message = refusal
+        return stripe_error(status, message)
+
+    def _json(self, collection: Collection, object_id: str, object_name: str, version: str) -> bytes:
+        """An object's JSON in the caller's API version (the one place lists, retrieves and search render)."""
+        if not renders_differently(object_name):
+            return collection.json_of(object_id)
+        return collection.rendered_json_of(object_id, shape_of(version), lambda obj: render(obj, version))
 
     def _missing_parent(
         self, row: StripeResource, caller: Caller, data: StripeAccountData, parent_id: str
@@ -232,6 +288,7 @@ class StripeApi(StripeAccounts):
     def _page(
         self,
         query: dict[str, list[str]],
+        caller: Caller,
         data: StripeAccountData,
         collection: Collection,
         order: list[SortKey],
@@ -267,12 +324,12 @@ class StripeApi(StripeAccounts):
         expansions = [path[5:] for path in query.get("expand", []) if path.startswith("data.")]
         if expansions:
             items = [
-                dumps(expand(obj, expansions, data.find, data.include))
+                dumps(render(expand(obj, expansions, data.find, data.include), caller.version))
                 for object_id in page.ids
                 if (obj := collection.get(object_id)) is not None
             ]
         else:
-            items = [collection.json_of(object_id) for object_id in page.ids]
+            items = [self._json(collection, object_id, object_name, caller.version) for object_id in page.ids]
         body = b"".join(
             (
                 b'{"object":"list","data":[',
@@ -294,9 +351,20 @@ class StripeApi(StripeAccounts):
         query = normalise(request.query)
         check_known(query, {"expand"})
         check_expand(query, in_list=False)
-        collection = caller.account.collections[row.name]
+        data = self.platform if row.platform_owned else caller.account
+        collection = data.collections[row.name]
         object_id = params["id"]
         obj = collection.get(object_id)
+        parent_id = params.get("parent")
+        if obj is not None and parent_id is not None:
+            # A child is found under its own parent only (Connect: the caller's or its connected accounts').
+            refused = self._missing_parent(row, caller, data, parent_id) or self._refused(
+                row, caller, data, parent_id
+            )
+            if refused is not None:
+                return refused
+            if collection.parent_of(object_id) != parent_id:
+                obj = None
         if obj is None:
             if collection.was_deleted(object_id) and row.events[2]:
                 return json_response(200, {"id": object_id, "object": row.object, "deleted": True})
@@ -304,10 +372,9 @@ class StripeApi(StripeAccounts):
                 404, f"No such {row.object}: '{object_id}'", code="resource_missing", param="id"
             )
         if query.get("expand"):
-            return json_response(
-                200, expand(obj, query["expand"], caller.account.find, caller.account.include)
-            )
-        return ApiResponse(200, collection.json_of(object_id))
+            expanded = expand(obj, query["expand"], data.find, data.include)
+            return json_response(200, render(expanded, caller.version))
+        return ApiResponse(200, self._json(collection, object_id, row.object, caller.version))
 
     def _search(
         self, request: ApiRequest, caller: Caller, route: Route, params: dict[str, str]
@@ -316,6 +383,9 @@ class StripeApi(StripeAccounts):
         assert row is not None
         query = normalise(request.query)
         check_known(query, {"query", "limit", "page", "expand"})
+        # `total_count` is the one field a search result expands (it costs Stripe a count).
+        counted = "total_count" in query.get("expand", [])
+        query["expand"] = [path for path in query.get("expand", []) if path != "total_count"]
         check_expand(query, in_list=True)
         text = query.get("query", [""])[0]
         if not text:
@@ -334,11 +404,12 @@ class StripeApi(StripeAccounts):
         body = b"".join(
             (
                 b'{"object":"search_result","data":[',
-                b",".join(collection.json_of(object_id) for object_id in ids),
+                b",".join(self._json(collection, object_id, row.object, caller.version) for object_id in ids),
                 b'],"has_more":',
                 b"true" if has_more else b"false",
                 b',"next_page":',
                 dumps(token),
+                b',"total_count":' + dumps(len(matches)) if counted else b"",
                 b',"url":',
                 dumps(route.template),
                 b"}",
@@ -372,7 +443,7 @@ class StripeApi(StripeAccounts):
         oldest = self._clock.now_int() - EVENT_RETENTION
         # Stripe keeps 30 days of events: older ones are never listed, whatever the filters say.
         low = oldest if low is None else max(low, oldest)
-        return self._page(query, caller.account, events, order, low, high, "/v1/events", "event")
+        return self._page(query, caller, caller.account, events, order, low, high, "/v1/events", "event")
 
     def _event(
         self, request: ApiRequest, caller: Caller, route: Route, params: dict[str, str]
@@ -401,6 +472,34 @@ class StripeApi(StripeAccounts):
             if accounts.was_deleted(wanted):
                 return json_response(200, {"id": wanted, "object": "account", "deleted": True})
         return stripe_error(404, f"No such account: '{wanted}'", code="resource_missing", param="account")
+
+    def _event_summaries(
+        self, request: ApiRequest, caller: Caller, route: Route, params: dict[str, str]
+    ) -> ApiResponse:
+        """``GET /v1/billing/meters/{id}/event_summaries``: a customer's usage of a meter per window."""
+        query = normalise(request.query)
+        required = ("customer", "end_time", "start_time")
+        check_known(query, LIST_PARAMS | set(required) | {"value_grouping_window"})
+        check_expand(query, in_list=True)
+        data = caller.account
+        meter_id = params["parent"]
+        if data.collections["billing_meters"].get(meter_id) is None:
+            return stripe_error(
+                404, f"No such billing.meter: '{meter_id}'", code="resource_missing", param="id"
+            )
+        for name in required:
+            if not query.get(name, [""])[0]:
+                raise StripeParamError(f"Missing required param: {name}.", name, "parameter_missing")
+        customer = query["customer"][0]
+        if data.collections["customers"].get(customer) is None:
+            raise StripeParamError(f"No such customer: '{customer}'", "customer", "resource_missing")
+        spans = stripe_metering.usage_spans(
+            data.collections["subscription_items"], data.collections["subscriptions"], meter_id, customer
+        )
+        page, has_more = stripe_metering.event_summaries(
+            query, meter_id, spans, data.ctx.tag, self._clock.now_int()
+        )
+        return json_response(200, {"object": "list", "data": page, "has_more": has_more, "url": request.path})
 
 
 def _spec(filters: dict[str, list[str]]) -> tuple[tuple[str, tuple[str, ...]], ...]:

@@ -1,9 +1,11 @@
-"""Reconciliation of licenses (integrator.io) with what customers pay for (Stripe, Orb), in DuckDB SQL.
+"""Reconciliation of licenses (integrator.io) with what customers pay for (Stripe, Orb) and the licensing
+data of the billing side (Stripe's active entitlements, Orb's licenses), in DuckDB SQL.
 
 The SQL files of this folder run over the tables of a sync, one per stream, as PyAirbyte's DuckDB cache
 writes them (`make demo` leaves one in `demo-output/billing.duckdb`). `views.sql` defines temporary views of
-active subscriptions and licenses, each with a normalised e-mail, the only key the three APIs share; each
-other file answers one question and starts with its title as a comment. Run them on a database:
+active subscriptions, licenses, entitlements and Orb seats, each with a normalised e-mail, the only key the
+three APIs share; each other file answers one question and starts with its title as a comment. Run them on
+a database:
 
     .venv/bin/python -m examples.reconciliation [demo-output/billing.duckdb]
 
@@ -26,6 +28,10 @@ QUESTIONS = (
     "subscriptions_without_installed_license.sql",
     "licenses_expiring_soon.sql",
     "licenses_per_connector.sql",
+    "orb_licenses_on_inactive_subscriptions.sql",
+    "licenses_without_orb_license.sql",
+    "orb_licenses_without_license.sql",
+    "entitlements_without_license.sql",
 )
 DEFAULT_DATABASE = Path("demo-output") / "billing.duckdb"
 SHOWN_ROWS = 15
@@ -33,8 +39,9 @@ SHOWN_ROWS = 15
 
 @dataclass(frozen=True)
 class Answer:
-    """One question's result."""
+    """One question's result (`name`: its SQL file)."""
 
+    name: str
     title: str
     columns: list[str]
     rows: list[tuple[Any, ...]]
@@ -58,7 +65,7 @@ def answer(connection: duckdb.DuckDBPyConnection) -> list[Answer]:
         text = sql(name)
         cursor = connection.execute(text)
         columns = [column[0] for column in cursor.description or ()]
-        answers.append(Answer(title(text), columns, cursor.fetchall()))
+        answers.append(Answer(name, title(text), columns, cursor.fetchall()))
     return answers
 
 

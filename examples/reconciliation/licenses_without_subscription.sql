@@ -6,7 +6,8 @@ select
     l.email,
     l.expires,
     l.in_trial,
-    l.is_installed
+    l.is_installed,
+    l.connector_id
 from licenses l
 where l.is_active
     and not exists (select 1 from active_subscriptions s where s.email = l.email)
