@@ -144,6 +144,32 @@ def test_given_customers_with_entitlements_when_read_then_active_entitlements_eq
     assert {(r["id"], r["customer_id"]) for r in stream_records(output, "active_entitlements")} == expected
 
 
+def test_given_a_customers_entitlements_change_when_read_incremental_then_that_customers_are_listed_again(
+    today: SandboxProcess,
+) -> None:
+    config = stripe_config(today)
+    first = read_streams(config, ("active_entitlements",), SyncMode.incremental)
+    expected = {(o["id"], o["_parent"]) for o in sandbox_objects(today, "active_entitlements")}
+    assert {(r["id"], r["customer_id"]) for r in stream_records(first, "active_entitlements")} == expected
+    by_customer: dict[str, list[str]] = {}
+    for entitlement, customer in sorted(expected):
+        by_customer.setdefault(customer, []).append(entitlement)
+    customer, entitlements = next((c, e) for c, e in sorted(by_customer.items()) if len(e) >= 2)
+    today.control("DELETE", f"/_control/stripe/active_entitlements/{entitlements[0]}")
+
+    since = pendulum.now("UTC").subtract(minutes=5)
+    second = read_streams(
+        config,
+        ("active_entitlements",),
+        SyncMode.incremental,
+        _state(("active_entitlements",), "default", since),
+    )
+    # The summary event names the customer: its entitlements now, nothing of the others.
+    assert {(r["id"], r["customer_id"]) for r in stream_records(second, "active_entitlements")} == {
+        (entitlement, customer) for entitlement in entitlements[1:]
+    }
+
+
 def test_given_meter_based_and_legacy_items_when_synced_then_both_kinds_of_usage_are_read(
     today: SandboxProcess,
 ) -> None:

@@ -222,6 +222,24 @@ def test_given_a_standard_account_refusing_persons_when_read_then_it_is_skipped_
     assert re.search(r"skipped accounts/acct_standard/persons.*HTTP 403.*cannot read persons", caplog.text)
 
 
+def test_given_an_account_refusing_its_external_accounts_when_read_then_it_is_skipped_and_the_others_read(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    stream = _stream("external_account_cards", account_ids=["acct_custom", "acct_standard"])
+    refusal = {"error": {"message": "You do not have Platform Controls.", "type": "invalid_request_error"}}
+    card = {"id": "card_1", "object": "card"}
+    with requests_mock.Mocker() as mock:
+        mock.get(f"{V1}/account", [{"json": {"id": "acct_custom"}}, {"json": {"id": "acct_standard"}}])
+        mock.get(f"{V1}/accounts/acct_custom/external_accounts", json=_page([card]))
+        mock.get(f"{V1}/accounts/acct_standard/external_accounts", status_code=403, json=refusal)
+        records = _read(stream)
+    assert [(r["id"], r["stripe_account_id"]) for r in records] == [("card_1", "acct_custom")]
+    assert not stream.failed
+    assert re.search(
+        r"skipped accounts/acct_standard/external_accounts \(account acct_standard\).*Platform", caplog.text
+    )
+
+
 def test_given_a_refusal_on_a_stream_without_skips_when_read_then_the_stream_fails() -> None:
     stream = _stream("customers")
     refusal = {"error": {"message": "The key lacks rak_customer_read.", "type": "invalid_request_error"}}
