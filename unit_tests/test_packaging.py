@@ -167,12 +167,11 @@ def dockerignore() -> DockerIgnore:
     return DockerIgnore.read(CONNECTOR_ROOT / ".dockerignore")
 
 
-@pytest.fixture(scope="module")
-def built_image(
-    tmp_path_factory: pytest.TempPathFactory, dockerfile: list[Instruction], dockerignore: DockerIgnore
+def build_image(
+    base: Path, dockerfile: list[Instruction], dockerignore: DockerIgnore
 ) -> Iterator[EmulatedImage]:
-    """The Dockerfile's steps replayed in a temporary image root with a fresh venv's python and pip."""
-    base = tmp_path_factory.mktemp("image")
+    """A Dockerfile's steps replayed in `base` (an image root and a fresh venv's python and pip); the folder
+    is removed afterwards (a venv with the CDK is ~300 MB: not kept for the next runs)."""
     venv_dir = base / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv_dir)], check=True, timeout=VENV_TIMEOUT_S)
     image = EmulatedImage(
@@ -197,15 +196,62 @@ def built_image(
                 f"RUN {instruction.arguments} failed:\n{installed.stderr[-4000:]}"
             )
     yield image
-    shutil.rmtree(base, ignore_errors=True)  # a venv with the CDK is ~300 MB: not kept for the next runs
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def built_image(
+    tmp_path_factory: pytest.TempPathFactory, dockerfile: list[Instruction], dockerignore: DockerIgnore
+) -> Iterator[EmulatedImage]:
+    """The source's Dockerfile replayed in a temporary image root."""
+    yield from build_image(tmp_path_factory.mktemp("image"), dockerfile, dockerignore)
+
+
+@dataclass(frozen=True)
+class Image:
+    """One connector's image: its metadata.yaml (and icon) folder, Dockerfile and ignore file."""
+
+    name: str
+    folder: Path
+    dockerfile: Path
+    dockerignore: Path
+
+    def metadata(self) -> dict[str, Any]:
+        loaded: dict[str, Any] = yaml.safe_load((self.folder / "metadata.yaml").read_text(encoding="utf-8"))
+        return loaded
+
+    def instructions(self) -> list[Instruction]:
+        return parse_dockerfile(self.dockerfile.read_text(encoding="utf-8"))
+
+
+DESTINATION_FOLDER = CONNECTOR_ROOT / "destination_billing"
+# The source's image, and the destination's (built from the repository root with the ignore file BuildKit
+# reads beside its Dockerfile): both pass the same checks.
+IMAGES = (
+    Image("source-billing", CONNECTOR_ROOT, CONNECTOR_ROOT / "Dockerfile", CONNECTOR_ROOT / ".dockerignore"),
+    Image(
+        "destination-billing",
+        DESTINATION_FOLDER,
+        DESTINATION_FOLDER / "Dockerfile",
+        DESTINATION_FOLDER / "Dockerfile.dockerignore",
+    ),
+)
+
+
+@pytest.fixture(scope="module", params=IMAGES, ids=lambda image: image.name)
+def image(request: pytest.FixtureRequest) -> Image:
+    """Each connector's image, for the checks both must pass."""
+    chosen: Image = request.param
+    return chosen
 
 
 # --- metadata.yaml ----------------------------------------------------------------------------------------
 
 
 def test_given_metadata_yaml_when_validated_against_the_published_json_schema_then_it_has_no_errors(
-    metadata: dict[str, Any],
+    image: Image,
 ) -> None:
+    metadata = image.metadata()
     schema = json.loads(METADATA_SCHEMA_FILE.read_text(encoding="utf-8"))
     validator = Draft7Validator(schema, registry=metadata_schema_registry(), format_checker=FormatChecker())
 
@@ -225,8 +271,8 @@ def test_given_metadata_yaml_when_parsed_with_the_pydantic_model_then_it_describ
     assert data.allowed_hosts.hosts == ALLOWED_HOSTS
 
 
-def test_given_metadata_icon_when_read_then_it_is_a_small_svg_file(metadata: dict[str, Any]) -> None:
-    icon = CONNECTOR_ROOT / metadata["data"]["icon"]
+def test_given_metadata_icon_when_read_then_it_is_a_small_svg_file(image: Image) -> None:
+    icon = image.folder / image.metadata()["data"]["icon"]
 
     root = ElementTree.fromstring(icon.read_bytes())
 
@@ -238,32 +284,35 @@ def test_given_metadata_icon_when_read_then_it_is_a_small_svg_file(metadata: dic
 
 
 def test_given_dockerfile_when_compared_with_metadata_then_from_equals_the_build_options_base_image(
-    dockerfile: list[Instruction], metadata: dict[str, Any]
+    image: Image,
 ) -> None:
+    dockerfile, metadata = image.instructions(), image.metadata()
     assert base_image(dockerfile) == metadata["data"]["connectorBuildOptions"]["baseImage"]
     assert "@sha256:" in base_image(dockerfile), "the base image must be pinned by digest"
 
 
 def test_given_dockerfile_when_compared_with_metadata_then_labels_name_the_repository_and_tag(
-    dockerfile: list[Instruction], metadata: dict[str, Any]
+    image: Image,
 ) -> None:
-    labels = merged_pairs(dockerfile, "LABEL")
+    labels, metadata = merged_pairs(image.instructions(), "LABEL"), image.metadata()
 
     assert labels["io.airbyte.name"] == metadata["data"]["dockerRepository"]
     assert labels["io.airbyte.version"] == metadata["data"]["dockerImageTag"]
 
 
 def test_given_dockerfile_when_parsed_then_airbyte_entrypoint_env_equals_the_exec_form_entrypoint(
-    dockerfile: list[Instruction],
+    image: Image,
 ) -> None:
+    dockerfile = image.instructions()
     airbyte_entrypoint = merged_pairs(dockerfile, "ENV")["AIRBYTE_ENTRYPOINT"]
 
     assert shlex.split(airbyte_entrypoint) == entrypoint(dockerfile)
 
 
 def test_given_dockerfile_when_parsed_then_a_non_root_user_is_set_before_the_entrypoint(
-    dockerfile: list[Instruction],
+    image: Image,
 ) -> None:
+    dockerfile = image.instructions()
     entrypoint_at = max(i for i, instruction in enumerate(dockerfile) if instruction.keyword == "ENTRYPOINT")
     users = [
         instruction.arguments for instruction in dockerfile[:entrypoint_at] if instruction.keyword == "USER"
@@ -273,10 +322,8 @@ def test_given_dockerfile_when_parsed_then_a_non_root_user_is_set_before_the_ent
     assert users[-1].split(":")[0] not in ROOT_USERS
 
 
-def test_given_dockerfile_when_parsed_then_workdir_is_airbyte_integration_code(
-    dockerfile: list[Instruction],
-) -> None:
-    assert workdir(dockerfile) == PurePosixPath("/airbyte/integration_code")
+def test_given_dockerfile_when_parsed_then_workdir_is_airbyte_integration_code(image: Image) -> None:
+    assert workdir(image.instructions()) == PurePosixPath("/airbyte/integration_code")
 
 
 def test_given_dockerfile_with_continuation_lines_when_parsed_then_instructions_are_joined() -> None:
@@ -321,10 +368,11 @@ def test_given_dockerignore_when_a_path_is_not_needed_by_the_image_then_it_is_le
 
 
 def test_given_dockerignore_when_checking_what_the_dockerfile_copies_then_nothing_of_it_is_left_out(
-    dockerfile: list[Instruction], dockerignore: DockerIgnore
+    image: Image,
 ) -> None:
+    dockerignore = DockerIgnore.read(image.dockerignore)
     needed = ["source_billing/spec.yaml", "source_billing/orb/schemas/orb_invoices.json"]
-    for instruction in only(dockerfile, "COPY"):
+    for instruction in only(image.instructions(), "COPY"):
         needed += [token for token in shlex.split(instruction.arguments)[:-1] if not token.startswith("--")]
 
     assert [path for path in needed if dockerignore.ignores(path)] == []
