@@ -65,7 +65,7 @@ class ApiStream(HttpStream, ABC):
         # The CDK keeps 40 connections per host for https and requests' 10 for http (a local API or
         # proxy); a stream with more slices in flight than its pool holds would open a connection per
         # request. A pool as large as the most workers a sync may have keeps every connection alive.
-        adapter = HTTPAdapter(pool_maxsize=MOST_CONCURRENCY)
+        adapter = breaker.adapter(HTTPAdapter(pool_maxsize=MOST_CONCURRENCY))  # every attempt reports to it
         for scheme in ("https://", "http://"):
             self._http_client._session.mount(scheme, adapter)
         # HttpStream gives streams without a cursor field a resumable-full-refresh cursor, which makes
@@ -193,11 +193,12 @@ class ApiStream(HttpStream, ABC):
         return super().get_error_display_message(exception)
 
 
-# A window whose first page shows more than SPLIT_PAGES pages still to read is split into windows of
-# about PIECE_PAGES pages, at most MAX_PIECES of them (each split again if it is still dense).
-SPLIT_PAGES = 20
-PIECE_PAGES = 20
-MAX_PIECES = 8
+# A window whose first page shows more than SPLIT_PAGES pages still to read (at that page's density) keeps
+# about PIECE_PAGES of them for its own read and hands the older rest to another worker as one window, which
+# does the same after its own first page. Every part ends on a partial page: parts of 40 pages cost 2.5%
+# more requests than one chain would, and a dense list gains a chain per page of latency.
+SPLIT_PAGES = 60
+PIECE_PAGES = 40
 
 
 class WindowedStream(ApiStream, ABC):
@@ -296,15 +297,17 @@ class WindowedStream(ApiStream, ABC):
         yield from slices
 
     def split_window(self, stream_slice: Mapping[str, Any], reached: Any, newest: Any = None) -> Any | None:
-        """Hand the unread part of a dense window to other workers, after its first page.
+        """Hand the older part of a dense window to another worker, after its first page.
 
         A list read newest first has covered [`reached`, end) after its first page; what is left,
         [start, `reached`), would be one chain of pages, each waiting for the one before. When the first
         page says that part holds more than `SPLIT_PAGES` pages (at the first page's density: the time
-        from `newest`, by default the window's end, to `reached`), it becomes windows of about
-        `PIECE_PAGES` pages, each registered with the cursor and queued as a slice of its own. Returns the
-        new lower bound of this slice's own read (`reached`: the objects created in that very second that
-        the next pages still hold), or None to read on unchanged.
+        from `newest`, by default the window's end, to `reached`), this read keeps the `PIECE_PAGES` pages
+        next to it and the rest, [start, bound), becomes one window, registered with the cursor and queued
+        as a slice of its own, which splits again after its first page if it is still dense. Splitting
+        next to what was read, not evenly over [start, `reached`), costs one request for a history that
+        turns out empty (a start date years before the first object), not one per piece. Returns the new
+        lower bound of this slice's own read, or None to read on unchanged.
         """
         if self.spawn is None or stream_slice.get("start") is None or stream_slice.get("events"):
             return None
@@ -314,17 +317,14 @@ class WindowedStream(ApiStream, ABC):
         newest = self.parse_cursor(newest)
         oldest_read = self.parse_cursor(reached)
         left, page = (oldest_read - start).total_seconds(), (newest - oldest_read).total_seconds()
-        pages_left = left / max(page, 1.0)
-        if pages_left < SPLIT_PAGES or left < 2:
+        page = max(page, 1.0)
+        if left / page < SPLIT_PAGES:
             return None
-        pieces = min(math.ceil(pages_left / PIECE_PAGES), MAX_PIECES, int(left))
-        bounds = [start + pendulum.duration(seconds=int(left * index / pieces)) for index in range(pieces)]
-        partition = stream_slice["partition"]
-        for lower, upper in zip(bounds, [*bounds[1:], oldest_read], strict=True):
-            end = self.format_cursor(upper)
-            self._cursor.open(partition, end)
-            self.spawn({**stream_slice, "start": self.format_cursor(lower), "end": end, "checkpoint": end})
-        return reached
+        # Whole seconds: the APIs filter creation times to the second.
+        bound = self.format_cursor(oldest_read - pendulum.duration(seconds=math.ceil(page * PIECE_PAGES)))
+        self._cursor.open(stream_slice["partition"], bound)
+        self.spawn({**stream_slice, "end": bound, "checkpoint": bound})
+        return bound
 
     def _read_from(self, partition: str, sync_mode: SyncMode) -> pendulum.DateTime:
         start = self._start_date or self.epoch

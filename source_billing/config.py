@@ -81,7 +81,8 @@ class StripeConfig:
     account_ids: tuple[str, ...] = ()
     start_date: pendulum.DateTime | None = None
     lookback_window_days: int = 0
-    slice_range_days: int = 365
+    # None: each list is one window from the start date, split as it turns out dense.
+    slice_range_days: int | None = None
     api_version: str = STRIPE_DEFAULT_API_VERSION
     api_base_url: str = STRIPE_DEFAULT_BASE_URL
     search_streams: tuple[StripeSearchStream, ...] = ()
@@ -348,7 +349,7 @@ def _parse_stripe(section: Mapping[str, Any] | None) -> StripeConfig | None:
         account_ids=account_ids,
         start_date=_start_date(section, "stripe"),
         lookback_window_days=_integer(section, "lookback_window_days", "stripe", 0, minimum=0, maximum=3650),
-        slice_range_days=_integer(section, "slice_range_days", "stripe", 365, minimum=1, maximum=3650),
+        slice_range_days=_optional_integer(section, "slice_range_days", "stripe", minimum=1, maximum=3650),
         api_version=api_version,
         api_base_url=_base_url(section, "stripe", STRIPE_DEFAULT_BASE_URL),
         search_streams=tuple(

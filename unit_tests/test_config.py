@@ -30,7 +30,7 @@ def test_given_only_stripe_when_parsed_then_only_stripe_is_configured_with_defau
     assert parsed.configured_apis == ("stripe",)
     assert parsed.stripe is not None
     assert parsed.stripe.api_base_url == "https://api.stripe.com"
-    assert parsed.stripe.slice_range_days == 365
+    assert parsed.stripe.slice_range_days is None  # one window from the start date, split when dense
     assert parsed.stripe.lookback_window_days == 0
     assert parsed.stripe.api_version == "2026-10-28.endive"
     assert not parsed.stripe.is_live_mode

@@ -275,12 +275,12 @@ class OrbWindowedStream(OrbStream, WindowedStream):
     def _split(self, stream_slice: Mapping[str, Any], first_page: list[MutableMapping[str, Any]]) -> None:
         """Split the window after its first page if it is dense, and keep the lower bound of its own read."""
         reached, newest = first_page[-1].get(self._cursor_field), first_page[0].get(self._cursor_field)
-        if reached is None or newest is None or self.split_window(stream_slice, reached, newest) is None:
+        if reached is None or newest is None:
             return
-        # The split-off windows end at the second the first page reached (Orb filters to the second).
-        self._floors[window_key(stream_slice)] = self.parse_cursor(
-            self.format_cursor(self.parse_cursor(reached))
-        )
+        bound = self.split_window(stream_slice, reached, newest)
+        if bound is not None:
+            # The split-off window ends at this bound (a whole second: Orb filters to the second).
+            self._floors[window_key(stream_slice)] = self.parse_cursor(bound)
 
     def next_page_token(self, response: requests.Response) -> Mapping[str, Any] | None:
         if response.__dict__.get(_PAST_FLOOR):
