@@ -42,7 +42,7 @@ from source_billing.integrator_io.base import (
     integrator_io_error_mapping,
 )
 from source_billing.orb.base import OrbApi, orb_error_detail, orb_error_mapping
-from source_billing.stripe.base import StripeApi, stripe_error_detail, stripe_error_mapping
+from source_billing.stripe.api import StripeApi, stripe_error_detail, stripe_error_mapping
 
 # The statuses the write mappings decide themselves: the CDK retries a status its mapping lacks.
 HTTP_ERRORS = range(400, 600)

@@ -3,10 +3,10 @@ time (timeouts, retries until exhausted):
 
     python -m integration_tests.reliability_launcher COMPRESSION COMMAND [ARGS...]
 
-runs `source_billing.run.run()` (what the `source-billing` executable runs) with the connector's timeouts
-and retry waits divided by COMPRESSION (see `reliability_transport`). Everything else, output included, is
-the real executable's. `run_launched` runs it as a subprocess, as `connector.run_connector` does for the
-executable itself.
+runs `source_billing.run.run()` (what the `source-billing` executable runs) with the connector's timeouts,
+retry waits and circuit-breaker silence divided by COMPRESSION (see `reliability_transport`). Everything
+else, output included, is the real executable's. `run_launched` runs it as a subprocess, as
+`connector.run_connector` does for the executable itself.
 """
 
 from __future__ import annotations
@@ -21,7 +21,11 @@ from typing import Any
 from airbyte_cdk.models import AirbyteMessageSerializer
 
 from integration_tests.connector import TIMEOUT_SECONDS, Run
-from integration_tests.reliability_transport import TransportProbe, compressed_retry_waits
+from integration_tests.reliability_transport import (
+    TransportProbe,
+    compressed_breaker_clock,
+    compressed_retry_waits,
+)
 from source_billing import run
 from source_billing.errors import CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS
 
@@ -34,7 +38,7 @@ def main() -> None:
     probe = TransportProbe(
         connect_timeout=CONNECT_TIMEOUT_SECONDS / compression, read_timeout=READ_TIMEOUT_SECONDS / compression
     )
-    with probe.active(), compressed_retry_waits(1 / compression):
+    with probe.active(), compressed_retry_waits(1 / compression), compressed_breaker_clock(1 / compression):
         run.run()
 
 

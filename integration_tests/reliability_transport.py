@@ -5,8 +5,9 @@ session, auth, budget and retries): it records every request the connector sends
 verification, whether it carried an `Authorization` header) and can shorten the connector's timeouts, so a
 test sees a real read timeout in a second instead of a minute. It also tags each request with the sending
 thread (`X-Test-Thread`), which the sandbox's request log keeps: a retry is the next identical request of
-the same thread. `compressed_retry_waits` shortens the CDK's retry waits the same way. `SilentServer`
-accepts connections and never answers.
+the same thread. `compressed_retry_waits` shortens the CDK's retry waits the same way, and
+`compressed_breaker_clock` the silence after which an API's circuit breaker opens. `SilentServer` accepts
+connections and never answers.
 
 Nothing here changes what the connector decides: the timeouts it asks for are recorded before they are
 shortened, and every wait it asks for is recorded before it is compressed.
@@ -29,6 +30,8 @@ from urllib.parse import urlsplit
 import requests
 from airbyte_cdk.sources.streams.http import rate_limiting
 from requests.adapters import HTTPAdapter
+
+from source_billing import breaker
 
 THREAD_HEADER = "X-Test-Thread"
 
@@ -127,6 +130,20 @@ def compressed_retry_waits(factor: float) -> Iterator[list[float]]:
 
     with mock.patch.object(rate_limiting, "time", SimpleNamespace(sleep=sleep, time=time.time)):
         yield asked
+
+
+@contextmanager
+def compressed_breaker_clock(factor: float) -> Iterator[None]:
+    """Make the clock of the circuit breakers created meanwhile run 1 / `factor` times as fast, so that an
+    API's silence of minutes takes seconds (use the same factor as `compressed_retry_waits`)."""
+    real = time.monotonic
+    started = real()
+
+    def monotonic() -> float:
+        return started + (real() - started) / factor
+
+    with mock.patch.object(breaker, "time", SimpleNamespace(monotonic=monotonic)):
+        yield
 
 
 class SilentServer:

@@ -148,7 +148,9 @@ class StripeAccountData:
             ]
             for obj in objects:
                 created_type = row.created_event(obj)
-                if created_type and int(obj[field]) >= now - 40 * DAY:
+                # An object dated after now (an invoice finalized minutes after its creation) has no
+                # event yet: Stripe's events are never from the future.
+                if created_type and now - 40 * DAY <= int(obj[field]) <= now:
                     events.append(self._event(created_type, int(obj[field]), snapshot(obj)))
             if row.summary is not None:
                 events.extend(self._seed_summaries(row, now))

@@ -111,10 +111,11 @@ class ApiStream(HttpStream, ABC):
         message. The stream is still reported incomplete, and the sync fails; its state no longer moves
         (`failed`), since the slices that ended early were not read.
 
-        A request that exhausted its retries on transport failures opens the API's circuit breaker: from
-        then on, each slice of that API fails at once with a `transient_error`, before any request. It
-        fails rather than ending quietly, so that its window is never taken as read and the state stays
-        where the next sync must resume.
+        Once the API has answered nothing for a while (see `CircuitBreaker`), or a request exhausted its
+        retries on transport failures, the API's circuit breaker is open: from then on, each slice of that
+        API fails at once with a `transient_error`, before any request. It fails rather than ending
+        quietly, so that its window is never taken as read and the state stays where the next sync must
+        resume.
         """
         if self._failed.is_set():
             return

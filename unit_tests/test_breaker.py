@@ -1,18 +1,40 @@
-"""The per-API circuit breaker: a request that gave up on transport failures stops the rest of its API."""
+"""The per-API circuit breaker: an API that answers nothing for a bounded time, or a request that gave up on
+transport failures, stops the rest of that API's part of the sync.
+
+The breaker's own scenarios run on a fake clock, which also moves by each wait the CDK's retry handler asks
+for: requests go through the CDK's `HttpClient`, its retries, the connector's error handler and backoff, and
+the breaker's transport adapter, to a fake network whose every attempt takes a read timeout.
+"""
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import requests
 import requests_mock
 from airbyte_cdk.models import FailureType, SyncMode
+from airbyte_cdk.sources.streams.http import rate_limiting
+from airbyte_cdk.sources.streams.http.http_client import HttpClient
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+from requests.adapters import BaseAdapter
 
 from source_billing import SourceBilling
 from source_billing.base_stream import ApiStream
-from source_billing.breaker import CircuitBreaker, gave_up_on_transport
+from source_billing.breaker import MIN_FAILURES, SILENCE, CircuitBreaker, gave_up_on_transport
+from source_billing.errors import (
+    MAX_RETRIES,
+    READ_TIMEOUT_SECONDS,
+    REQUEST_TIMEOUT,
+    ApiErrorHandler,
+    RetryAfterBackoff,
+)
+from source_billing.orb.base import orb_error_mapping
 
 ORB = "https://api.orb.test"
 STRIPE = "https://api.stripe.test"
@@ -133,3 +155,226 @@ def test_given_a_new_breaker_when_checked_then_it_lets_slices_through() -> None:
     breaker.record(AirbyteTracedException(message="not a transport failure"))
     breaker.record(ValueError("not from a request"))
     assert not breaker.is_open
+
+
+LOGGER = logging.getLogger("airbyte")
+BOUND = SILENCE.total_seconds()
+
+
+class Clock:
+    """A monotonic clock that moves only when told, and by every retry wait (`wait`), which runs `on_wait`."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.waits: list[float] = []
+        self.on_wait: Callable[[], None] = lambda: None
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+    def wait(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.advance(seconds)
+        self.on_wait()
+
+
+class Network(BaseAdapter):
+    """The API as the connector's transport sees it: each attempt takes a read timeout on the clock and
+    gets the next outcome (a `requests` exception raised, or an HTTP status answered), the last repeated."""
+
+    def __init__(self, clock: Clock, outcomes: Sequence[type[requests.RequestException] | int]) -> None:
+        super().__init__()
+        self._clock = clock
+        self._outcomes = outcomes
+        self.sent = 0
+
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: float | tuple[float, float] | tuple[float, None] | None = None,
+        verify: bool | str = True,
+        cert: bytes | str | tuple[bytes | str, bytes | str] | None = None,
+        proxies: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        outcome = self._outcomes[min(self.sent, len(self._outcomes) - 1)]
+        self.sent += 1
+        self._clock.advance(READ_TIMEOUT_SECONDS)
+        if isinstance(outcome, int):
+            return requests_mock.create_response(request, status_code=outcome, json={"data": []})
+        raise outcome(request=request)
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """The breaker's clock; the CDK's retry waits move it instead of sleeping."""
+    fake = Clock()
+    monkeypatch.setattr(rate_limiting, "time", SimpleNamespace(sleep=fake.wait, time=time.time))
+    return fake
+
+
+def _client(breaker: CircuitBreaker, network: Network) -> HttpClient:
+    """An HTTP client wired as a stream's: the breaker's adapter over the network, Orb's errors, backoff."""
+    session = requests.Session()
+    session.mount("https://", breaker.adapter(network))
+    handler = ApiErrorHandler(LOGGER, "Orb", orb_error_mapping(), lambda _: None)
+    return HttpClient("orb_items", LOGGER, handler, backoff_strategy=RetryAfterBackoff(), session=session)
+
+
+def _get(client: HttpClient) -> requests.Response:
+    _, response = client.send_request("GET", f"{ORB}/v1/items", request_kwargs={"timeout": REQUEST_TIMEOUT})
+    return response
+
+
+def _stopped(client: HttpClient) -> AirbyteTracedException:
+    with pytest.raises(AirbyteTracedException) as caught:
+        _get(client)
+    return caught.value
+
+
+def test_given_an_api_that_never_answers_when_a_request_retries_then_it_stops_once_silent_for_the_bound(
+    clock: Clock,
+) -> None:
+    breaker = CircuitBreaker("Orb", clock=clock)
+    network = Network(clock, [requests.exceptions.ReadTimeout])
+    stopped = _stopped(_client(breaker, network))
+    assert stopped.failure_type == FailureType.transient_error
+    assert stopped.message == (
+        "Orb stopped answering earlier in this sync (no request to it was answered for 2 minutes: 3 attempts "
+        "in a row timed out or failed on the network), so no more requests were sent to it. Retry the sync "
+        "later."
+    )
+    # Failures at 60 s, about 122 s and 185 s: the third comes more than the bound after the first, and the
+    # request stops there, without waiting to retry, instead of going on to its 9th attempt.
+    assert network.sent == MIN_FAILURES < MAX_RETRIES + 1
+    assert len(clock.waits) == network.sent - 1
+    assert breaker.is_open
+
+
+def test_given_a_request_waiting_to_retry_when_other_requests_open_the_breaker_then_it_sends_nothing_more(
+    clock: Clock,
+) -> None:
+    breaker = CircuitBreaker("Orb", clock=clock)
+    network = Network(clock, [requests.exceptions.ReadTimeout])
+
+    def others_fail_for_the_bound() -> None:
+        for _ in range(MIN_FAILURES):
+            clock.advance(BOUND / (MIN_FAILURES - 1))
+            breaker.failed()
+
+    clock.on_wait = others_fail_for_the_bound
+    stopped = _stopped(_client(breaker, network))
+    assert stopped.failure_type == FailureType.transient_error
+    assert stopped.message is not None
+    assert stopped.message.startswith("Orb stopped answering earlier in this sync")
+    assert network.sent == 1
+    assert len(clock.waits) == 1
+
+
+def test_given_a_page_that_times_out_once_when_retried_then_it_is_read_and_the_count_restarts(
+    clock: Clock,
+) -> None:
+    breaker = CircuitBreaker("Orb", clock=clock)
+    breaker.failed()
+    breaker.failed()  # other requests timed out just before
+    network = Network(clock, [requests.exceptions.ReadTimeout, 200])
+    assert _get(_client(breaker, network)).json() == {"data": []}
+    assert network.sent == 2
+    # Without the answer, this would be the 4th failure in a row, minutes after the first.
+    clock.advance(10 * BOUND)
+    assert not breaker.failed()
+    breaker.check("orb_items")
+
+
+@pytest.mark.parametrize(
+    ("status", "failure_type"),
+    [
+        (500, FailureType.transient_error),
+        (503, FailureType.transient_error),
+        (429, FailureType.transient_error),
+        (403, FailureType.config_error),
+        (404, FailureType.config_error),
+    ],
+)
+def test_given_an_api_answering_errors_when_a_request_gives_up_then_the_breaker_stays_closed(
+    clock: Clock, status: int, failure_type: FailureType
+) -> None:
+    breaker = CircuitBreaker("Orb", clock=clock)
+    breaker.failed()  # a timeout just before; every answer after it restarts the count
+    network = Network(clock, [status])
+    failed = _stopped(_client(breaker, network))
+    assert failed.failure_type == failure_type
+    assert "stopped answering" not in (failed.message or "")
+    clock.advance(10 * BOUND)
+    assert not breaker.is_open
+    breaker.check("orb_items")
+
+
+def test_given_failures_in_a_row_for_less_than_the_bound_when_a_slice_starts_then_it_is_let_through(
+    clock: Clock,
+) -> None:
+    breaker = CircuitBreaker("Orb", clock=clock)
+    for _ in range(MAX_RETRIES):
+        assert not breaker.failed()
+        clock.advance(BOUND / MAX_RETRIES * 0.99)
+    breaker.check("orb_items")
+
+
+def test_given_too_few_failures_when_the_bound_has_passed_then_a_slice_is_let_through(clock: Clock) -> None:
+    breaker = CircuitBreaker("Orb", clock=clock)
+    for _ in range(MIN_FAILURES - 1):
+        breaker.failed()
+    clock.advance(10 * BOUND)
+    breaker.check("orb_items")
+    assert not breaker.is_open
+
+
+def test_given_failures_in_a_row_for_the_bound_when_a_slice_starts_then_it_fails_naming_stream_and_api(
+    clock: Clock,
+) -> None:
+    breaker = CircuitBreaker("Orb", clock=clock)
+    breaker.failed()
+    clock.advance(BOUND)
+    for _ in range(MIN_FAILURES - 1):
+        breaker.failed()
+    with pytest.raises(AirbyteTracedException) as caught:
+        breaker.check("orb_items")
+    assert caught.value.failure_type == FailureType.transient_error
+    assert caught.value.message is not None
+    assert caught.value.message.startswith(
+        "Stream orb_items was not read in full: Orb stopped answering earlier in this sync (no request to "
+        "it was answered for 2 minutes"
+    )
+    assert caught.value.message.endswith("Retry the sync later.")
+
+
+def test_given_many_workers_failing_at_once_when_the_bound_passes_then_the_breaker_opens_once(
+    clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    breaker = CircuitBreaker("Orb", clock=clock)
+    for _ in range(MIN_FAILURES - 1):
+        breaker.failed()
+    clock.advance(BOUND)
+    workers = 8
+    start = threading.Barrier(workers)
+    opened: list[bool] = []
+
+    def fail_repeatedly() -> None:
+        start.wait()
+        opened.extend(breaker.failed() for _ in range(200))
+
+    threads = [threading.Thread(target=fail_repeatedly) for _ in range(workers)]
+    with caplog.at_level(logging.WARNING, logger="airbyte"):
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert len(opened) == workers * 200
+    assert all(opened)
+    assert len([record for record in caplog.records if "Orb stopped answering" in record.message]) == 1

@@ -9,7 +9,8 @@ from airbyte_cdk.sources.streams.http.error_handlers import ErrorResolution, Res
 from source_billing.check import probe
 from source_billing.config import StripeConfig
 from source_billing.errors import response_json
-from source_billing.stripe.base import StripeApi, StripeStream, stripe_error_detail, stripe_error_mapping
+from source_billing.stripe.api import StripeApi, stripe_error_detail, stripe_error_mapping
+from source_billing.stripe.base import StripeStream
 from source_billing.stripe.declarations import Parent
 from source_billing.stripe.extra import custom_row, extra_streams
 from source_billing.stripe.meters import MeterEventSummaries

@@ -9,111 +9,32 @@ https://docs.stripe.com/rate-limits, https://docs.stripe.com/api/events.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
-from dataclasses import dataclass
 from functools import partial
 from typing import Any, ClassVar
 
 import pendulum
 import requests
-from airbyte_cdk.models import FailureType, SyncMode
+from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams.core import StreamData
 from airbyte_cdk.sources.streams.http.error_handlers import ErrorResolution, ResponseAction
 from airbyte_cdk.sources.streams.http.http_client import HttpClient
-from airbyte_cdk.sources.streams.http.requests_native_auth import TokenAuthenticator
 
 from source_billing.base_stream import WindowedStream
-from source_billing.breaker import CircuitBreaker
-from source_billing.budget import LayeredBudget, Limit
-from source_billing.config import SEARCHABLE_STRIPE_OBJECTS, StripeConfig
 from source_billing.errors import (
     REQUEST_TIMEOUT,
-    ErrorMapping,
-    common_error_mapping,
-    fail,
     response_json,
 )
 from source_billing.incremental import DEFAULT_PARTITION, parse_unix_seconds
+from source_billing.stripe.api import StripeApi, stripe_error_detail, stripe_error_mapping
 from source_billing.stripe.declarations import Parent, StripeObject
 
 PAGE_SIZE = 100  # Stripe's maximum
 # Without `slice_range_days`, a list is one window from the start date that splits as it turns out dense:
 # n objects cost about n / 100 requests, where a window per year since the start date cost one more each.
 WHOLE_RANGE_DAYS = 100 * 365
-SEARCH_AND_FILES_REQUESTS_PER_SECOND = 20
 ACCOUNT_ID_FIELD = "stripe_account_id"
 # Stripe keeps events for 30 days; a day less leaves room for the sync itself and for clock differences.
 EVENTS_REACH = pendulum.duration(days=29)
-
-
-def stripe_error_mapping() -> ErrorMapping:
-    """What each failure means for a Stripe user, and what to do about it."""
-    return common_error_mapping("Stripe") | {
-        400: fail("Stripe rejected a request the connector made (HTTP 400); please report this."),
-        401: fail(
-            "Stripe rejected the API key (HTTP 401): check `stripe.client_secret` "
-            "(Dashboard > Developers > API keys).",
-            FailureType.config_error,
-        ),
-        403: fail(
-            "Stripe refused access (HTTP 403): the key lacks a read permission for this object, or cannot "
-            "act on the Connect account; grant the permission on the restricted key or remove the account.",
-            FailureType.config_error,
-        ),
-        404: fail(
-            "Stripe answered 404 for a list endpoint: check `stripe.api_base_url` "
-            "(the API root without /v1).",
-            FailureType.config_error,
-        ),
-    }
-
-
-def stripe_error_detail(body: Any) -> str | None:
-    """Stripe errors read `{"error": {"message", "code", "type"}}`."""
-    error = body["error"]
-    code = error.get("code")
-    return f"{error['message']} ({code})" if code else str(error["message"])
-
-
-@dataclass(frozen=True)
-class StripeApi:
-    """What every Stripe stream of one sync shares: settings, credentials, the rate budget, and the circuit
-    breaker that stops them all once Stripe has stopped answering."""
-
-    config: StripeConfig
-    authenticator: TokenAuthenticator
-    budget: LayeredBudget
-    breaker: CircuitBreaker
-
-    @classmethod
-    def from_config(cls, config: StripeConfig, endpoints: Iterable[str] = ()) -> StripeApi:
-        """`endpoints` are the path templates (`/v1/...`) the streams call, each with its own 25/s."""
-        per_account = config.account_requests_per_second
-        # Search is one limit for all its endpoints; Files has its own.
-        searches = tuple(f"/v1/{searched}/search" for searched in SEARCHABLE_STRIPE_OBJECTS)
-        search_and_files = min(SEARCH_AND_FILES_REQUESTS_PER_SECOND, config.endpoint_requests_per_second)
-        limits = [Limit(search_and_files, endpoints) for endpoints in (searches, ("/v1/files",))]
-        limits += [
-            Limit(config.endpoint_requests_per_second, (endpoint,)) for endpoint in sorted(set(endpoints))
-        ]
-        limits.append(Limit(per_account))
-        budget = LayeredBudget(config.api_base_url, limits)
-        return cls(
-            config=config,
-            authenticator=TokenAuthenticator(config.client_secret),
-            budget=budget,
-            breaker=CircuitBreaker("Stripe"),
-        )
-
-    @property
-    def url_base(self) -> str:
-        return f"{self.config.api_base_url}/v1/"
-
-    def headers(self, partition: str) -> dict[str, str]:
-        """Headers of every request: the pinned API version, and the Connect account when there is one."""
-        headers = {"Stripe-Version": self.config.api_version}
-        if partition != DEFAULT_PARTITION:
-            headers["Stripe-Account"] = partition
-        return headers
 
 
 class StripeStream(WindowedStream):
@@ -241,7 +162,7 @@ class StripeStream(WindowedStream):
         headers = self._api.headers(partition)
         window = _created_params(stream_slice)
         if stream_slice.get("events"):
-            for record in self._changed(window, headers):
+            for record in self._changed(window, headers, partition):
                 record[ACCOUNT_ID_FIELD] = account_id
                 yield record
             return
@@ -412,7 +333,7 @@ class StripeStream(WindowedStream):
         return found
 
     def _changed(
-        self, window: Mapping[str, Any], headers: Mapping[str, str]
+        self, window: Mapping[str, Any], headers: Mapping[str, str], partition: str
     ) -> Iterator[MutableMapping[str, Any]]:
         """The objects that events report changed in the window, each once, in its newest version.
 
@@ -429,7 +350,14 @@ class StripeStream(WindowedStream):
         seen: set[str] = set()
         reread = 0
         params = {"types[]": list(row.event_types), **window}
-        for event in self._pages("events", params, headers):
+        newest = self._api.events.newest(partition, partial(self._newest_event, headers))
+        # No event of any type since the window's start: none of this stream's (one request per account).
+        events = (
+            self._pages("events", params, headers)
+            if newest is not None and newest >= window["created[gte]"]
+            else ()
+        )
+        for event in events:
             changed = event["data"]["object"]
             object_id = changed.get(key)
             if not object_id or object_id in seen:
@@ -475,6 +403,18 @@ class StripeStream(WindowedStream):
             self.stats.note(
                 f"objects rendered in another API version by their events, read again in {pinned}", reread
             )
+
+    def _newest_event(self, headers: Mapping[str, str]) -> int | None:
+        """The creation time of the account's newest event of any type, None when it has none."""
+        _, response = self._http_client.send_request(
+            "GET",
+            self.url_base + "events",
+            request_kwargs={"timeout": REQUEST_TIMEOUT},
+            headers=dict(headers),
+            params={"limit": "1"},
+        )
+        data = response_json(response)["data"]
+        return int(data[0]["created"]) if data else None
 
     def next_page_token(self, response: requests.Response) -> Mapping[str, Any] | None:
         body = response_json(response)

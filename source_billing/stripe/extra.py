@@ -25,7 +25,8 @@ from source_billing.config import (
 )
 from source_billing.errors import REQUEST_TIMEOUT, response_json
 from source_billing.incremental import DEFAULT_PARTITION
-from source_billing.stripe.base import ACCOUNT_ID_FIELD, PAGE_SIZE, StripeApi, StripeStream
+from source_billing.stripe.api import StripeApi
+from source_billing.stripe.base import ACCOUNT_ID_FIELD, PAGE_SIZE, StripeStream
 from source_billing.stripe.declarations import StripeObject
 
 SEARCH_REFERENCE = "https://docs.stripe.com/search"

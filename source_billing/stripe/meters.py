@@ -14,7 +14,8 @@ from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams.core import StreamData
 
 from source_billing.incremental import DEFAULT_PARTITION
-from source_billing.stripe.base import ACCOUNT_ID_FIELD, StripeApi, StripeStream
+from source_billing.stripe.api import StripeApi
+from source_billing.stripe.base import ACCOUNT_ID_FIELD, StripeStream
 from source_billing.stripe.streams import METER_EVENT_SUMMARIES, SUBSCRIPTIONS, meter_of
 
 DAY = pendulum.duration(days=1)

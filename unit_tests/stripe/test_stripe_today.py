@@ -39,7 +39,7 @@ def _event(n: int, kind: str, obj: dict[str, Any], version: str) -> dict[str, An
         "id": f"evt_{n}",
         "object": "event",
         "type": kind,
-        "created": 1_790_000_000 - n,
+        "created": pendulum.now("UTC").int_timestamp - 60 - n,
         "api_version": version,
         "data": {"object": obj},
     }
@@ -261,3 +261,37 @@ def test_given_a_session_created_since_the_last_sync_when_read_incremental_then_
     assert [r["id"] for r in records] == ["cs_done", "cs_open"]
     assert "created[gte]" in listed.qs
     assert records[1]["updated"] == int(listed.qs["created[lt]"][0])
+
+
+def test_given_no_event_since_the_cursors_when_several_streams_read_incremental_then_one_events_request() -> (
+    None
+):
+    config = BillingConfig.parse({"stripe": {"client_secret": SECRET, "api_base_url": BASE}})
+    assert config.stripe is not None
+    chosen = [s for s in stripe_streams(config.stripe) if s.name in ("customers", "invoices", "charges")]
+    last_week = {"default": {"updated": pendulum.now("UTC").subtract(days=7).int_timestamp}}
+    old = _event(1, "customer.updated", {"id": "cus_1", "object": "customer"}, PINNED)
+    old["created"] = pendulum.now("UTC").subtract(days=8).int_timestamp
+    with requests_mock.Mocker() as mock:
+        mock.get(f"{V1}/events", json=_page([old]))
+        records = [record for stream in chosen for record in _read(stream, last_week)]
+        (probe,) = mock.request_history
+    # The account's newest event, of any type, is older than every cursor: nothing to read.
+    assert records == []
+    assert probe.qs == {"limit": ["1"]}
+
+
+def test_given_an_event_since_the_cursors_when_several_streams_read_incremental_then_each_reads_events() -> (
+    None
+):
+    config = BillingConfig.parse({"stripe": {"client_secret": SECRET, "api_base_url": BASE}})
+    assert config.stripe is not None
+    chosen = [s for s in stripe_streams(config.stripe) if s.name in ("customers", "invoices")]
+    changed = _event(1, "customer.updated", {"id": "cus_1", "object": "customer"}, PINNED)
+    with requests_mock.Mocker() as mock:
+        mock.get(f"{V1}/events", json=_page([changed]))
+        records = [record for stream in chosen for record in _read(stream, _recent())]
+        typed = [r.qs for r in mock.request_history if "types[]" in r.qs]
+    # One probe for both streams, then each stream's own events (the mock answers any type).
+    assert len(mock.request_history) == 1 + len(typed) == 3
+    assert [r["id"] for r in records] == ["cus_1", "cus_1"]
