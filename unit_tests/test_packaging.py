@@ -151,20 +151,54 @@ def metadata_schema_registry() -> Registry[Any]:
 # --- Fixtures ---------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Image:
+    """One connector's image: its metadata.yaml (and icon) folder, Dockerfile and ignore file."""
+
+    name: str
+    folder: Path
+    dockerfile: Path
+    dockerignore: Path
+
+    def metadata(self) -> dict[str, Any]:
+        loaded: dict[str, Any] = yaml.safe_load((self.folder / "metadata.yaml").read_text(encoding="utf-8"))
+        return loaded
+
+    def instructions(self) -> list[Instruction]:
+        return parse_dockerfile(self.dockerfile.read_text(encoding="utf-8"))
+
+    def ignore(self) -> DockerIgnore:
+        return DockerIgnore.read(self.dockerignore)
+
+
+DESTINATION_FOLDER = CONNECTOR_ROOT / "destination_billing"
+# The source's image, and the destination's (built from the repository root with the ignore file BuildKit
+# reads beside its Dockerfile): both pass the same checks.
+IMAGES = (
+    Image("source-billing", CONNECTOR_ROOT, CONNECTOR_ROOT / "Dockerfile", CONNECTOR_ROOT / ".dockerignore"),
+    Image(
+        "destination-billing",
+        DESTINATION_FOLDER,
+        DESTINATION_FOLDER / "Dockerfile",
+        DESTINATION_FOLDER / "Dockerfile.dockerignore",
+    ),
+)
+SOURCE, DESTINATION = IMAGES
+
+
 @pytest.fixture(scope="module")
 def metadata() -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.safe_load((CONNECTOR_ROOT / "metadata.yaml").read_text(encoding="utf-8"))
-    return loaded
+    return SOURCE.metadata()
 
 
 @pytest.fixture(scope="module")
 def dockerfile() -> list[Instruction]:
-    return parse_dockerfile((CONNECTOR_ROOT / "Dockerfile").read_text(encoding="utf-8"))
+    return SOURCE.instructions()
 
 
 @pytest.fixture(scope="module")
 def dockerignore() -> DockerIgnore:
-    return DockerIgnore.read(CONNECTOR_ROOT / ".dockerignore")
+    return SOURCE.ignore()
 
 
 def build_image(
@@ -205,37 +239,6 @@ def built_image(
 ) -> Iterator[EmulatedImage]:
     """The source's Dockerfile replayed in a temporary image root."""
     yield from build_image(tmp_path_factory.mktemp("image"), dockerfile, dockerignore)
-
-
-@dataclass(frozen=True)
-class Image:
-    """One connector's image: its metadata.yaml (and icon) folder, Dockerfile and ignore file."""
-
-    name: str
-    folder: Path
-    dockerfile: Path
-    dockerignore: Path
-
-    def metadata(self) -> dict[str, Any]:
-        loaded: dict[str, Any] = yaml.safe_load((self.folder / "metadata.yaml").read_text(encoding="utf-8"))
-        return loaded
-
-    def instructions(self) -> list[Instruction]:
-        return parse_dockerfile(self.dockerfile.read_text(encoding="utf-8"))
-
-
-DESTINATION_FOLDER = CONNECTOR_ROOT / "destination_billing"
-# The source's image, and the destination's (built from the repository root with the ignore file BuildKit
-# reads beside its Dockerfile): both pass the same checks.
-IMAGES = (
-    Image("source-billing", CONNECTOR_ROOT, CONNECTOR_ROOT / "Dockerfile", CONNECTOR_ROOT / ".dockerignore"),
-    Image(
-        "destination-billing",
-        DESTINATION_FOLDER,
-        DESTINATION_FOLDER / "Dockerfile",
-        DESTINATION_FOLDER / "Dockerfile.dockerignore",
-    ),
-)
 
 
 @pytest.fixture(scope="module", params=IMAGES, ids=lambda image: image.name)
@@ -370,7 +373,7 @@ def test_given_dockerignore_when_a_path_is_not_needed_by_the_image_then_it_is_le
 def test_given_dockerignore_when_checking_what_the_dockerfile_copies_then_nothing_of_it_is_left_out(
     image: Image,
 ) -> None:
-    dockerignore = DockerIgnore.read(image.dockerignore)
+    dockerignore = image.ignore()
     needed = ["source_billing/spec.yaml", "source_billing/orb/schemas/orb_invoices.json"]
     for instruction in only(image.instructions(), "COPY"):
         needed += [token for token in shlex.split(instruction.arguments)[:-1] if not token.startswith("--")]

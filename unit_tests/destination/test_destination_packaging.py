@@ -21,14 +21,10 @@ from airbyte_connector_models.metadata.v0.connector_metadata_definition_v0 impor
     ConnectorMetadataDefinitionV0,
 )
 
-from unit_tests.dockerfile import (
-    DockerIgnore,
-    Instruction,
-    parse_dockerfile,
-)
 from unit_tests.test_packaging import (
     ALLOWED_HOSTS,
     CONNECTOR_ROOT,
+    DESTINATION,
     DESTINATION_FOLDER,
     SPEC_TIMEOUT_S,
     EmulatedImage,
@@ -43,18 +39,7 @@ BUILD_FILES = {"Dockerfile", "Dockerfile.dockerignore", "metadata.yaml", "icon.s
 
 @pytest.fixture(scope="module")
 def metadata() -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.safe_load((PACKAGE / "metadata.yaml").read_text(encoding="utf-8"))
-    return loaded
-
-
-@pytest.fixture(scope="module")
-def dockerfile() -> list[Instruction]:
-    return parse_dockerfile((PACKAGE / "Dockerfile").read_text(encoding="utf-8"))
-
-
-@pytest.fixture(scope="module")
-def dockerignore() -> DockerIgnore:
-    return DockerIgnore.read(PACKAGE / "Dockerfile.dockerignore")
+    return DESTINATION.metadata()
 
 
 def test_given_metadata_yaml_when_parsed_with_the_pydantic_model_then_it_describes_this_destination(
@@ -91,9 +76,9 @@ def test_given_both_metadata_files_when_compared_then_the_connectors_have_distin
     ],
 )
 def test_given_dockerignore_when_a_path_is_not_needed_by_the_image_then_it_is_left_out_of_the_context(
-    dockerignore: DockerIgnore, path: str
+    path: str,
 ) -> None:
-    assert dockerignore.ignores(path)
+    assert DESTINATION.ignore().ignores(path)
 
 
 # --- The build, replayed in a fresh virtual environment ---------------------------------------------------
@@ -101,10 +86,11 @@ def test_given_dockerignore_when_a_path_is_not_needed_by_the_image_then_it_is_le
 
 @pytest.fixture(scope="module")
 def built_image(
-    tmp_path_factory: pytest.TempPathFactory, dockerfile: list[Instruction], dockerignore: DockerIgnore
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[EmulatedImage]:
     """The destination's Dockerfile replayed in a temporary image root."""
-    yield from build_image(tmp_path_factory.mktemp("destination-image"), dockerfile, dockerignore)
+    base = tmp_path_factory.mktemp("destination-image")
+    yield from build_image(base, DESTINATION.instructions(), DESTINATION.ignore())
 
 
 @pytest.mark.packaging
