@@ -289,19 +289,24 @@ def test_given_an_email_that_is_no_user_when_written_then_it_is_rejected_with_th
     assert written.states() == [1]
 
 
+def renewals(
+    sandbox: SandboxProcess, connector_id: str, expires: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Three of a connector's licenses, and messages renewing each to `expires`, each followed by a state
+    (positions 1 to 3)."""
+    existing = [found for found in licenses_of(sandbox, connector_id) if found.get("user")][:3]
+    messages: list[dict[str, Any]] = []
+    for position, found in enumerate(existing, start=1):
+        data = {"connector_id": connector_id, "email": found["user"]["email"], "expires": expires}
+        messages += [record(LICENSES, data), state(position)]
+    return existing, messages
+
+
 def test_given_a_write_cut_off_once_applied_when_resumed_from_the_last_state_then_each_record_applies_once(
     sandbox: SandboxProcess, config: dict[str, Any]
 ) -> None:
     connector_id = connector(sandbox, 3)
-    existing = [found for found in licenses_of(sandbox, connector_id) if found.get("user")][:3]
-    messages: list[dict[str, Any]] = []
-    for position, found in enumerate(existing, start=1):
-        data = {
-            "connector_id": connector_id,
-            "email": found["user"]["email"],
-            "expires": "2032-02-02T00:00:00Z",
-        }
-        messages += [record(LICENSES, data), state(position)]
+    existing, messages = renewals(sandbox, connector_id, "2032-02-02T00:00:00Z")
     new = {"connector_id": connector_id, "email": "user9003@example.com", "expires": in_days(30)}
     messages += [record(LICENSES, new), state(4)]
     # The third license's PUT is applied, and its answer cut off: the destination cannot tell, and stops.
@@ -335,15 +340,7 @@ def test_given_a_write_killed_while_waiting_for_an_answer_when_resumed_then_each
     sandbox: SandboxProcess, config: dict[str, Any]
 ) -> None:
     connector_id = connector(sandbox, 5)
-    existing = [found for found in licenses_of(sandbox, connector_id) if found.get("user")][:3]
-    messages: list[dict[str, Any]] = []
-    for position, found in enumerate(existing, start=1):
-        data = {
-            "connector_id": connector_id,
-            "email": found["user"]["email"],
-            "expires": "2033-03-03T00:00:00Z",
-        }
-        messages += [record(LICENSES, data), state(position)]
+    existing, messages = renewals(sandbox, connector_id, "2033-03-03T00:00:00Z")
     # The third license's PUT is held unanswered; the process is killed once it has echoed two states.
     sandbox.control("POST", "/faults", {"hang": True, "paths": [f"/licenses/{existing[2]['_id']}$"]})
     with tempfile.TemporaryDirectory() as folder:

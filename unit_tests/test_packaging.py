@@ -81,6 +81,27 @@ class EmulatedImage:
             mapped.append(str(on_host) if on_host is not None and on_host.exists() else argument)
         return mapped
 
+    def site_packages(self) -> Path:
+        """Where the image's `pip install .` put the distribution."""
+        purelib = self.run(
+            ["python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], SPEC_TIMEOUT_S
+        ).stdout.strip()
+        return Path(purelib)
+
+    def console_script(self, name: str, *arguments: str) -> subprocess.CompletedProcess[str]:
+        """An installed console script run from outside the image's work directory, so that it imports from
+        site-packages only (the ENTRYPOINT imports from the copied tree, which would hide package data
+        missing from the installed distribution)."""
+        return subprocess.run(
+            [str(self.python.parent / name), *arguments],
+            cwd=self.image_root.parent,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=SPEC_TIMEOUT_S,
+            check=False,
+        )
+
     def run(
         self, command: list[str], timeout_s: float, cwd: Path | None = None
     ) -> subprocess.CompletedProcess[str]:
@@ -93,6 +114,15 @@ class EmulatedImage:
             timeout=timeout_s,
             check=False,
         )
+
+
+def package_files(root: Path) -> set[str]:
+    """A package folder's files (no bytecode caches), relative to it."""
+    return {
+        path.relative_to(root).as_posix()
+        for path in root.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    }
 
 
 def _copy_into_image(
@@ -402,29 +432,8 @@ def test_given_dockerfile_install_steps_in_a_fresh_venv_when_entrypoint_runs_spe
 def test_given_the_installed_package_when_compared_with_the_source_tree_then_no_module_or_data_is_missing(
     built_image: EmulatedImage,
 ) -> None:
-    # The ENTRYPOINT imports from /airbyte/integration_code, which would hide package data missing from the
-    # installed distribution: the console script, run from elsewhere, imports from site-packages only.
-    site_packages = built_image.run(
-        ["python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], SPEC_TIMEOUT_S
-    ).stdout.strip()
-    installed = Path(site_packages) / "source_billing"
-
-    def package_files(root: Path) -> set[str]:
-        return {
-            path.relative_to(root).as_posix()
-            for path in root.rglob("*")
-            if path.is_file() and "__pycache__" not in path.parts
-        }
-
-    console_script = subprocess.run(
-        [str(built_image.python.parent / "source-billing"), "spec"],
-        cwd=built_image.image_root.parent,
-        env=built_image.env,
-        capture_output=True,
-        text=True,
-        timeout=SPEC_TIMEOUT_S,
-        check=False,
-    )
+    installed = built_image.site_packages() / "source_billing"
+    console_script = built_image.console_script("source-billing", "spec")
 
     assert package_files(installed) == package_files(CONNECTOR_ROOT / "source_billing")
     assert console_script.returncode == 0, console_script.stderr[-4000:]

@@ -9,9 +9,7 @@ the build with a real install from the package index are marked `packaging`, as 
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,6 +27,7 @@ from unit_tests.test_packaging import (
     SPEC_TIMEOUT_S,
     EmulatedImage,
     build_image,
+    package_files,
     spec_messages,
 )
 
@@ -112,28 +111,9 @@ def test_given_dockerfile_install_steps_in_a_fresh_venv_when_entrypoint_runs_spe
 def test_given_the_installed_package_when_compared_with_the_source_tree_then_no_module_is_missing(
     built_image: EmulatedImage,
 ) -> None:
-    # The console script, run from elsewhere, imports from site-packages only (not the copied tree).
-    site_packages = built_image.run(
-        ["python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], SPEC_TIMEOUT_S
-    ).stdout.strip()
+    installed = built_image.site_packages() / "destination_billing"
+    console_script = built_image.console_script("destination-billing", "spec")
 
-    def package_files(root: Path) -> set[str]:
-        return {
-            path.relative_to(root).as_posix()
-            for path in root.rglob("*")
-            if path.is_file() and "__pycache__" not in path.parts
-        }
-
-    console_script = subprocess.run(
-        [str(built_image.python.parent / "destination-billing"), "spec"],
-        cwd=built_image.image_root.parent,
-        env=built_image.env,
-        capture_output=True,
-        text=True,
-        timeout=SPEC_TIMEOUT_S,
-        check=False,
-    )
-
-    assert package_files(Path(site_packages) / "destination_billing") == package_files(PACKAGE) - BUILD_FILES
+    assert package_files(installed) == package_files(PACKAGE) - BUILD_FILES
     assert console_script.returncode == 0, console_script.stderr[-4000:]
     assert [message.type for message in spec_messages(console_script.stdout)].count(Type.SPEC) == 1
