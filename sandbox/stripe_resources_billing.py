@@ -44,6 +44,7 @@ BILLING_SINCE_2024: tuple[StripeResource, ...] = (
         "billing.credit_grant",
         metering.credit_grant,
         filters=("customer",),
+        retrievable=True,
         events=events("billing.credit_grant"),
     ),
     R(

@@ -83,6 +83,8 @@ class StripeConfig:
     lookback_window_days: int = 0
     # None: each list is one window from the start date, split as it turns out dense.
     slice_range_days: int | None = None
+    # How often incremental syncs re-read the streams nothing shows the changes of (0: every sync).
+    refresh_interval_hours: int = 24
     api_version: str = STRIPE_DEFAULT_API_VERSION
     api_base_url: str = STRIPE_DEFAULT_BASE_URL
     search_streams: tuple[StripeSearchStream, ...] = ()
@@ -350,6 +352,9 @@ def _parse_stripe(section: Mapping[str, Any] | None) -> StripeConfig | None:
         start_date=_start_date(section, "stripe"),
         lookback_window_days=_integer(section, "lookback_window_days", "stripe", 0, minimum=0, maximum=3650),
         slice_range_days=_optional_integer(section, "slice_range_days", "stripe", minimum=1, maximum=3650),
+        refresh_interval_hours=_integer(
+            section, "refresh_interval_hours", "stripe", 24, minimum=0, maximum=8760
+        ),
         api_version=api_version,
         api_base_url=_base_url(section, "stripe", STRIPE_DEFAULT_BASE_URL),
         search_streams=tuple(

@@ -29,6 +29,7 @@ FIELDS = {
     "stripe.start_date": "string",
     "stripe.lookback_window_days": "integer",
     "stripe.slice_range_days": "integer",
+    "stripe.refresh_interval_hours": "integer",
     "stripe.api_version": "string",
     "stripe.api_base_url": "string",
     "stripe.search_streams": "array",

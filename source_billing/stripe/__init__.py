@@ -13,8 +13,8 @@ from source_billing.stripe.api import StripeApi, stripe_error_detail, stripe_err
 from source_billing.stripe.base import StripeStream
 from source_billing.stripe.declarations import Parent
 from source_billing.stripe.extra import custom_row, extra_streams
-from source_billing.stripe.meters import MeterEventSummaries
-from source_billing.stripe.streams import METER_EVENT_SUMMARIES, STREAMS
+from source_billing.stripe.meters import METER_EVENT_SUMMARIES, MeterEventSummaries
+from source_billing.stripe.streams import STREAMS
 
 __all__ = ["check", "streams"]
 

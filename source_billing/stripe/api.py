@@ -7,9 +7,10 @@ https://docs.stripe.com/connect/authentication.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+import pendulum
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.streams.http.requests_native_auth import TokenAuthenticator
 
@@ -55,13 +56,13 @@ def stripe_error_detail(body: Any) -> str | None:
 @dataclass(frozen=True)
 class StripeApi:
     """What every Stripe stream of one sync shares: settings, credentials, the rate budget, the circuit
-    breaker that stops them all once Stripe has stopped answering, and each account's newest event."""
+    breaker that stops them all once Stripe has stopped answering, and one pass over each account's events."""
 
     config: StripeConfig
     authenticator: TokenAuthenticator
     budget: LayeredBudget
     breaker: CircuitBreaker
-    events: EventFeed = field(default_factory=EventFeed)
+    events: EventFeed
 
     @classmethod
     def from_config(cls, config: StripeConfig, endpoints: Iterable[str] = ()) -> StripeApi:
@@ -81,6 +82,7 @@ class StripeApi:
             authenticator=TokenAuthenticator(config.client_secret),
             budget=budget,
             breaker=CircuitBreaker("Stripe"),
+            events=EventFeed(until=int(pendulum.now("UTC").timestamp())),
         )
 
     @property

@@ -66,6 +66,10 @@ class StripeStream(WindowedStream):
         if row.parent is not None and row.parent.forbidden_skips:
             skipped[403] = ErrorResolution(ResponseAction.IGNORE, None, "Stripe refused access to it.")
         self._child_client = self.side_client(self.name, {**stripe_error_mapping(), **skipped})
+        # Parents of objects read from events, found through another object (`Via`), asked once each.
+        self._via_parents: dict[str, Any] = {}
+        if row.follows_events or row.is_event_list:
+            api.events.follow(self)
 
     @property
     def name(self) -> str:
@@ -89,6 +93,21 @@ class StripeStream(WindowedStream):
     def url_base(self) -> str:
         return self._api.url_base
 
+    @property
+    def event_types(self) -> frozenset[str] | None:
+        return self._row.event_types
+
+    def events_since(self, partition: str) -> int | None:
+        """Since when this sync reads the partition's changes from its events: the saved cursor less the
+        lookback; None without a saved cursor, or when that is older than Stripe keeps events."""
+        saved = self._cursor.value(partition)
+        if saved is None or not (self._row.follows_events or self._row.is_event_list):
+            return None
+        since = self.parse_cursor(saved) - self._lookback
+        if since < pendulum.from_timestamp(self._api.events.until) - EVENTS_REACH:
+            return None
+        return self.format_cursor(since)
+
     def path(self, **_: Any) -> str:
         return self._listed().path or ""
 
@@ -110,27 +129,34 @@ class StripeStream(WindowedStream):
         cursor_field: list[str] | None = None,
         stream_state: Mapping[str, Any] | None = None,
     ) -> Iterable[Mapping[str, Any] | None]:
-        """Per partition: `/v1/events` since the saved cursor when the events still reach back that far;
-        otherwise the list, in windows of creation time when it accepts `created` filters."""
+        """Per partition: the events since the saved cursor when they still reach back that far; nothing
+        for a refreshed stream read in full recently; otherwise the list, in windows of creation time when
+        it accepts `created` filters."""
         now = pendulum.now("UTC").replace(microsecond=0)
         for partition in self.partitions():
             saved = self._cursor.value(partition) if sync_mode == SyncMode.incremental else None
-            if saved is not None and self._row.follows_events:
-                since = self.parse_cursor(saved) - self._lookback
-                if since >= now - EVENTS_REACH:
-                    end = self.format_cursor(now)
-                    self._cursor.open(partition, end)
-                    yield {
-                        "partition": partition,
-                        "events": True,
-                        "start": self.format_cursor(since),
-                        "end": end,
-                        "checkpoint": end,
-                    }
+            if saved is not None and (since := self.events_since(partition)) is not None:
+                end = self._api.events.until
+                self._cursor.open(partition, end)
+                yield {"partition": partition, "events": True, "start": since, "end": end, "checkpoint": end}
+                continue
+            if saved is not None and self._row.refreshed:
+                due = self.parse_cursor(saved) + pendulum.duration(
+                    hours=self._api.config.refresh_interval_hours
+                )
+                if now < due:
+                    self.logger.info(
+                        f"Stream {self.name}{_for_account(partition)}: read in full at "
+                        f"{self.parse_cursor(saved).to_iso8601_string()}; the next full read is due at "
+                        f"{due.to_iso8601_string()} (`stripe.refresh_interval_hours`)."
+                    )
                     continue
+                saved = None
+            if saved is not None and self._row.follows_events:
                 self.logger.warning(
                     f"Stream {self.name}{_for_account(partition)}: the saved cursor "
-                    f"{since.to_iso8601_string()} is older than Stripe keeps events (30 days), so changes "
+                    f"{(self.parse_cursor(saved) - self._lookback).to_iso8601_string()} is older than Stripe "
+                    "keeps events (30 days), so changes "
                     "since then cannot be read from events; re-reading the stream in full."
                 )
                 saved = None
@@ -162,7 +188,12 @@ class StripeStream(WindowedStream):
         headers = self._api.headers(partition)
         window = _created_params(stream_slice)
         if stream_slice.get("events"):
-            for record in self._changed(window, headers, partition):
+            changes = (
+                self._feed(partition, headers)
+                if self._row.is_event_list
+                else self._changed(window, headers, partition)
+            )
+            for record in changes:
                 record[ACCOUNT_ID_FIELD] = account_id
                 yield record
             return
@@ -332,6 +363,17 @@ class StripeStream(WindowedStream):
         found: MutableMapping[str, Any] = response_json(response)
         return found
 
+    def _events(self, partition: str, headers: Mapping[str, str]) -> Iterator[MutableMapping[str, Any]]:
+        """This stream's events of the account since its cursor, newest first (from the account's one pass
+        of this sync)."""
+        return self._api.events.events(partition, self, partial(self._pages, "events", headers=headers))
+
+    def _feed(self, partition: str, headers: Mapping[str, str]) -> Iterator[MutableMapping[str, Any]]:
+        """The `events` stream's records since its cursor: the events themselves."""
+        for event in self._events(partition, headers):
+            event["updated"] = self._api.events.until
+            yield event
+
     def _changed(
         self, window: Mapping[str, Any], headers: Mapping[str, str], partition: str
     ) -> Iterator[MutableMapping[str, Any]]:
@@ -349,15 +391,7 @@ class StripeStream(WindowedStream):
         key = parent.event_key if parent else "id"
         seen: set[str] = set()
         reread = 0
-        params = {"types[]": list(row.event_types), **window}
-        newest = self._api.events.newest(partition, partial(self._newest_event, headers))
-        # No event of any type since the window's start: none of this stream's (one request per account).
-        events = (
-            self._pages("events", params, headers)
-            if newest is not None and newest >= window["created[gte]"]
-            else ()
-        )
-        for event in events:
+        for event in self._events(partition, headers):
             changed = event["data"]["object"]
             object_id = changed.get(key)
             if not object_id or object_id in seen:
@@ -375,7 +409,7 @@ class StripeStream(WindowedStream):
                         continue  # deleted since: its deletion event comes with a later window
                     changed, reread = current, reread + 1
                 if row.parent and row.parent_field:
-                    changed[row.parent.key] = changed.get(row.parent_field)
+                    changed[row.parent.key] = self._parent_of(changed, headers)
                 changed["updated"] = event["created"]
                 changed["is_deleted"] = deleted
                 yield changed
@@ -392,7 +426,7 @@ class StripeStream(WindowedStream):
                 child["is_deleted"] = deleted
                 yield child
         if row.lists_new and row.path:
-            # No event announces a new object: what was created in the window comes from the list.
+            # No event announces a new object: what was created since the cursor comes from the list.
             as_of = window.get("created[lt]")
             for created in self._pages(row.path, {**row.params, **window}, headers):
                 if created["id"] not in seen:
@@ -404,17 +438,20 @@ class StripeStream(WindowedStream):
                 f"objects rendered in another API version by their events, read again in {pinned}", reread
             )
 
-    def _newest_event(self, headers: Mapping[str, str]) -> int | None:
-        """The creation time of the account's newest event of any type, None when it has none."""
-        _, response = self._http_client.send_request(
-            "GET",
-            self.url_base + "events",
-            request_kwargs={"timeout": REQUEST_TIMEOUT},
-            headers=dict(headers),
-            params={"limit": "1"},
-        )
-        data = response_json(response)["data"]
-        return int(data[0]["created"]) if data else None
+    def _parent_of(self, changed: Mapping[str, Any], headers: Mapping[str, str]) -> Any:
+        """The id of the parent of an object read from an event: its `parent_field`, or, `via` another
+        object, that object's (asked once per sync for each such object)."""
+        row = self._row
+        assert row.parent_field is not None
+        if row.via is None:
+            return changed.get(row.parent_field)
+        through = changed.get(row.via.field)
+        if not isinstance(through, str):
+            return None
+        if through not in self._via_parents:
+            found = self._reread(row.via.path, {"id": through}, {}, headers)
+            self._via_parents[through] = None if found is None else found.get(row.parent_field)
+        return self._via_parents[through]
 
     def next_page_token(self, response: requests.Response) -> Mapping[str, Any] | None:
         body = response_json(response)

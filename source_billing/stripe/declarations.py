@@ -25,6 +25,21 @@ class Skip:
 
 
 @dataclass(frozen=True)
+class Via:
+    """Where an object read from an event finds its parent when it does not name it: the object at `path`
+    (`{id}` standing for the event object's `field`) names it in `StripeObject.parent_field` (a credit
+    balance transaction names its credit grant, whose `customer` is the parent).
+
+    Attributes:
+        field: The event object's field holding the intermediate object's id (`credit_grant`).
+        path: The intermediate object's path (`billing/credit_grants/{id}`).
+    """
+
+    field: str
+    path: str
+
+
+@dataclass(frozen=True)
 class Parent:
     """How the objects of a child stream hang under their parents.
 
@@ -86,6 +101,7 @@ class StripeObject:
         object_type: The `object` value of this stream's records, where an endpoint or event type mixes
             several (customer sources are cards or bank accounts).
         parent_field: Where an object read from an event names its parent, to fill `parent.key`.
+        via: When the object names its parent only through another object (see `Via`).
         parent: For child streams.
         platform_only: Read with the platform's key only, never per Connect account (the accounts list).
         schema: The schema file of its records, when not its own name ("" for an open object).
@@ -93,6 +109,9 @@ class StripeObject:
             path and `/{id}`. Objects an event rendered in another API version are read again there.
         lists_new: Stripe sends no event when an object is created (checkout sessions): incremental syncs
             also list the objects created since the cursor.
+        refreshed: Nothing shows what changed (usage accrues without events; persons change in each
+            connected account's own events): incremental syncs read the stream in full when its last full
+            read (its `updated` cursor) is `stripe.refresh_interval_hours` old, and emit nothing in between.
         primary_key: The record fields that identify a record.
     """
 
@@ -105,17 +124,24 @@ class StripeObject:
     events: tuple[str, ...] = ()
     object_type: str | None = None
     parent_field: str | None = None
+    via: Via | None = None
     parent: Parent | None = None
     platform_only: bool = False
     schema: str | None = None
     retrieve: str | None = None
     lists_new: bool = False
+    refreshed: bool = False
     primary_key: str | tuple[str, ...] = "id"
 
     @property
     def follows_events(self) -> bool:
         """Whether incremental syncs read `/v1/events` rather than the list."""
-        return self.cursor == "updated"
+        return self.cursor == "updated" and not self.refreshed
+
+    @property
+    def is_event_list(self) -> bool:
+        """Whether the stream is the account's events themselves (read from the feed once synced)."""
+        return self.path == "events"
 
     @property
     def retrieve_path(self) -> str | None:
@@ -125,6 +151,8 @@ class StripeObject:
         return f"{self.path}/{{id}}" if self.path else None
 
     @property
-    def event_types(self) -> tuple[str, ...]:
-        """The event types an incremental sync asks for."""
-        return self.events or (self.parent.events if self.parent else ())
+    def event_types(self) -> frozenset[str] | None:
+        """The event types an incremental sync reads (None: every event)."""
+        if self.is_event_list:
+            return None
+        return frozenset(self.events or (self.parent.events if self.parent else ()))

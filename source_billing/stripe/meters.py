@@ -16,9 +16,25 @@ from airbyte_cdk.sources.streams.core import StreamData
 from source_billing.incremental import DEFAULT_PARTITION
 from source_billing.stripe.api import StripeApi
 from source_billing.stripe.base import ACCOUNT_ID_FIELD, StripeStream
-from source_billing.stripe.streams import METER_EVENT_SUMMARIES, SUBSCRIPTIONS, meter_of
+from source_billing.stripe.declarations import Parent, StripeObject
+from source_billing.stripe.streams import DOCS, SUBSCRIPTIONS, meter_of
 
 DAY = pendulum.duration(days=1)
+# Usage under meter-based billing, per customer and meter: the meters come from the subscriptions' items.
+# `MeterEventSummaries` reads it, with a cursor of its own per customer and meter (no events, no windows).
+METER_EVENT_SUMMARIES = StripeObject(
+    "billing_meter_event_summaries",
+    f"{DOCS}/billing/meter-event-summary/list",
+    cursor=None,
+    primary_key=("meter", "customer_id", "start_time"),
+    parent=Parent(
+        "subscriptions",
+        "customer_id",
+        "billing/meters/{id}/event_summaries",
+        params={"status": "all"},
+        created_filter=False,
+    ),
+)
 
 
 class MeterEventSummaries(StripeStream):

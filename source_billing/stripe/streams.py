@@ -2,7 +2,8 @@
 
 Names follow Airbyte's source-stripe 5.14.1 so its users keep their tables. Event types are those Stripe
 emits for each object (https://docs.stripe.com/api/events/types); a stream whose objects change without
-any event is read in full every sync (cursor None) or, if append-only, by creation time.
+any event is read in full every sync (cursor None), on a slower cadence (`refreshed`) or, if append-only,
+by creation time.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from source_billing.stripe.declarations import Parent, Skip, StripeObject
+from source_billing.stripe.declarations import Parent, Skip, StripeObject, Via
 from source_billing.stripe.event_types import (
     APPLICATION_FEE_EVENTS,
     CHECKOUT_EVENTS,
@@ -115,10 +116,14 @@ STREAMS: tuple[StripeObject, ...] = (
             params={"expand[]": "data.sources"},
         ),
     ),
+    # A transaction names its credit grant, and the grant its customer.
     StripeObject(
         "billing_credit_balance_transactions",
         f"{DOCS}/billing/credit-balance-transaction/list",
-        cursor=None,
+        events=("billing.credit_balance_transaction.created",),
+        parent_field="customer",
+        via=Via("credit_grant", "billing/credit_grants/{id}"),
+        retrieve="billing/credit_balance_transactions/{id}",
         parent=Parent(
             "customers",
             "customer_id",
@@ -205,11 +210,16 @@ STREAMS: tuple[StripeObject, ...] = (
             events=CREDIT_NOTE_EVENTS,
         ),
     ),
+    # A new transaction changes its customer's `balance` (customer.updated): its list is read again.
     StripeObject(
         "customer_balance_transactions",
         f"{DOCS}/customer_balance_transactions/list",
-        cursor=None,
-        parent=Parent("customers", "customer_id", "customers/{id}/balance_transactions"),
+        parent=Parent(
+            "customers",
+            "customer_id",
+            "customers/{id}/balance_transactions",
+            events=events_of("customer", "created", "updated"),
+        ),
     ),
     StripeObject(
         "customers",
@@ -335,7 +345,7 @@ STREAMS: tuple[StripeObject, ...] = (
     StripeObject(
         "persons",
         f"{DOCS}/persons/list",
-        cursor=None,
+        refreshed=True,
         parent=Parent("accounts", "account_id", "accounts/{id}/persons", forbidden_skips=True),
         platform_only=True,
     ),
@@ -461,12 +471,12 @@ STREAMS: tuple[StripeObject, ...] = (
         ),
     ),
     StripeObject("transfers", f"{DOCS}/transfers/list", path="transfers", events=TRANSFER_EVENTS),
-    # Usage accrues without any event: summaries are read in full every sync. Legacy usage records exist
+    # Usage accrues without any event: summaries are read in full (`refreshed`). Legacy usage records exist
     # only up to LEGACY_USAGE_VERSION; items on meter-based billing have none (billing_meter_event_summaries).
     StripeObject(
         "usage_records",
         f"{DOCS}/usage_records/subscription_item_summary_list",
-        cursor=None,
+        refreshed=True,
         parent=Parent(
             "subscription_items",
             "subscription_item_id",
@@ -478,21 +488,5 @@ STREAMS: tuple[StripeObject, ...] = (
                 "subscription items on meter-based billing skipped (see billing_meter_event_summaries)",
             ),
         ),
-    ),
-)
-
-# Usage under meter-based billing, per customer and meter: the meters come from the subscriptions' items.
-# `MeterEventSummaries` reads it, with a cursor of its own per customer and meter (no events, no windows).
-METER_EVENT_SUMMARIES = StripeObject(
-    "billing_meter_event_summaries",
-    f"{DOCS}/billing/meter-event-summary/list",
-    cursor=None,
-    primary_key=("meter", "customer_id", "start_time"),
-    parent=Parent(
-        "subscriptions",
-        "customer_id",
-        "billing/meters/{id}/event_summaries",
-        params={"status": "all"},
-        created_filter=False,
     ),
 )

@@ -14,6 +14,7 @@ from airbyte_cdk.models import SyncMode
 from source_billing.config import BillingConfig
 from source_billing.stripe import streams as stripe_streams
 from source_billing.stripe.base import StripeStream
+from source_billing.stripe.event_types import INVOICE_EVENTS
 from source_billing.stripe.streams import LEGACY_USAGE_VERSION
 
 BASE = "https://api.stripe.test"
@@ -263,35 +264,53 @@ def test_given_a_session_created_since_the_last_sync_when_read_incremental_then_
     assert records[1]["updated"] == int(listed.qs["created[lt]"][0])
 
 
+def _synced(names: tuple[str, ...], synced_at: int | None) -> list[StripeStream]:
+    """Streams of one sync, each with its cursor at `synced_at` (set before any is read, as a sync does)."""
+    config = BillingConfig.parse({"stripe": {"client_secret": SECRET, "api_base_url": BASE}})
+    assert config.stripe is not None
+    chosen = [s for s in stripe_streams(config.stripe) if s.name in names]
+    for stream in chosen:
+        stream.state = {} if synced_at is None else {"default": {stream.cursor_field: synced_at}}
+    return chosen
+
+
 def test_given_no_event_since_the_cursors_when_several_streams_read_incremental_then_one_events_request() -> (
     None
 ):
-    config = BillingConfig.parse({"stripe": {"client_secret": SECRET, "api_base_url": BASE}})
-    assert config.stripe is not None
-    chosen = [s for s in stripe_streams(config.stripe) if s.name in ("customers", "invoices", "charges")]
-    last_week = {"default": {"updated": pendulum.now("UTC").subtract(days=7).int_timestamp}}
-    old = _event(1, "customer.updated", {"id": "cus_1", "object": "customer"}, PINNED)
-    old["created"] = pendulum.now("UTC").subtract(days=8).int_timestamp
+    last_week = pendulum.now("UTC").subtract(days=7).int_timestamp
+    chosen = _synced(("customers", "invoices", "charges"), last_week)
     with requests_mock.Mocker() as mock:
-        mock.get(f"{V1}/events", json=_page([old]))
-        records = [record for stream in chosen for record in _read(stream, last_week)]
-        (probe,) = mock.request_history
-    # The account's newest event, of any type, is older than every cursor: nothing to read.
+        mock.get(f"{V1}/events", json=_page([]))
+        records = [record for stream in chosen for record in _read(stream)]
+        (single,) = mock.request_history
     assert records == []
-    assert probe.qs == {"limit": ["1"]}
+    # More than 20 types between them: one pass over every event since the cursors, unfiltered.
+    assert single.qs["created[gte]"] == [str(last_week)]
+    assert "types[]" not in single.qs
 
 
-def test_given_an_event_since_the_cursors_when_several_streams_read_incremental_then_each_reads_events() -> (
+def test_given_events_since_the_cursors_when_several_streams_read_incremental_then_one_pass_serves_each() -> (
     None
 ):
-    config = BillingConfig.parse({"stripe": {"client_secret": SECRET, "api_base_url": BASE}})
-    assert config.stripe is not None
-    chosen = [s for s in stripe_streams(config.stripe) if s.name in ("customers", "invoices")]
-    changed = _event(1, "customer.updated", {"id": "cus_1", "object": "customer"}, PINNED)
+    chosen = _synced(("customers", "invoices", "events"), _recent()["default"]["updated"])
+    customer = _event(1, "customer.updated", {"id": "cus_1", "object": "customer"}, PINNED)
+    invoice = _event(2, "invoice.paid", {"id": "in_1", "object": "invoice"}, PINNED)
     with requests_mock.Mocker() as mock:
-        mock.get(f"{V1}/events", json=_page([changed]))
-        records = [record for stream in chosen for record in _read(stream, _recent())]
-        typed = [r.qs for r in mock.request_history if "types[]" in r.qs]
-    # One probe for both streams, then each stream's own events (the mock answers any type).
-    assert len(mock.request_history) == 1 + len(typed) == 3
-    assert [r["id"] for r in records] == ["cus_1", "cus_1"]
+        mock.get(f"{V1}/events", json=_page([customer, invoice]))
+        read = {stream.name: [r["id"] for r in _read(stream)] for stream in chosen}
+        (single,) = mock.request_history
+    assert read == {"customers": ["cus_1"], "invoices": ["in_1"], "events": ["evt_1", "evt_2"]}
+    assert "types[]" not in single.qs  # the events stream reads every event
+
+
+def test_given_a_stream_whose_cursor_came_after_the_pass_when_read_then_it_reads_its_own_events() -> None:
+    first, late = _synced(("customers", "invoices"), None)
+    first.state = _recent()
+    invoice = _event(2, "invoice.paid", {"id": "in_1", "object": "invoice"}, PINNED)
+    with requests_mock.Mocker() as mock:
+        mock.get(f"{V1}/events", json=_page([invoice]))
+        assert _read(first) == []
+        late.state = _recent()
+        assert [r["id"] for r in _read(late)] == ["in_1"]
+        passes = [r.qs["types[]"] for r in mock.request_history]
+    assert passes == [["customer.created", "customer.deleted", "customer.updated"], sorted(INVOICE_EVENTS)]
