@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import scenarios
+from bench import costs, scenarios
 from bench.machine import machine_info
 from bench.peers.install import PeerUnavailable, ensure
 from bench.report import Table, checks_table, comparison_table, rate_limited_table
@@ -299,6 +299,29 @@ def peers_suite(sandbox: SandboxProcess, options: Options, outcome: Outcome) -> 
         outcome.checks.extend(peer_checks(ours, peer, theirs, rows))
 
 
+def costs_suite(options: Options, outcome: Outcome) -> None:
+    """Request costs (`bench.costs`): the medium-stream catalog rate-limited, then a no-change sync."""
+    with costs.medium_sandbox(max_seconds=options.timeout + 600) as sandbox:
+        print(
+            f"bench: medium catalog warmed up ({costs.warm_medium(sandbox):,} objects read once)", flush=True
+        )
+        medium = run_ours_rate_limited(
+            sandbox, options.out / "runs" / "medium", options, {"stripe": costs.MEDIUM_STREAMS}
+        )
+    outcome.healthy = outcome.healthy and medium.sync.ok
+    outcome.results["medium"] = medium.to_json() | {"full_page_minimum": costs.full_pages(medium)}
+    outcome.tables.append(
+        rate_limited_table(medium, "Rate-limited, medium catalog (9 Stripe streams of ~5,000)")
+    )
+    outcome.checks.extend(costs.medium_checks(medium))
+    print("bench: no-change incremental sync of every Stripe stream", flush=True)
+    unchanged = costs.no_change(options.timeout + 600)
+    outcome.healthy = outcome.healthy and not unchanged.errors
+    outcome.results["no_change"] = unchanged.to_json()
+    outcome.tables.append(costs.no_change_table(unchanged))
+    outcome.checks.extend(costs.no_change_checks(unchanged))
+
+
 def cpu_suite(options: Options, outcome: Outcome) -> None:
     """The CPU-bound run and its smaller twin for the memory comparison."""
     small, large = (
@@ -331,6 +354,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"bench: sandbox warmed up ({read:,} objects read once in {seconds:.1f} s)", flush=True)
         (peers_suite if options.peers else rate_limited_suite)(sandbox, options, outcome)
     if not options.peers:
+        costs_suite(options, outcome)
         cpu_suite(options, outcome)
     outcome.tables.append(checks_table(outcome.checks))
     outcome.results["checks"] = [{**check.__dict__, "verdict": check.verdict} for check in outcome.checks]

@@ -34,7 +34,8 @@ PAGE_SIZE = 100  # Stripe's maximum
 WHOLE_RANGE_DAYS = 100 * 365
 ACCOUNT_ID_FIELD = "stripe_account_id"
 # Stripe keeps events for 30 days; a day less leaves room for the sync itself and for clock differences.
-EVENTS_REACH = pendulum.duration(days=29)
+EVENTS_KEPT = pendulum.duration(days=30)
+EVENTS_REACH = EVENTS_KEPT - pendulum.duration(days=1)
 
 
 class StripeStream(WindowedStream):
@@ -162,6 +163,8 @@ class StripeStream(WindowedStream):
                 saved = None
             if self._listed().created_filter:
                 start = self._start_date or self.epoch
+                if self._row.is_event_list:  # nothing older is listed
+                    start = max(start, now - EVENTS_KEPT)
                 if saved is not None:  # append-only: what was created since the cursor
                     start = max(start, self.parse_cursor(saved) - self._lookback)
                 for window in self.window_slices(

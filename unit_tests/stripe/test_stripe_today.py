@@ -314,3 +314,13 @@ def test_given_a_stream_whose_cursor_came_after_the_pass_when_read_then_it_reads
         assert [r["id"] for r in _read(late)] == ["in_1"]
         passes = [r.qs["types[]"] for r in mock.request_history]
     assert passes == [["customer.created", "customer.deleted", "customer.updated"], sorted(INVOICE_EVENTS)]
+
+
+def test_given_no_state_when_the_events_stream_is_sliced_then_it_starts_where_stripe_still_keeps_events() -> (
+    None
+):
+    stream = _stream("events", start_date="2020-01-01T00:00:00Z")
+    (only,) = stream.stream_slices(sync_mode=SyncMode.incremental)
+    kept_since = pendulum.now("UTC").subtract(days=30).int_timestamp
+    # Stripe lists 30 days of events: a window from the start date would cost a request for nothing.
+    assert kept_since - 5 <= only["start"] <= kept_since + 5
