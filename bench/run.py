@@ -354,8 +354,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"bench: sandbox warmed up ({read:,} objects read once in {seconds:.1f} s)", flush=True)
         (peers_suite if options.peers else rate_limited_suite)(sandbox, options, outcome)
     if not options.peers:
-        costs_suite(options, outcome)
         cpu_suite(options, outcome)
+        # Last: its no-change syncs run in this process, whose size a child started later would report as
+        # its own peak RSS (a forked child's high-water mark starts at its parent's).
+        costs_suite(options, outcome)
     outcome.tables.append(checks_table(outcome.checks))
     outcome.results["checks"] = [{**check.__dict__, "verdict": check.verdict} for check in outcome.checks]
     outcome.results["seconds"] = time.monotonic() - started
