@@ -310,12 +310,11 @@ class WindowedStream(ApiStream, ABC):
         turns out empty (a start date years before the first object), not one per piece. Returns the new
         lower bound of this slice's own read, or None to read on unchanged.
         """
-        if self.spawn is None or stream_slice.get("start") is None or stream_slice.get("events"):
+        if self.spawn is None or stream_slice.get("start") is None:
             return None
         start = self.parse_cursor(stream_slice["start"])
-        if newest is None:
-            newest = stream_slice.get("end") or stream_slice.get("as_of") or reached
-        newest = self.parse_cursor(newest)
+        # A window's checkpoint is its end, also for the open end of a full refresh (the moment it was made).
+        newest = self.parse_cursor(stream_slice["checkpoint"] if newest is None else newest)
         oldest_read = self.parse_cursor(reached)
         left, page = (oldest_read - start).total_seconds(), (newest - oldest_read).total_seconds()
         page = max(page, 1.0)
