@@ -10,12 +10,14 @@ writes it.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from integration_tests.sync_clock import SANDBOX_LAG_SECONDS
 from sandbox import credentials
 from sandbox.process import SandboxProcess
 
@@ -48,7 +50,11 @@ def sandbox_config(
 def sandbox() -> Iterator[SandboxProcess]:
     """The session's sandbox; tests that change its data create their own objects and clean up by id."""
     with SandboxProcess(
-        scale=SESSION_SCALE, scale_for=SESSION_SCALE_FOR, integrator_page_size=40, max_seconds=1800
+        scale=SESSION_SCALE,
+        scale_for=SESSION_SCALE_FOR,
+        integrator_page_size=40,
+        now=time.time() - SANDBOX_LAG_SECONDS,
+        max_seconds=1800,
     ) as running:
         yield running
 

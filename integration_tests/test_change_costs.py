@@ -15,6 +15,7 @@ from airbyte_cdk.models import AirbyteStateMessage
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput
 
 from integration_tests.stripe_sync import read_streams, sandbox_objects, stream_records, stripe_config
+from integration_tests.sync_clock import SANDBOX_LAG_SECONDS, catch_up, connector_clock, next_second
 from sandbox.process import SandboxProcess
 from source_billing.config import BillingConfig
 from source_billing.stripe import streams as stripe_streams
@@ -28,8 +29,7 @@ PER_PARENT = re.compile(
 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[SandboxProcess]:
-    # The sandbox's clock runs behind, so that a change made during a test is not in the sync's own second.
-    with SandboxProcess(scale=12, now=time.time() - 2, max_seconds=900) as running:
+    with SandboxProcess(scale=12, now=time.time() - SANDBOX_LAG_SECONDS, max_seconds=900) as running:
         yield running
 
 
@@ -51,10 +51,23 @@ def _final_states(output: EntrypointOutput) -> list[AirbyteStateMessage]:
 def _synced(
     sandbox: SandboxProcess, **stripe: Any
 ) -> tuple[dict[str, Any], list[str], list[AirbyteStateMessage]]:
-    """A first sync of every Stripe stream: its configuration, streams and final states."""
+    """A first sync of every Stripe stream (the sandbox's clock then moved to its end): its configuration,
+    streams and final states."""
     config = stripe_config(sandbox, **stripe)
     names = _every_stream(config)
-    return config, names, _final_states(read_streams(config, names))
+    synced = next_second(sandbox)
+    with connector_clock(synced):
+        state = _final_states(read_streams(config, names))
+    catch_up(sandbox, synced)
+    return config, names, state
+
+
+def _again(
+    sandbox: SandboxProcess, config: dict[str, Any], names: list[str], state: list[AirbyteStateMessage]
+) -> EntrypointOutput:
+    """The next sync, a second after what the sandbox holds."""
+    with connector_clock(next_second(sandbox)):
+        return read_streams(config, names, state=state)
 
 
 def _paths(sandbox: SandboxProcess) -> list[str]:
@@ -71,13 +84,13 @@ def test_given_no_change_when_every_stream_syncs_incremental_then_one_events_req
 ) -> None:
     config, names, state = _synced(sandbox)
     _forget_requests(sandbox)
-    second = read_streams(config, names, state=state)
+    second = _again(sandbox, config, names, state)
     paths = _paths(sandbox)
     assert paths.count("/v1/events") == 1
     assert not [path for path in paths if PER_PARENT.match(path)]
-    followed = {
-        stream.name for stream in stripe_streams(BillingConfig.parse(config).stripe) if stream.cursor_field
-    }
+    parsed = BillingConfig.parse(config).stripe
+    assert parsed is not None
+    followed = {stream.name for stream in stripe_streams(parsed) if stream.cursor_field}
     # Only the lists that cannot be followed (full refresh, or the still-growing day of usage) emit again.
     emitted = {m.record.stream for m in second.records if m.record is not None}
     assert emitted <= (set(names) - followed) | {"billing_meter_event_summaries"}
@@ -105,8 +118,8 @@ def test_given_new_balance_transactions_when_synced_incremental_then_read_for_th
     credit = sandbox.control(
         "POST", "/_control/stripe/billing_credit_balance_transactions", {"customer": customer}
     )
-    second = read_streams(
-        config, ["customer_balance_transactions", "billing_credit_balance_transactions"], state=state
+    second = _again(
+        sandbox, config, ["customer_balance_transactions", "billing_credit_balance_transactions"], state
     )
     paths = _paths(sandbox)
 
@@ -135,7 +148,7 @@ def test_given_a_refresh_interval_when_synced_again_then_usage_and_persons_are_r
     refreshed = ["usage_records", "persons"]
     first = read_streams(config, refreshed)
     _forget_requests(sandbox)
-    second = read_streams(config, refreshed, state=state)
+    second = _again(sandbox, config, refreshed, state)
     paths = _paths(sandbox)
     assert bool([path for path in paths if path.endswith("/usage_record_summaries")]) == read_again
     for stream in refreshed:

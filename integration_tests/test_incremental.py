@@ -3,7 +3,6 @@ emitted, and a sync from that state returns what changed since and nothing older
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pendulum
@@ -11,6 +10,7 @@ from airbyte_cdk.models import AirbyteMessage, AirbyteStateMessage, SyncMode, Ty
 from airbyte_cdk.test.catalog_builder import CatalogBuilder
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, read
 
+from integration_tests.sync_clock import catch_up, connector_clock, next_second, sandbox_now
 from sandbox.process import SandboxProcess
 from source_billing import SourceBilling
 
@@ -74,18 +74,19 @@ def test_given_first_sync_when_read_incremental_then_state_per_stream_after_reco
 def test_given_state_when_objects_change_then_next_sync_returns_only_the_changes(
     config: dict[str, Any], sandbox: SandboxProcess
 ) -> None:
-    first = _read(config)
-    state = _final_states(first)
+    synced = next_second(sandbox)
+    with connector_clock(synced):
+        state = _final_states(_read(config))
+    catch_up(sandbox, synced)
 
     customer = sandbox.control("POST", "/_control/stripe/customers", {"email": "late@example.com"})
     orb_customer = sandbox.control("POST", "/_control/orb/customers", {"email": "late@example.com"})
     connector = sandbox.control("GET", "/_control/objects/integrator/connectors")["data"][0]
-    touched = pendulum.now("UTC").add(seconds=1).format("YYYY-MM-DDTHH:mm:ss.SSS[Z]")
+    touched = pendulum.from_timestamp(sandbox_now(sandbox)).format("YYYY-MM-DDTHH:mm:ss.SSS[Z]")
     sandbox.control("POST", f"/_control/integrator/connectors/{connector['_id']}", {"lastModified": touched})
 
-    # Windows end at the start of the current second: what was created in it belongs to the next sync.
-    time.sleep(1.1)
-    second = _read(config, state)
+    with connector_clock(next_second(sandbox)):
+        second = _read(config, state)
     assert _ids(second, "customers") == {customer["id"]}
     assert _ids(second, "orb_customers") == {orb_customer["id"]}
     # Connectors modified at the saved cursor itself come again (two changes can share a millisecond).

@@ -16,6 +16,7 @@ from airbyte_cdk.test.catalog_builder import CatalogBuilder
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, read
 from jsonschema import Draft7Validator
 
+from integration_tests.sync_clock import SANDBOX_LAG_SECONDS, catch_up, connector_clock, next_second
 from sandbox import credentials
 from sandbox.process import SandboxProcess
 from source_billing import SourceBilling
@@ -51,7 +52,7 @@ EVENT_KEYS = {
 @pytest.fixture(scope="module")
 def orb_sandbox() -> Iterator[SandboxProcess]:
     """A sandbox of its own: these tests change Orb's data and inject faults."""
-    with SandboxProcess(scale=30, max_seconds=900) as running:
+    with SandboxProcess(scale=30, now=time.time() - SANDBOX_LAG_SECONDS, max_seconds=900) as running:
         yield running
 
 
@@ -154,7 +155,10 @@ def test_given_state_when_invoices_are_paid_or_voided_and_subscriptions_end_then
 ) -> None:
     config = _config(orb_sandbox)
     streams = ["orb_invoices", "orb_subscriptions"]
-    first = _read(config, streams, SyncMode.incremental)
+    synced_at = next_second(orb_sandbox)
+    with connector_clock(synced_at):
+        first = _read(config, streams, SyncMode.incremental)
+    catch_up(orb_sandbox, synced_at)
     state = _final_states(first)
     issued = sorted(
         (i for i in _records(first, "orb_invoices") if i["status"] == "issued"),
@@ -173,9 +177,8 @@ def test_given_state_when_invoices_are_paid_or_voided_and_subscriptions_end_then
     orb_sandbox.control("POST", f"/_control/orb/invoices/{synced_paid['id']}", {"status": "paid"})
     orb_sandbox.control("POST", f"/_control/orb/subscriptions/{ending['id']}", {"status": "ended"})
     orb_sandbox.control("POST", f"/_control/orb/subscriptions/{moving['id']}", {"plan": new_plan})
-    time.sleep(1.1)  # windows end at the start of the current second
-
-    second = _read(config, streams, SyncMode.incremental, state)
+    with connector_clock(next_second(orb_sandbox)):
+        second = _read(config, streams, SyncMode.incremental, state)
 
     invoices = {i["id"]: i for i in _records(second, "orb_invoices")}
     assert invoices[paid["id"]]["status"] == "paid"

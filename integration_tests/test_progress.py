@@ -27,7 +27,11 @@ def test_given_a_sync_when_read_then_periodic_progress_and_one_summary_per_strea
     progress = [line for line in logs if " in progress: " in line]
     assert progress, "periodic progress lines"
     assert all(
-        re.search(r"\d+ records, \d+ requests \([\d.]+/s\), \d+ retries, \d+ waits", line)
+        re.search(
+            r"\d+ records, \d+ requests \([\d.]+/s\), \d+ retries, \d+ waits for rate limits, "
+            r"\d+ slices being read \(of \d+ at most now\)",
+            line,
+        )
         for line in progress
     )
     for name in STREAMS:

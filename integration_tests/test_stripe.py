@@ -13,6 +13,7 @@ from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput
 from airbyte_cdk.test.state_builder import StateBuilder
 
 from integration_tests.stripe_sync import read_streams, sandbox_objects, stream_records, stripe_config
+from integration_tests.sync_clock import SANDBOX_LAG_SECONDS, catch_up, connector_clock, next_second
 from sandbox import credentials
 from sandbox.process import SandboxProcess
 
@@ -20,7 +21,7 @@ from sandbox.process import SandboxProcess
 @pytest.fixture(scope="module")
 def stripe_sandbox() -> Iterator[SandboxProcess]:
     """A sandbox of its own: these tests change Stripe data."""
-    with SandboxProcess(scale=120, max_seconds=900) as running:
+    with SandboxProcess(scale=120, now=time.time() - SANDBOX_LAG_SECONDS, max_seconds=900) as running:
         yield running
 
 
@@ -46,7 +47,10 @@ def test_given_changes_after_a_sync_when_read_incremental_then_events_bring_upda
     stripe_sandbox: SandboxProcess,
 ) -> None:
     config = stripe_config(stripe_sandbox)
-    first = read_streams(config, ["customers"])
+    synced = next_second(stripe_sandbox)
+    with connector_clock(synced):
+        first = read_streams(config, ["customers"])
+    catch_up(stripe_sandbox, synced)
     assert {r["id"] for r in stream_records(first, "customers")} == {
         o["id"] for o in sandbox_objects(stripe_sandbox, "customers")
     }
@@ -65,9 +69,9 @@ def test_given_changes_after_a_sync_when_read_incremental_then_events_bring_upda
         "POST", f"/_control/stripe/customers/{existing[1]['id']}", {"name": "Second change"}
     )
     deleted = stripe_sandbox.control("DELETE", f"/_control/stripe/customers/{existing[2]['id']}")
-    time.sleep(1.1)  # what happens in the sync's own second belongs to the next sync
 
-    second = read_streams(config, ["customers"], state=state)
+    with connector_clock(next_second(stripe_sandbox)):
+        second = read_streams(config, ["customers"], state=state)
     records = {r["id"]: r for r in stream_records(second, "customers")}
     assert set(records) == {created["id"], updated["id"], existing[1]["id"], deleted["id"]}
     assert len(stream_records(second, "customers")) == 4, (
@@ -114,11 +118,14 @@ def test_given_an_invoice_with_many_lines_changes_when_read_incremental_then_all
     stripe_sandbox: SandboxProcess,
 ) -> None:
     config = stripe_config(stripe_sandbox)
-    state = _final_state(read_streams(config, ["invoice_line_items"]))
+    synced = next_second(stripe_sandbox)
+    with connector_clock(synced):
+        state = _final_state(read_streams(config, ["invoice_line_items"]))
+    catch_up(stripe_sandbox, synced)
     big = next(i for i in sandbox_objects(stripe_sandbox, "invoices") if i["lines"]["has_more"])
     stripe_sandbox.control("POST", f"/_control/stripe/invoices/{big['id']}", {"description": "changed"})
-    time.sleep(1.1)
-    second = read_streams(config, ["invoice_line_items"], state=state)
+    with connector_clock(next_second(stripe_sandbox)):
+        second = read_streams(config, ["invoice_line_items"], state=state)
     lines = stream_records(second, "invoice_line_items")
     expected = {
         line["id"]

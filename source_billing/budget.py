@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
@@ -66,6 +66,14 @@ GATE_SECONDS = 1.02
 MATCHES_CACHED = 4096
 
 
+class Clock(Protocol):
+    """Where the limits read the time and wait: the `time` module, or a test's clock."""
+
+    def monotonic(self) -> float: ...
+
+    def sleep(self, seconds: float, /) -> None: ...
+
+
 @dataclass(frozen=True)
 class Limit:
     """At most `per_second` requests per second, together, to the endpoint templates given (such as
@@ -96,7 +104,7 @@ class Spacing:
     after the one before, and also waits until the limit lets it leave (`depart`). A `bucket` limit (see
     `Limit`) spaces its slots one second / `per_second` apart and has no departure check. Thread-safe."""
 
-    def __init__(self, per_second: int, path: str, bucket: bool = False) -> None:
+    def __init__(self, per_second: int, path: str, bucket: bool = False, clock: Clock = time) -> None:
         self.per_second = per_second
         self.path = re.compile(path)
         # When the requests of the last `GATE_SECONDS` left, for `depart` (none kept for a bucket).
@@ -109,11 +117,12 @@ class Spacing:
         # The slots booked lately (and ahead), oldest first.
         self._booked: deque[float] = deque()
         self._lock = threading.Lock()
+        self._clock = clock
 
     def reserve(self) -> float:
         """Book the next free slot: the seconds to wait for it (0 when one is free now)."""
         with self._lock:
-            now = time.monotonic()
+            now = self._clock.monotonic()
             slot = max(now, self._next)
             self._book(slot, now)
             return slot - now
@@ -140,7 +149,7 @@ class Spacing:
         `SATURATION_SECONDS` or `SATURATION_SLOTS` slots, whichever is longer (or since its first booking,
         if that is more recent, but never less than `SATURATION_SLOTS` slots)."""
         with self._lock:
-            now = time.monotonic()
+            now = self._clock.monotonic()
             window = self._forget_before(now)
             if not self._booked:
                 return False
@@ -153,7 +162,7 @@ class Spacing:
         if self._departures is None:
             return 0.0
         with self._lock:
-            now = time.monotonic()
+            now = self._clock.monotonic()
             departures = self._departures
             while departures and departures[0] <= now - GATE_SECONDS:
                 departures.popleft()
@@ -162,10 +171,17 @@ class Spacing:
             departures.append(now)
             return 0.0
 
+    @property
+    def departures_remembered(self) -> int:
+        """How many departure times the layer holds: those of the last `GATE_SECONDS` only, so a limit
+        raised to 100,000/s stays small over a long sync."""
+        with self._lock:
+            return len(self._departures or ())
+
     def take_if_free(self) -> bool:
         """Book a slot only if one is free now."""
         with self._lock:
-            now = time.monotonic()
+            now = self._clock.monotonic()
             if self._next > now:
                 return False
             self._book(now, now)
@@ -174,14 +190,14 @@ class Spacing:
     def until_free(self) -> float:
         """The seconds until the next free slot, without booking it."""
         with self._lock:
-            return max(0.0, self._next - time.monotonic())
+            return max(0.0, self._next - self._clock.monotonic())
 
     def pause(self, seconds: float) -> None:
         """Give no slot for the next `seconds`, and space the slots a little more for a while: the API
         answered 429, so requests reach it less evenly than they leave (at most `SLOWEST` times the
         nominal spacing, back to nominal over a few `RECOVERY_HALF_LIFE_SECONDS`)."""
         with self._lock:
-            now = time.monotonic()
+            now = self._clock.monotonic()
             self._next = max(self._next, now + seconds)
             self.interval = min(self.interval * SLOWER_AFTER_429, self._nominal * SLOWEST)
             self._slowed_at = now
@@ -190,16 +206,17 @@ class Spacing:
 class LayeredBudget(HttpAPIBudget):
     """An `HttpAPIBudget` whose requests spend from every matching limit, in the order given."""
 
-    def __init__(self, api_base_url: str, limits: Iterable[Limit]) -> None:
+    def __init__(self, api_base_url: str, limits: Iterable[Limit], clock: Clock = time) -> None:
         super().__init__(policies=[])
         parts = urlsplit(api_base_url)
         self._origin, prefix = f"{parts.scheme}://{parts.netloc}", parts.path.rstrip("/")
         self._layers = [
-            Spacing(limit.per_second, endpoint_pattern(prefix, limit.endpoints), bool(limit.bucket))
+            Spacing(limit.per_second, endpoint_pattern(prefix, limit.endpoints), bool(limit.bucket), clock)
             for limit in limits
         ]
         # Matching runs every layer's regex; a sync repeats the same few hundred URLs (less their query).
         self._matching = lru_cache(maxsize=MATCHES_CACHED)(self._layers_for)
+        self.clock = clock
 
     def _layers_for(self, url: str) -> tuple[Spacing, ...]:
         parts = urlsplit(url)
@@ -231,12 +248,12 @@ class LayeredBudget(HttpAPIBudget):
                 # out nearly all its slots means its limit, not the latency, bounds the requests.
                 if wait > layer.interval and layer.saturated():
                     held_by = layer
-                time.sleep(wait)
+                self.clock.sleep(wait)
         for layer in layers:
             while (late := layer.depart()) > 0:
                 if not block:
                     raise _refused(request, layer, late)
-                time.sleep(late)
+                self.clock.sleep(late)
         return held_by
 
     def get_matching_policy(self, request: Any) -> AbstractCallRatePolicy | None:
@@ -272,6 +289,7 @@ class Pacing(APIBudget):
     def __init__(self, budget: LayeredBudget) -> None:
         super().__init__(policies=[])
         self._budget = budget
+        self._clock = budget.clock
         self._waited_at = -math.inf
         self._held_by: Spacing | None = None
         self._answered = 0
@@ -294,7 +312,7 @@ class Pacing(APIBudget):
         held_by = self._held_by
         return (
             held_by is not None
-            and time.monotonic() - self._waited_at < THROTTLED_SECONDS
+            and self._clock.monotonic() - self._waited_at < THROTTLED_SECONDS
             and held_by.saturated()
         )
 
@@ -320,9 +338,9 @@ class Pacing(APIBudget):
         return self._answered
 
     def acquire_call(self, request: Any, block: bool = True, timeout: float | None = None) -> None:
-        start = time.monotonic()
+        start = self._clock.monotonic()
         held_by = self._budget.acquire(request, block)
-        now = time.monotonic()
+        now = self._clock.monotonic()
         if held_by is not None:
             self._held_by, self._waited_at = held_by, now
         with self._lock:

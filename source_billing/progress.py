@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from airbyte_cdk.models import AirbyteLogMessage, AirbyteMessage, AirbyteStreamStatus, Level, Type
+
+from source_billing.scheduling import Load
 
 DEFAULT_INTERVAL_SECONDS = 30.0
 
@@ -52,10 +54,21 @@ class SyncProgress:
     """Turns the counters of every stream into log messages, on the thread that writes the output."""
 
     def __init__(
-        self, stats: dict[str, StreamStats], interval_seconds: float = DEFAULT_INTERVAL_SECONDS
+        self,
+        stats: dict[str, StreamStats],
+        interval_seconds: float = DEFAULT_INTERVAL_SECONDS,
+        load: Callable[[str], Load] | None = None,
     ) -> None:
+        """
+        Args:
+            stats: Each stream's counters.
+            interval_seconds: How often streams in progress are reported.
+            load: A stream's slices being read and how many it may read at once (the scheduler's), for
+                the report.
+        """
         self._stats = stats
         self._interval = interval_seconds
+        self._load = load
         self._next_report = time.monotonic() + interval_seconds
 
     def follow(self, messages: Iterable[AirbyteMessage]) -> Iterator[AirbyteMessage]:
@@ -98,10 +111,14 @@ class SyncProgress:
             if counted.started is None or counted.finished is not None:
                 continue
             elapsed = max(counted.elapsed(now), 1e-9)
+            reading = ""
+            if self._load is not None:
+                level, in_flight = self._load(stream)
+                reading = f", {in_flight} slices being read (of {level} at most now)"
             yield _log(
                 f"Stream {stream} in progress: {counted.records} records, {counted.requests} requests "
                 f"({counted.requests / elapsed:.1f}/s), {counted.retries} retries, {counted.rate_limited} "
-                f"waits for rate limits, {elapsed:.0f} s so far."
+                f"waits for rate limits{reading}, {elapsed:.0f} s so far."
             )
 
 

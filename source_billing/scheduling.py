@@ -34,7 +34,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from queue import Queue
-from typing import Any
+from typing import Any, NamedTuple
 
 from airbyte_cdk.sources.concurrent_source.thread_pool_manager import ThreadPoolManager
 from airbyte_cdk.sources.streams.concurrent.partitions.partition import Partition
@@ -56,6 +56,13 @@ SHRINK_INTERVAL_SECONDS = 0.05
 BACKED_UP_SECONDS = 0.2
 
 Task = tuple["Future[Any]", Callable[..., Any], tuple[Any, ...]]
+
+
+class Load(NamedTuple):
+    """What a stream has of the workers: `in_flight` slices read now, of the `level` it may have."""
+
+    level: int
+    in_flight: int
 
 
 @dataclass
@@ -89,6 +96,12 @@ class FairThreadPool(ThreadPoolManager):
     def workers(self) -> int:
         """How many tasks run at once."""
         return self._workers
+
+    def load(self, stream: str) -> Load:
+        """The stream's level and slices in flight (a stream the pool has not seen: level 1, none)."""
+        with self._dispatch_lock:
+            lane = self._lanes.get(stream)
+            return Load(1, 0) if lane is None else Load(lane.level, lane.in_flight)
 
     def pace(self, stream: str, pacing: Pacing) -> None:
         """Schedule the slices of `stream` by what its requests meet in the rate budget."""

@@ -145,7 +145,7 @@ class SourceBilling(ConcurrentSourceAdapter):
         self._state_manager = ConnectorStateManager(state)
         self._catalog = catalog
         self._stream_stats = {}
-        progress = SyncProgress(self._stream_stats, self._progress_interval)
+        progress = SyncProgress(self._stream_stats, self._progress_interval, self._pool.load)
         yield from progress.follow(super().read(logger, config, catalog, state))
 
     def streams(self, config: Mapping[str, Any]) -> list[Stream]:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import requests
 
-from source_billing import budget as budget_module
 from source_billing.budget import (
     BUDGET_SECOND,
     GATE_SECONDS,
+    RECOVERY_HALF_LIFE_SECONDS,
     SATURATION_SLOTS,
     LayeredBudget,
     Limit,
@@ -64,7 +62,7 @@ def test_given_a_bucket_limit_when_requests_leave_bunched_then_none_waits() -> N
 
 
 class FakeClock:
-    """`time` for the budget module: `sleep` moves `monotonic` on, and is recorded."""
+    """A clock for the limits: `sleep` moves `monotonic` on, and is recorded."""
 
     def __init__(self) -> None:
         self.now = 100.0
@@ -78,12 +76,9 @@ class FakeClock:
         self.now += seconds
 
 
-def test_given_a_window_limit_when_ten_requests_left_at_once_then_acquire_holds_the_eleventh_for_the_window(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_given_a_window_limit_when_ten_requests_left_at_once_then_acquire_holds_the_eleventh_one() -> None:
     clock = FakeClock()
-    monkeypatch.setattr(budget_module, "time", clock)
-    budget = LayeredBudget(BASE, [Limit(10)])
+    budget = LayeredBudget(BASE, [Limit(10)], clock)
     (layer,) = budget.matching(_request("/v1/customers"))
     for _ in range(10):
         layer.depart()  # ten requests left together (late for their slots), none booked ahead
@@ -116,11 +111,12 @@ def test_given_a_layer_booked_ahead_when_a_request_waits_then_acquire_says_the_l
 def test_given_a_burst_on_a_layer_with_room_when_a_request_waits_then_acquire_says_it_was_not_held_back() -> (
     None
 ):
-    budget = LayeredBudget(BASE, [Limit(1000)])
+    clock = FakeClock()
+    budget = LayeredBudget(BASE, [Limit(1000)], clock)
     request = _request("/v1/customers")
     (layer,) = budget.matching(request)
     layer.reserve()
-    time.sleep(0.1)  # a tenth of a second with one request: the layer gave out 1% of its slots
+    clock.now += 0.1  # a tenth of a second with one request: the layer gave out 1% of its slots
     for _ in range(25):
         layer.reserve()  # a burst of requests at once, 26 ms of slots
     assert not layer.saturated()
@@ -130,11 +126,12 @@ def test_given_a_burst_on_a_layer_with_room_when_a_request_waits_then_acquire_sa
 def test_given_a_layer_giving_out_its_slots_when_asked_then_it_is_saturated_until_the_requests_thin_out() -> (
     None
 ):
-    spacing = Spacing(1000, "^/")
+    clock = FakeClock()
+    spacing = Spacing(1000, "^/", clock=clock)
     for _ in range(SATURATION_SLOTS):
         spacing.reserve()
     assert spacing.saturated()
-    time.sleep(0.05)  # no request for 50 slots
+    clock.now += 0.05  # no request for 50 slots
     assert not spacing.saturated()
 
 
@@ -157,28 +154,23 @@ def test_given_429s_when_answered_then_the_layer_spaces_its_slots_more_up_to_a_b
     assert spacing.interval == pytest.approx(nominal * 1.2)
 
 
-def test_given_a_429_long_ago_when_slots_are_booked_then_the_spacing_is_back_to_nominal(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(budget_module, "RECOVERY_HALF_LIFE_SECONDS", 0.01)
-    spacing = Spacing(100, "^/")
+def test_given_a_429_long_ago_when_slots_are_booked_then_the_spacing_is_back_to_nominal() -> None:
+    clock = FakeClock()
+    spacing = Spacing(100, "^/", clock=clock)
     nominal = spacing.interval
     spacing.pause(0)
     assert spacing.interval == pytest.approx(nominal * 1.02)
-    time.sleep(0.1)  # ten half-lives without a 429
+    clock.now += 20 * RECOVERY_HALF_LIFE_SECONDS  # twenty half-lives without a 429
     spacing.reserve()
     assert spacing.interval == pytest.approx(nominal, rel=0.001)
 
 
-def test_given_requests_over_a_long_sync_when_they_leave_then_only_the_last_seconds_are_kept(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_given_requests_over_a_long_sync_when_they_leave_then_only_the_last_seconds_are_kept() -> None:
     """A limit raised to 100,000/s must not keep 100,000 departure times per endpoint: older than the
     window, they are forgotten."""
     clock = FakeClock()
-    monkeypatch.setattr(budget_module, "time", clock)
-    spacing = Spacing(100_000, "^/")
+    spacing = Spacing(100_000, "^/", clock=clock)
     for _ in range(1_000):
         assert spacing.depart() == 0
         clock.now += 0.01
-    assert len(spacing._departures or ()) <= GATE_SECONDS / 0.01 + 1
+    assert spacing.departures_remembered <= GATE_SECONDS / 0.01 + 1

@@ -19,6 +19,7 @@ from airbyte_cdk.sources.streams.concurrent.partitions.partition import Partitio
 from source_billing import scheduling
 from source_billing.budget import Pacing
 from source_billing.scheduling import FairThreadPool
+from unit_tests.test_budget import FakeClock
 
 WAIT = 5.0
 
@@ -60,6 +61,7 @@ class Slices:
 
     def __init__(self) -> None:
         self.running: list[str] = []
+        self.finished = 0
         self.release = threading.Event()
         self._changed = threading.Condition()
 
@@ -68,11 +70,20 @@ class Slices:
             self.running.append(partition.stream_name())
             self._changed.notify_all()
         assert self.release.wait(WAIT)
+        with self._changed:
+            self.finished += 1
+            self._changed.notify_all()
 
     def submit(self, pool: FairThreadPool, *streams: str) -> None:
         """One slice of each stream named, in that order."""
         for stream in streams:
             pool.submit(self.read, _partition(stream))
+
+    def wait_finished(self, count: int) -> int:
+        """Wait until `count` slices have ended; how many have."""
+        with self._changed:
+            self._changed.wait_for(lambda: self.finished >= count, WAIT)
+            return self.finished
 
     def wait_for(self, count: int) -> list[str]:
         with self._changed:
@@ -96,7 +107,7 @@ def _settle(pool: FairThreadPool, stream: str, in_flight: int) -> None:
     """Wait until the stream has `in_flight` slices in flight: a worker settles its lane just after its
     future's result."""
     deadline = time.monotonic() + WAIT
-    while pool._lanes[stream].in_flight > in_flight and time.monotonic() < deadline:
+    while pool.load(stream).in_flight > in_flight and time.monotonic() < deadline:
         time.sleep(0.01)
 
 
@@ -107,7 +118,7 @@ def test_given_one_stream_queued_first_when_workers_free_then_each_stream_starts
     slices.submit(pool, *["customers"] * 6 + ["invoices"] * 2)
     assert slices.wait_for(2) == ["customers", "invoices"]
     slices.release.set()
-    assert all(future.result(WAIT) is None for future in list(pool._futures))
+    assert slices.wait_finished(8) == 8
 
 
 def test_given_answers_without_waiting_when_a_stream_uses_its_level_then_it_gets_another_worker(
@@ -136,7 +147,7 @@ def test_given_a_stream_waiting_for_its_budget_when_answered_then_its_level_stay
         throttled.answer()
     slices.submit(pool, "plans")
     assert slices.wait_for(2) == ["ledger", "plans"]
-    assert pool._lanes["ledger"].in_flight == 1  # two workers stay free
+    assert pool.load("ledger").in_flight == 1  # two workers stay free
     slices.release.set()
 
 
@@ -173,7 +184,7 @@ def test_given_answers_in_quick_succession_when_a_stream_could_grow_then_it_grow
     slices.wait_for(1)
     for _ in range(3):
         pacing.answer()
-    assert pool._lanes["customers"].level == 2
+    assert pool.load("customers").level == 2
     slices.release.set()
     pool._threadpool.shutdown(wait=True)
 
@@ -189,7 +200,7 @@ def test_given_records_waiting_for_output_when_a_stream_could_grow_then_it_grows
     for _ in range(waiting):
         pool._output.put("record")  # the queue holds 10
     pacing.answer()
-    assert pool._lanes["customers"].level == level
+    assert pool.load("customers").level == level
     slices.release.set()
 
 
@@ -200,6 +211,7 @@ def test_given_real_pacing_when_a_request_is_answered_then_throttled_says_whethe
     layer = Mock()
     layer.saturated.return_value = True
     budget = Mock()
+    budget.clock = FakeClock()
     budget.acquire.return_value = layer if held_back else None
     pacing = Pacing(budget)
     request = Mock()
@@ -214,7 +226,8 @@ def test_given_real_pacing_when_a_request_is_answered_then_throttled_says_whethe
 
 def test_given_requests_that_wait_as_long_as_they_take_when_answered_then_half_the_time_is_waiting() -> None:
     budget = Mock()
-    budget.acquire.side_effect = lambda *_: time.sleep(0.05)
+    budget.clock = FakeClock()
+    budget.acquire.side_effect = lambda *_: budget.clock.sleep(0.05)
     pacing = Pacing(budget)
     answer = requests.Response()
     answer.elapsed = timedelta(seconds=0.05)
@@ -242,7 +255,7 @@ def test_given_a_held_back_stream_when_a_slice_ends_while_another_waits_for_a_wo
     # 3 workers waiting 80% of their time wait 2.4 workers' time: 2 would read as fast, so the ledger gives
     # the spare back. At 50%, 1.5 workers' time: it keeps its level (alone on its limit, no other
     # held-back stream asks for an even share), and reads at 3 again once a worker is free.
-    assert pool._lanes["ledger"].level == level_after
+    assert pool.load("ledger").level == level_after
     slices.release.set()
 
 
@@ -258,7 +271,7 @@ def test_given_a_held_back_stream_with_a_spare_when_no_stream_waits_for_a_worker
     pool.submit(ended.append, _partition("ledger"))
     list(pool._futures)[-1].result(WAIT)
     _settle(pool, "ledger", 2)
-    assert pool._lanes["ledger"].level == 3  # two workers free: the spare absorbs answers that come late
+    assert pool.load("ledger").level == 3  # two workers free: the spare absorbs answers that come late
     slices.release.set()
 
 
@@ -280,8 +293,8 @@ def test_given_streams_held_back_by_a_shared_limit_when_a_slice_of_the_busiest_e
     _settle(pool, "customers", 1)
     # customers (2 slices) was above the held-back streams' median (invoices: 1): its ended slice is not
     # replaced, so both now read with one slice each and share the limit equally.
-    assert pool._lanes["customers"].level == 1
-    assert pool._lanes["invoices"].level == 1
+    assert pool.load("customers").level == 1
+    assert pool.load("invoices").level == 1
     slices.release.set()
 
 
@@ -298,6 +311,6 @@ def test_given_streams_sharing_a_limit_when_one_with_fewer_slices_is_answered_th
     pacings["prices"].answer()
     # Held back like the others, but with half their share of the limit: it grows to their level.
     assert slices.wait_for(6) == ["charges", "charges", "prices", "prices", "refunds", "refunds"]
-    assert pool._lanes["prices"].level == 2
+    assert pool.load("prices").level == 2
     slices.release.set()
     pool._threadpool.shutdown(wait=True)

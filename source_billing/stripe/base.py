@@ -91,6 +91,11 @@ class StripeStream(WindowedStream):
         return self._row.cursor or []
 
     @property
+    def api(self) -> StripeApi:
+        """What it shares with the other Stripe streams of the sync: settings, budget, breaker, events."""
+        return self._api
+
+    @property
     def url_base(self) -> str:
         return self._api.url_base
 

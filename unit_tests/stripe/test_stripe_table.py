@@ -123,4 +123,4 @@ def test_given_a_stripe_config_then_streams_are_built_with_one_shared_budget() -
     config = BillingConfig.parse({"stripe": {"client_secret": "sk_live_x1"}}).stripe
     assert config is not None
     built = streams(config)
-    assert len({id(stream._api.budget) for stream in built}) == 1
+    assert len({id(stream.api.budget) for stream in built}) == 1
