@@ -1,6 +1,6 @@
 """Entry point for running the connector from a checkout: `python main.py spec`."""
 
-from source_billing.run import run
+from source_billing.runtime.run import run
 
 if __name__ == "__main__":
     run()

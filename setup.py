@@ -47,7 +47,7 @@ setup(
     extras_require={"dev": DEV_REQUIREMENTS, "demo": DEMO_REQUIREMENTS},
     entry_points={
         "console_scripts": [
-            "source-billing=source_billing.run:run",
+            "source-billing=source_billing.runtime.run:run",
             "destination-billing=destination_billing.run:run",
         ]
     },

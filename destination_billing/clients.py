@@ -1,6 +1,6 @@
 """One HTTP client per API for the destination, built from the source's pieces: its credentials and rate
 budgets (`StripeApi`, `OrbApi`, `IntegratorIoApi`), its error mappings, retries with `Retry-After` and
-backoff, timeouts and error-message parsing (`source_billing.errors`).
+backoff, timeouts and error-message parsing (`source_billing.http.errors`).
 
 Reads (GET) retry as the source's do. Writes retry only where a repeat cannot apply twice: a Stripe POST
 carries an `Idempotency-Key` (Stripe replays the first answer), and every write retries a 429 or a connect
@@ -24,9 +24,9 @@ from airbyte_cdk.sources.streams.http.http_client import HttpClient
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from requests.auth import AuthBase
 
-from source_billing.budget import LayeredBudget
 from source_billing.config import IntegratorIoConfig, OrbConfig, StripeConfig
-from source_billing.errors import (
+from source_billing.http.budget import LayeredBudget
+from source_billing.http.errors import (
     REQUEST_TIMEOUT,
     ApiErrorHandler,
     ErrorMapping,
@@ -35,7 +35,7 @@ from source_billing.errors import (
     response_json,
     retry,
 )
-from source_billing.incremental import DEFAULT_PARTITION
+from source_billing.incremental.cursors import DEFAULT_PARTITION
 from source_billing.integrator_io.base import (
     IntegratorIoApi,
     integrator_io_error_detail,

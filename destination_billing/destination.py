@@ -40,7 +40,7 @@ from destination_billing.plan import ApiReads, Planner, Step, guard_problems
 from destination_billing.rejections import RejectionLog
 from source_billing import integrator_io, orb, stripe
 from source_billing.config import config_error
-from source_billing.inputs import read_catalog, spec_violation
+from source_billing.runtime.inputs import read_catalog, spec_violation
 
 LOGGER = logging.getLogger("airbyte")
 SYNC_MODES = [DestinationSyncMode.update, DestinationSyncMode.soft_delete]

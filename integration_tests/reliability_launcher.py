@@ -3,9 +3,9 @@ time (timeouts, retries until exhausted):
 
     python -m integration_tests.reliability_launcher COMPRESSION COMMAND [ARGS...]
 
-runs `source_billing.run.run()` (what the `source-billing` executable runs) with the connector's timeouts,
-retry waits and circuit-breaker silence divided by COMPRESSION (see `reliability_transport`). Everything
-else, output included, is the real executable's. `run_launched` runs it as a subprocess, as
+runs `source_billing.runtime.run.run()` (what the `source-billing` executable runs) with the connector's
+timeouts, retry waits and circuit-breaker silence divided by COMPRESSION (see `reliability_transport`).
+Everything else, output included, is the real executable's. `run_launched` runs it as a subprocess, as
 `connector.run_connector` does for the executable itself.
 """
 
@@ -26,8 +26,8 @@ from integration_tests.reliability_transport import (
     compressed_breaker_clock,
     compressed_retry_waits,
 )
-from source_billing import run
-from source_billing.errors import CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS
+from source_billing.http.errors import CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS
+from source_billing.runtime import run
 
 ROOT = Path(__file__).resolve().parent.parent
 

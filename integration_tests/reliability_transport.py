@@ -31,7 +31,7 @@ import requests
 from airbyte_cdk.sources.streams.http import rate_limiting
 from requests.adapters import HTTPAdapter
 
-from source_billing import breaker
+from source_billing.http import breaker
 
 THREAD_HEADER = "X-Test-Thread"
 

@@ -42,7 +42,7 @@ from integration_tests.reliability_transport import THREAD_HEADER, TransportProb
 from sandbox import credentials
 from sandbox.faults import FaultConfig, FaultInjector
 from sandbox.process import SandboxProcess
-from source_billing.errors import MAX_RETRIES
+from source_billing.http.errors import MAX_RETRIES
 
 KINDS = ("500", "502", "503", "drop", "timeout", "malformed", "truncated")
 # The connector's timeouts, shortened so that the sandbox's held ("timeout") requests time out quickly.

@@ -48,9 +48,9 @@ from integration_tests.reliability_transport import (
 )
 from sandbox import credentials
 from sandbox.process import SandboxProcess
-from source_billing.breaker import MIN_FAILURES
-from source_billing.check import CHECK_RETRIES
-from source_billing.errors import CONNECT_TIMEOUT_SECONDS, MAX_RETRIES, READ_TIMEOUT_SECONDS
+from source_billing.http.breaker import MIN_FAILURES
+from source_billing.http.check import CHECK_RETRIES
+from source_billing.http.errors import CONNECT_TIMEOUT_SECONDS, MAX_RETRIES, READ_TIMEOUT_SECONDS
 
 COMPRESSION = 120
 READ_TIMEOUT = READ_TIMEOUT_SECONDS / COMPRESSION

@@ -1,5 +1,5 @@
 """source-billing: an Airbyte source for Stripe, Orb and Celigo integrator.io billing and licensing data."""
 
-from source_billing.source import SourceBilling
+from source_billing.runtime.source import SourceBilling
 
 __all__ = ["SourceBilling"]

@@ -25,9 +25,9 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from requests.adapters import BaseAdapter
 
 from source_billing import SourceBilling
-from source_billing.base_stream import ApiStream
-from source_billing.breaker import MIN_FAILURES, SILENCE, CircuitBreaker, gave_up_on_transport
-from source_billing.errors import (
+from source_billing.http.base_stream import ApiStream
+from source_billing.http.breaker import MIN_FAILURES, SILENCE, CircuitBreaker, gave_up_on_transport
+from source_billing.http.errors import (
     MAX_RETRIES,
     READ_TIMEOUT_SECONDS,
     REQUEST_TIMEOUT,

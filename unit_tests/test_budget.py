@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from source_billing.budget import (
+from source_billing.http.budget import (
     BUDGET_SECOND,
     GATE_SECONDS,
     RECOVERY_HALF_LIFE_SECONDS,

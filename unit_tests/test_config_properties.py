@@ -49,8 +49,8 @@ from source_billing.config import (
     STRIPE_DEFAULT_BASE_URL,
     BillingConfig,
 )
-from source_billing.inputs import spec_violation
-from source_billing.run import BillingEntrypoint
+from source_billing.runtime.inputs import spec_violation
+from source_billing.runtime.run import BillingEntrypoint
 
 SENTINELS = {
     "stripe": ("client_secret", "sk_test_S3NT1NEL0f00d"),

@@ -16,7 +16,7 @@ import yaml
 from airbyte_cdk.models import AirbyteStream, SyncMode
 from airbyte_cdk.test.entrypoint_wrapper import discover
 
-from source_billing.source import SourceBilling
+from source_billing.runtime.source import SourceBilling
 
 CONNECTOR_ROOT = Path(__file__).resolve().parent.parent
 DOCS = (CONNECTOR_ROOT / "docs" / "billing.md").read_text(encoding="utf-8")

@@ -7,7 +7,7 @@ from typing import Any
 import pendulum
 import pytest
 
-from source_billing.incremental import (
+from source_billing.incremental.cursors import (
     DEFAULT_PARTITION,
     PartitionedCursor,
     parse_iso_timestamp,

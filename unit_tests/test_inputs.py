@@ -14,7 +14,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from sandbox import credentials
 from source_billing import SourceBilling
-from source_billing.inputs import read_catalog, read_state, spec_violation
+from source_billing.runtime.inputs import read_catalog, read_state, spec_violation
 
 SPEC = SourceBilling().spec(logging.getLogger("airbyte")).connectionSpecification
 # The sandbox's live-mode key: shaped like a real key, so a message that quoted it would be caught.

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from source_billing import source
-from source_billing.source import OutputQueue
+from source_billing.runtime import source
+from source_billing.runtime.source import OutputQueue
 
 
 class Flushes:

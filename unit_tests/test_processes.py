@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from sandbox import credentials
-from source_billing import processes
-from source_billing.processes import apis_to_split, read_per_api
+from source_billing.runtime import processes
+from source_billing.runtime.processes import apis_to_split, read_per_api
 
 CONFIG = {
     "stripe": {"client_secret": credentials.STRIPE_LIVE_KEY},
@@ -164,7 +164,7 @@ def test_given_one_process_killed_mid_line_when_read_then_a_system_error_names_i
 
 PARENT_THAT_WAITS = """
 import json, os, time
-from source_billing.processes import read_per_api
+from source_billing.runtime.processes import read_per_api
 
 def launch(api):
     line = {"type": "LOG", "log": {"level": "INFO", "message": str(os.getpid())}}

@@ -6,7 +6,7 @@ import platform
 
 import pytest
 
-from source_billing.run import limit_malloc_arenas
+from source_billing.runtime.run import limit_malloc_arenas
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's allocator (the image's) only")

@@ -16,9 +16,9 @@ import pytest
 import requests
 from airbyte_cdk.sources.streams.concurrent.partitions.partition import Partition
 
-from source_billing import scheduling
-from source_billing.budget import Pacing
-from source_billing.scheduling import FairThreadPool
+from source_billing.http.budget import Pacing
+from source_billing.runtime import scheduling
+from source_billing.runtime.scheduling import FairThreadPool
 from unit_tests.test_budget import FakeClock
 
 WAIT = 5.0

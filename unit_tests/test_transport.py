@@ -39,7 +39,7 @@ from cryptography.x509.oid import NameOID
 
 from source_billing import SourceBilling
 from source_billing.config import BillingConfig
-from source_billing.errors import MAX_RETRIES, MAX_RETRY_TIME
+from source_billing.http.errors import MAX_RETRIES, MAX_RETRY_TIME
 from unit_tests.orb.builders import V1, read_slices, stream
 
 SECRETS = {

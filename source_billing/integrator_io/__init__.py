@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 
-from source_billing.check import probe
 from source_billing.config import IntegratorIoConfig
+from source_billing.http.check import probe
 from source_billing.integrator_io.base import (
     IntegratorIoApi,
     IntegratorIoStream,

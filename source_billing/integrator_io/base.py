@@ -20,11 +20,11 @@ from airbyte_cdk.sources.streams.http.error_handlers import ErrorResolution, Res
 from airbyte_cdk.sources.streams.http.requests_native_auth import TokenAuthenticator
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_billing.base_stream import ApiStream
-from source_billing.breaker import CircuitBreaker
-from source_billing.budget import LayeredBudget, Limit
 from source_billing.config import IntegratorIoConfig
-from source_billing.errors import ErrorMapping, common_error_mapping, fail, response_json
+from source_billing.http.base_stream import ApiStream
+from source_billing.http.breaker import CircuitBreaker
+from source_billing.http.budget import LayeredBudget, Limit
+from source_billing.http.errors import ErrorMapping, common_error_mapping, fail, response_json
 
 # The documented bucket holds 1,000 requests and refills at 300/s; the budget spaces requests at the refill
 # rate, so the bucket never drains, and its 1,000 absorb the jitter with which the requests reach the API.

@@ -24,7 +24,7 @@ from airbyte_cdk.models import FailureType, SyncMode
 from airbyte_cdk.sources.streams.core import StreamData
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_billing.incremental import DEFAULT_PARTITION, PartitionedCursor, parse_iso_timestamp
+from source_billing.incremental.cursors import DEFAULT_PARTITION, PartitionedCursor, parse_iso_timestamp
 from source_billing.integrator_io.base import IntegratorIoApi, IntegratorIoStream, SliceResults
 
 # The most jobs one answer holds; an answer this long may have left older jobs out.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from source_billing.check import probe
 from source_billing.config import OrbConfig
+from source_billing.http.check import probe
 from source_billing.orb.base import OrbApi, OrbStream, orb_error_detail, orb_error_mapping
 from source_billing.orb.enrichment import EventProperties
 from source_billing.orb.streams import build_streams

@@ -17,12 +17,12 @@ import requests
 from airbyte_cdk.models import AirbyteLogMessage, AirbyteMessage, FailureType, Level, Type
 from airbyte_cdk.sources.streams.http.requests_native_auth import TokenAuthenticator
 
-from source_billing.base_stream import ApiStream, WindowedStream
-from source_billing.breaker import CircuitBreaker
-from source_billing.budget import LayeredBudget, Limit
 from source_billing.config import OrbConfig
-from source_billing.errors import ErrorMapping, common_error_mapping, fail, response_json
-from source_billing.incremental import parse_iso_timestamp
+from source_billing.http.base_stream import ApiStream, WindowedStream
+from source_billing.http.breaker import CircuitBreaker
+from source_billing.http.budget import LayeredBudget, Limit
+from source_billing.http.errors import ErrorMapping, common_error_mapping, fail, response_json
+from source_billing.incremental.cursors import parse_iso_timestamp
 
 PAGE_SIZE = 100  # Orb's maximum
 REQUESTS_PER_SECOND = 100

@@ -8,7 +8,7 @@ from abc import abstractmethod
 from collections.abc import Mapping
 from typing import Any
 
-from source_billing.incremental import PartitionedCursor, parse_iso_timestamp
+from source_billing.incremental.cursors import PartitionedCursor, parse_iso_timestamp
 from source_billing.orb.base import OrbStream
 
 

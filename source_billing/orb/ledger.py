@@ -13,8 +13,8 @@ import pendulum
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams.core import StreamData
 
-from source_billing.errors import REQUEST_TIMEOUT, response_json
-from source_billing.incremental import PartitionedCursor, parse_iso_timestamp
+from source_billing.http.errors import REQUEST_TIMEOUT, response_json
+from source_billing.incremental.cursors import PartitionedCursor, parse_iso_timestamp
 from source_billing.orb.base import OrbApi, OrbStream, orb_error_mapping, orb_timestamp, parse_orb_timestamp
 from source_billing.orb.currencies import (
     CREDITS,

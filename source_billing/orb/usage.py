@@ -27,7 +27,7 @@ from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams.core import StreamData
 from airbyte_cdk.sources.streams.http.error_handlers import ErrorResolution, ResponseAction
 
-from source_billing.errors import REQUEST_TIMEOUT, response_json
+from source_billing.http.errors import REQUEST_TIMEOUT, response_json
 from source_billing.orb.base import (
     OrbApi,
     OrbStream,

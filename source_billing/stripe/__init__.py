@@ -6,9 +6,9 @@ import logging
 
 from airbyte_cdk.sources.streams.http.error_handlers import ErrorResolution, ResponseAction
 
-from source_billing.check import probe
 from source_billing.config import StripeConfig
-from source_billing.errors import response_json
+from source_billing.http.check import probe
+from source_billing.http.errors import response_json
 from source_billing.stripe.api import StripeApi, stripe_error_detail, stripe_error_mapping
 from source_billing.stripe.base import StripeStream
 from source_billing.stripe.declarations import Parent

@@ -14,11 +14,11 @@ import pendulum
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.streams.http.requests_native_auth import TokenAuthenticator
 
-from source_billing.breaker import CircuitBreaker
-from source_billing.budget import LayeredBudget, Limit
 from source_billing.config import SEARCHABLE_STRIPE_OBJECTS, StripeConfig
-from source_billing.errors import ErrorMapping, common_error_mapping, fail
-from source_billing.incremental import DEFAULT_PARTITION
+from source_billing.http.breaker import CircuitBreaker
+from source_billing.http.budget import LayeredBudget, Limit
+from source_billing.http.errors import ErrorMapping, common_error_mapping, fail
+from source_billing.incremental.cursors import DEFAULT_PARTITION
 from source_billing.stripe.event_feed import EventFeed
 
 SEARCH_AND_FILES_REQUESTS_PER_SECOND = 20

@@ -19,12 +19,12 @@ from airbyte_cdk.sources.streams.core import StreamData
 from airbyte_cdk.sources.streams.http.error_handlers import ErrorResolution, ResponseAction
 from airbyte_cdk.sources.streams.http.http_client import HttpClient
 
-from source_billing.base_stream import WindowedStream
-from source_billing.errors import (
+from source_billing.http.base_stream import WindowedStream
+from source_billing.http.errors import (
     REQUEST_TIMEOUT,
     response_json,
 )
-from source_billing.incremental import DEFAULT_PARTITION, parse_unix_seconds
+from source_billing.incremental.cursors import DEFAULT_PARTITION, parse_unix_seconds
 from source_billing.stripe.api import StripeApi, stripe_error_detail, stripe_error_mapping
 from source_billing.stripe.declarations import Parent, StripeObject
 

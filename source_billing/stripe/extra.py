@@ -23,8 +23,8 @@ from source_billing.config import (
     StripeSearchStream,
     config_error,
 )
-from source_billing.errors import REQUEST_TIMEOUT, response_json
-from source_billing.incremental import DEFAULT_PARTITION
+from source_billing.http.errors import REQUEST_TIMEOUT, response_json
+from source_billing.incremental.cursors import DEFAULT_PARTITION
 from source_billing.stripe.api import StripeApi
 from source_billing.stripe.base import ACCOUNT_ID_FIELD, PAGE_SIZE, StripeStream
 from source_billing.stripe.declarations import StripeObject

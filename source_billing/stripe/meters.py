@@ -13,7 +13,7 @@ import pendulum
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams.core import StreamData
 
-from source_billing.incremental import DEFAULT_PARTITION
+from source_billing.incremental.cursors import DEFAULT_PARTITION
 from source_billing.stripe.api import StripeApi
 from source_billing.stripe.base import ACCOUNT_ID_FIELD, StripeStream
 from source_billing.stripe.declarations import Parent, StripeObject

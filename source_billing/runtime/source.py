@@ -31,12 +31,13 @@ from airbyte_cdk.sources.streams.concurrent.partitions.types import QueueItem
 from airbyte_cdk.sources.utils.slice_logger import DebugSliceLogger
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_billing import inputs, integrator_io, orb, stripe
-from source_billing.base_stream import ApiStream
-from source_billing.concurrency import SliceCursor
+from source_billing import integrator_io, orb, stripe
 from source_billing.config import DEFAULT_MAX_CONCURRENCY, BillingConfig, config_error
-from source_billing.progress import DEFAULT_INTERVAL_SECONDS, StreamStats, SyncProgress
-from source_billing.scheduling import FairThreadPool
+from source_billing.http.base_stream import ApiStream
+from source_billing.incremental.slice_cursor import SliceCursor
+from source_billing.runtime import inputs
+from source_billing.runtime.progress import DEFAULT_INTERVAL_SECONDS, StreamStats, SyncProgress
+from source_billing.runtime.scheduling import FairThreadPool
 
 LOGGER = logging.getLogger("airbyte")
 # Records waiting for output (about five pages); workers block when it is full, so memory stays flat however
@@ -76,7 +77,7 @@ class SourceBilling(ConcurrentSourceAdapter):
         Args:
             progress_interval_seconds: how often a sync logs its progress.
             api: read only this API's streams of the catalog (`Stripe`, `Orb`, `integrator.io`): the
-                process of one API in a sync of several (`source_billing.processes`).
+                process of one API in a sync of several (`source_billing.runtime.processes`).
         """
         self._progress_interval = progress_interval_seconds
         self._api = api

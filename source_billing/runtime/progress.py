@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from airbyte_cdk.models import AirbyteLogMessage, AirbyteMessage, AirbyteStreamStatus, Level, Type
 
-from source_billing.scheduling import Load
+from source_billing.runtime.scheduling import Load
 
 DEFAULT_INTERVAL_SECONDS = 30.0
 

@@ -35,8 +35,8 @@ from airbyte_cdk.entrypoint import AirbyteEntrypoint
 from airbyte_cdk.models import AirbyteLogMessage, AirbyteMessage, FailureType, Level, Type
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_billing.inputs import spec_violation
-from source_billing.source import SourceBilling
+from source_billing.runtime.inputs import spec_violation
+from source_billing.runtime.source import SourceBilling
 
 LOGGER = logging.getLogger("airbyte")
 # prctl(2): have the kernel send a signal to this process when its parent ends.

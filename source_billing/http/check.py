@@ -11,7 +11,7 @@ import requests
 from airbyte_cdk.sources.streams.http.http_client import HttpClient
 from requests.auth import AuthBase
 
-from source_billing.errors import REQUEST_TIMEOUT, ApiErrorHandler, ErrorMapping, RetryAfterBackoff
+from source_billing.http.errors import REQUEST_TIMEOUT, ApiErrorHandler, ErrorMapping, RetryAfterBackoff
 
 CHECK_RETRIES = 2
 

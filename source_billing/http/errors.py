@@ -28,7 +28,7 @@ from airbyte_cdk.sources.streams.http.error_handlers import (
     ResponseAction,
 )
 
-from source_billing.progress import StreamStats
+from source_billing.runtime.progress import StreamStats
 
 ErrorMapping = Mapping[int | str | type[Exception], ErrorResolution]
 

@@ -39,7 +39,7 @@ from typing import Any, NamedTuple
 from airbyte_cdk.sources.concurrent_source.thread_pool_manager import ThreadPoolManager
 from airbyte_cdk.sources.streams.concurrent.partitions.partition import Partition
 
-from source_billing.budget import Pacing
+from source_billing.http.budget import Pacing
 
 # A stream's level grows by one at most every GROWTH_INTERVAL_SECONDS / level: at one slice in flight, a
 # tenth of a second shows what the last worker added in the budget (and in the output queue) before the

@@ -19,7 +19,7 @@ from airbyte_cdk.sources.streams.concurrent.cursor import Cursor
 from airbyte_cdk.sources.streams.concurrent.partitions.partition import Partition
 from airbyte_cdk.sources.types import Record
 
-from source_billing.base_stream import ApiStream
+from source_billing.http.base_stream import ApiStream
 
 
 class SliceCursor(Cursor):

@@ -12,9 +12,9 @@ from airbyte_cdk.entrypoint import AirbyteEntrypoint
 from airbyte_cdk.logger import PRINT_BUFFER
 from airbyte_cdk.models import ConnectorSpecification
 
-from source_billing.inputs import spec_violation
-from source_billing.processes import apis_to_split, read_per_api
-from source_billing.source import SourceBilling
+from source_billing.runtime.inputs import spec_violation
+from source_billing.runtime.processes import apis_to_split, read_per_api
+from source_billing.runtime.source import SourceBilling
 
 # glibc's `mallopt` parameter for the most malloc arenas (malloc.h), and how many the connector keeps.
 M_ARENA_MAX = -8

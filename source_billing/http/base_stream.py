@@ -25,12 +25,12 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 
-from source_billing.breaker import CircuitBreaker
-from source_billing.budget import LayeredBudget, Pacing
 from source_billing.config import MOST_CONCURRENCY
-from source_billing.errors import REQUEST_TIMEOUT, ApiErrorHandler, ErrorMapping, RetryAfterBackoff
-from source_billing.incremental import DEFAULT_PARTITION, PartitionedCursor, windows
-from source_billing.progress import StreamStats
+from source_billing.http.breaker import CircuitBreaker
+from source_billing.http.budget import LayeredBudget, Pacing
+from source_billing.http.errors import REQUEST_TIMEOUT, ApiErrorHandler, ErrorMapping, RetryAfterBackoff
+from source_billing.incremental.cursors import DEFAULT_PARTITION, PartitionedCursor, windows
+from source_billing.runtime.progress import StreamStats
 from source_billing.schemas import load_schema, open_schema
 
 
