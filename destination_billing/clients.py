@@ -1,5 +1,5 @@
 """One HTTP client per API for the destination, built from the source's pieces: its credentials and rate
-budgets (`StripeApi`, `OrbApi`, `IntegratorIoApi`), its error mappings, retries with `Retry-After` and
+budgets (each API's `ApiContext`), its error mappings, retries with `Retry-After` and
 backoff, timeouts and error-message parsing (`source_billing.http.errors`).
 
 Reads (GET) retry as the source's do. Writes retry only where a repeat cannot apply twice: a Stripe POST
@@ -26,6 +26,7 @@ from requests.auth import AuthBase
 
 from source_billing.config import IntegratorIoConfig, OrbConfig, StripeConfig
 from source_billing.http.budget import LayeredBudget
+from source_billing.http.context import ApiContext
 from source_billing.http.errors import (
     REQUEST_TIMEOUT,
     ApiErrorHandler,
@@ -37,12 +38,12 @@ from source_billing.http.errors import (
 )
 from source_billing.incremental.cursors import DEFAULT_PARTITION
 from source_billing.integrator_io.base import (
-    IntegratorIoApi,
+    integrator_io_api,
     integrator_io_error_detail,
     integrator_io_error_mapping,
 )
-from source_billing.orb.base import OrbApi, orb_error_detail, orb_error_mapping
-from source_billing.stripe.api import StripeApi, stripe_error_detail, stripe_error_mapping
+from source_billing.orb.base import orb_api, orb_error_detail, orb_error_mapping
+from source_billing.stripe.api import stripe_api, stripe_error_detail, stripe_error_mapping, stripe_headers
 
 # The statuses the write mappings decide themselves: the CDK retries a status its mapping lacks.
 HTTP_ERRORS = range(400, 600)
@@ -100,11 +101,11 @@ class Api:
     form_encoded: bool = False
     idempotent_posts: bool = False
     headers: Mapping[str, str] = field(default_factory=dict)
-    context: StripeApi | OrbApi | IntegratorIoApi | None = None
+    context: ApiContext[Any] | None = None
 
     @classmethod
     def stripe(cls, config: StripeConfig, endpoints: Iterable[str]) -> Api:
-        context = StripeApi.from_config(config, endpoints)
+        context = stripe_api(config, endpoints)
         return cls(
             name="Stripe",
             url_base=context.url_base,
@@ -114,13 +115,13 @@ class Api:
             error_detail=stripe_error_detail,
             form_encoded=True,
             idempotent_posts=True,
-            headers=context.headers(DEFAULT_PARTITION),
+            headers=stripe_headers(config, DEFAULT_PARTITION),
             context=context,
         )
 
     @classmethod
     def orb(cls, config: OrbConfig) -> Api:
-        context = OrbApi.from_config(config)
+        context = orb_api(config)
         return cls(
             name="Orb",
             url_base=context.url_base,
@@ -133,7 +134,7 @@ class Api:
 
     @classmethod
     def integrator_io(cls, config: IntegratorIoConfig) -> Api:
-        context = IntegratorIoApi.from_config(config)
+        context = integrator_io_api(config)
         return cls(
             name="integrator.io",
             url_base=context.url_base,

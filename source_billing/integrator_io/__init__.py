@@ -8,8 +8,8 @@ import logging
 from source_billing.config import IntegratorIoConfig
 from source_billing.http.check import probe
 from source_billing.integrator_io.base import (
-    IntegratorIoApi,
     IntegratorIoStream,
+    integrator_io_api,
     integrator_io_error_detail,
     integrator_io_error_mapping,
 )
@@ -24,7 +24,7 @@ CHECKED_PATHS = ("tokenInfo", "connectors")
 
 def streams(config: IntegratorIoConfig) -> list[IntegratorIoStream]:
     """The integrator.io streams for this configuration."""
-    return build_streams(IntegratorIoApi.from_config(config))
+    return build_streams(integrator_io_api(config))
 
 
 def check(config: IntegratorIoConfig, logger: logging.Logger) -> str | None:
@@ -33,7 +33,7 @@ def check(config: IntegratorIoConfig, logger: logging.Logger) -> str | None:
     Raises:
         AirbyteTracedException: the mapped failure (a 401 names the region, a 403 the token needed).
     """
-    api = IntegratorIoApi.from_config(config)
+    api = integrator_io_api(config)
     for path in CHECKED_PATHS:
         probe(
             api="integrator.io",

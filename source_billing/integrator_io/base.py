@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping, MutableMapping
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,6 +23,7 @@ from source_billing.config import IntegratorIoConfig
 from source_billing.http.base_stream import ApiStream
 from source_billing.http.breaker import CircuitBreaker
 from source_billing.http.budget import LayeredBudget, Limit
+from source_billing.http.context import ApiContext
 from source_billing.http.errors import ErrorMapping, common_error_mapping, fail, response_json
 
 # The documented bucket holds 1,000 requests and refills at 300/s; the budget spaces requests at the refill
@@ -95,34 +95,17 @@ def integrator_io_error_detail(body: Any) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class IntegratorIoApi:
-    """What every integrator.io stream of one sync shares: settings, credentials, the rate budget, and the
-    circuit breaker that stops them all once integrator.io has stopped answering."""
+IntegratorIoApi = ApiContext[IntegratorIoConfig]
 
-    config: IntegratorIoConfig
-    authenticator: TokenAuthenticator
-    budget: LayeredBudget
-    breaker: CircuitBreaker
 
-    @classmethod
-    def from_config(cls, config: IntegratorIoConfig) -> IntegratorIoApi:
-        budget = LayeredBudget(config.api_base_url, [Limit(REQUESTS_PER_SECOND, bucket=BUCKET_REQUESTS)])
-        return cls(
-            config=config,
-            authenticator=TokenAuthenticator(config.api_token),
-            budget=budget,
-            breaker=CircuitBreaker("integrator.io"),
-        )
-
-    @property
-    def url_base(self) -> str:
-        return f"{self.config.api_base_url}/v1/"
-
-    def same_origin(self, url: str) -> bool:
-        """Whether a URL points at the configured API host (the only host that may see the token)."""
-        ours, theirs = urlsplit(self.config.api_base_url), urlsplit(url)
-        return (ours.scheme, ours.netloc) == (theirs.scheme, theirs.netloc)
+def integrator_io_api(config: IntegratorIoConfig) -> IntegratorIoApi:
+    """What the integrator.io streams of one sync share."""
+    return ApiContext(
+        config=config,
+        authenticator=TokenAuthenticator(config.api_token),
+        budget=LayeredBudget(config.api_base_url, [Limit(REQUESTS_PER_SECOND, bucket=BUCKET_REQUESTS)]),
+        breaker=CircuitBreaker("integrator.io"),
+    )
 
 
 class IntegratorIoStream(ApiStream):

@@ -6,7 +6,7 @@ import logging
 
 from source_billing.config import OrbConfig
 from source_billing.http.check import probe
-from source_billing.orb.base import OrbApi, OrbStream, orb_error_detail, orb_error_mapping
+from source_billing.orb.base import OrbStream, orb_api, orb_error_detail, orb_error_mapping
 from source_billing.orb.enrichment import EventProperties
 from source_billing.orb.streams import build_streams
 
@@ -15,7 +15,7 @@ __all__ = ["check", "streams"]
 
 def streams(config: OrbConfig) -> list[OrbStream]:
     """The Orb streams for this configuration."""
-    return build_streams(OrbApi.from_config(config))
+    return build_streams(orb_api(config))
 
 
 def check(config: OrbConfig, logger: logging.Logger) -> str | None:
@@ -25,7 +25,7 @@ def check(config: OrbConfig, logger: logging.Logger) -> str | None:
         AirbyteTracedException: the mapped failure, or a `config_error` for contradictory event keys.
     """
     EventProperties.from_config(config)
-    api = OrbApi.from_config(config)
+    api = orb_api(config)
     probe(
         api="Orb",
         url=f"{api.url_base}ping",

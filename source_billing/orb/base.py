@@ -8,7 +8,6 @@ https://docs.withorb.com/api-reference/rate-limits).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, MutableMapping
-from dataclasses import dataclass
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
@@ -21,6 +20,7 @@ from source_billing.config import OrbConfig
 from source_billing.http.base_stream import ApiStream, WindowedStream
 from source_billing.http.breaker import CircuitBreaker
 from source_billing.http.budget import LayeredBudget, Limit
+from source_billing.http.context import ApiContext
 from source_billing.http.errors import ErrorMapping, common_error_mapping, fail, response_json
 from source_billing.incremental.cursors import parse_iso_timestamp
 
@@ -72,28 +72,17 @@ def orb_budget(api_base_url: str) -> LayeredBudget:
     )
 
 
-@dataclass(frozen=True)
-class OrbApi:
-    """What every Orb stream of one sync shares: settings, credentials, the rate budget, and the circuit
-    breaker that stops them all once Orb has stopped answering."""
+OrbApi = ApiContext[OrbConfig]
 
-    config: OrbConfig
-    authenticator: TokenAuthenticator
-    budget: LayeredBudget
-    breaker: CircuitBreaker
 
-    @classmethod
-    def from_config(cls, config: OrbConfig) -> OrbApi:
-        return cls(
-            config=config,
-            authenticator=TokenAuthenticator(config.api_key),
-            budget=orb_budget(config.api_base_url),
-            breaker=CircuitBreaker("Orb"),
-        )
-
-    @property
-    def url_base(self) -> str:
-        return f"{self.config.api_base_url}/v1/"
+def orb_api(config: OrbConfig) -> OrbApi:
+    """What the Orb streams of one sync share."""
+    return ApiContext(
+        config=config,
+        authenticator=TokenAuthenticator(config.api_key),
+        budget=orb_budget(config.api_base_url),
+        breaker=CircuitBreaker("Orb"),
+    )
 
 
 def orb_timestamp(moment: pendulum.DateTime) -> str:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import logging
 
+import pendulum
 from airbyte_cdk.sources.streams.http.error_handlers import ErrorResolution, ResponseAction
 
 from source_billing.config import StripeConfig
 from source_billing.http.check import probe
 from source_billing.http.errors import response_json
-from source_billing.stripe.api import StripeApi, stripe_error_detail, stripe_error_mapping
+from source_billing.incremental.cursors import DEFAULT_PARTITION
+from source_billing.stripe.api import stripe_api, stripe_error_detail, stripe_error_mapping, stripe_headers
 from source_billing.stripe.base import StripeStream
 from source_billing.stripe.declarations import Parent
+from source_billing.stripe.event_feed import EventFeed
 from source_billing.stripe.extra import custom_row, extra_streams
 from source_billing.stripe.meters import METER_EVENT_SUMMARIES, MeterEventSummaries
 from source_billing.stripe.streams import STREAMS
@@ -22,9 +25,12 @@ __all__ = ["check", "streams"]
 def streams(config: StripeConfig) -> list[StripeStream]:
     """The Stripe streams for this configuration, sharing one rate budget."""
     custom = {f"/v1/{custom_row(stream).path}" for stream in config.custom_streams}
-    api = StripeApi.from_config(config, endpoints() | custom)
-    declared = [StripeStream(api=api, row=row) for row in STREAMS] + [MeterEventSummaries(api=api)]
-    return declared + extra_streams(api, config)
+    api = stripe_api(config, endpoints() | custom)
+    # Every events window of the sync ends when its streams are made.
+    events = EventFeed(until=int(pendulum.now("UTC").timestamp()))
+    declared = [StripeStream(api=api, events=events, row=row) for row in STREAMS]
+    declared.append(MeterEventSummaries(api=api, events=events))
+    return declared + extra_streams(api, events, config)
 
 
 def endpoints() -> set[str]:
@@ -47,9 +53,9 @@ def check(config: StripeConfig, logger: logging.Logger) -> str | None:
     the account object itself: that 403 still proves the key is valid, unless Stripe says the Connect
     account is not reachable (`account_invalid`).
     """
-    api = StripeApi.from_config(config)
+    api = stripe_api(config)
     mapping = {**stripe_error_mapping(), 403: ErrorResolution(ResponseAction.IGNORE, None, "checked below")}
-    for account in config.account_ids or (None,):
+    for account in config.account_ids or (DEFAULT_PARTITION,):
         response = probe(
             api="Stripe",
             url=f"{api.url_base}account",
@@ -57,10 +63,7 @@ def check(config: StripeConfig, logger: logging.Logger) -> str | None:
             error_mapping=mapping,
             error_detail=stripe_error_detail,
             logger=logger,
-            headers={
-                "Stripe-Version": config.api_version,
-                **({"Stripe-Account": account} if account else {}),
-            },
+            headers=stripe_headers(config, account),
         )
         if response.status_code == 403:
             body = response_json(response)

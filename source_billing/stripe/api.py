@@ -7,19 +7,17 @@ https://docs.stripe.com/connect/authentication.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
-import pendulum
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.streams.http.requests_native_auth import TokenAuthenticator
 
 from source_billing.config import SEARCHABLE_STRIPE_OBJECTS, StripeConfig
 from source_billing.http.breaker import CircuitBreaker
 from source_billing.http.budget import LayeredBudget, Limit
+from source_billing.http.context import ApiContext
 from source_billing.http.errors import ErrorMapping, common_error_mapping, fail
 from source_billing.incremental.cursors import DEFAULT_PARTITION
-from source_billing.stripe.event_feed import EventFeed
 
 SEARCH_AND_FILES_REQUESTS_PER_SECOND = 20
 
@@ -53,45 +51,30 @@ def stripe_error_detail(body: Any) -> str | None:
     return f"{error['message']} ({code})" if code else str(error["message"])
 
 
-@dataclass(frozen=True)
-class StripeApi:
-    """What every Stripe stream of one sync shares: settings, credentials, the rate budget, the circuit
-    breaker that stops them all once Stripe has stopped answering, and one pass over each account's events."""
+StripeApi = ApiContext[StripeConfig]
 
-    config: StripeConfig
-    authenticator: TokenAuthenticator
-    budget: LayeredBudget
-    breaker: CircuitBreaker
-    events: EventFeed
 
-    @classmethod
-    def from_config(cls, config: StripeConfig, endpoints: Iterable[str] = ()) -> StripeApi:
-        """`endpoints` are the path templates (`/v1/...`) the streams call, each with its own 25/s."""
-        per_account = config.account_requests_per_second
-        # Search is one limit for all its endpoints; Files has its own.
-        searches = tuple(f"/v1/{searched}/search" for searched in SEARCHABLE_STRIPE_OBJECTS)
-        search_and_files = min(SEARCH_AND_FILES_REQUESTS_PER_SECOND, config.endpoint_requests_per_second)
-        limits = [Limit(search_and_files, endpoints) for endpoints in (searches, ("/v1/files",))]
-        limits += [
-            Limit(config.endpoint_requests_per_second, (endpoint,)) for endpoint in sorted(set(endpoints))
-        ]
-        limits.append(Limit(per_account))
-        budget = LayeredBudget(config.api_base_url, limits)
-        return cls(
-            config=config,
-            authenticator=TokenAuthenticator(config.client_secret),
-            budget=budget,
-            breaker=CircuitBreaker("Stripe"),
-            events=EventFeed(until=int(pendulum.now("UTC").timestamp())),
-        )
+def stripe_api(config: StripeConfig, endpoints: Iterable[str] = ()) -> StripeApi:
+    """What the Stripe streams of one sync share. `endpoints` are the path templates (`/v1/...`) the streams
+    call, each with its own 25/s."""
+    per_account = config.account_requests_per_second
+    # Search is one limit for all its endpoints; Files has its own.
+    searches = tuple(f"/v1/{searched}/search" for searched in SEARCHABLE_STRIPE_OBJECTS)
+    search_and_files = min(SEARCH_AND_FILES_REQUESTS_PER_SECOND, config.endpoint_requests_per_second)
+    limits = [Limit(search_and_files, endpoints) for endpoints in (searches, ("/v1/files",))]
+    limits += [Limit(config.endpoint_requests_per_second, (endpoint,)) for endpoint in sorted(set(endpoints))]
+    limits.append(Limit(per_account))
+    return ApiContext(
+        config=config,
+        authenticator=TokenAuthenticator(config.client_secret),
+        budget=LayeredBudget(config.api_base_url, limits),
+        breaker=CircuitBreaker("Stripe"),
+    )
 
-    @property
-    def url_base(self) -> str:
-        return f"{self.config.api_base_url}/v1/"
 
-    def headers(self, partition: str) -> dict[str, str]:
-        """Headers of every request: the pinned API version, and the Connect account when there is one."""
-        headers = {"Stripe-Version": self.config.api_version}
-        if partition != DEFAULT_PARTITION:
-            headers["Stripe-Account"] = partition
-        return headers
+def stripe_headers(config: StripeConfig, partition: str) -> dict[str, str]:
+    """Headers of every request: the pinned API version, and the Connect account when there is one."""
+    headers = {"Stripe-Version": config.api_version}
+    if partition != DEFAULT_PARTITION:
+        headers["Stripe-Account"] = partition
+    return headers

@@ -25,8 +25,9 @@ from source_billing.http.errors import (
     response_json,
 )
 from source_billing.incremental.cursors import DEFAULT_PARTITION, parse_unix_seconds
-from source_billing.stripe.api import StripeApi, stripe_error_detail, stripe_error_mapping
+from source_billing.stripe.api import StripeApi, stripe_error_detail, stripe_error_mapping, stripe_headers
 from source_billing.stripe.declarations import Parent, StripeObject
+from source_billing.stripe.event_feed import EventFeed
 
 PAGE_SIZE = 100  # Stripe's maximum
 # Without `slice_range_days`, a list is one window from the start date that splits as it turns out dense:
@@ -47,8 +48,9 @@ class StripeStream(WindowedStream):
     newest_first = True  # its list reads split dense windows
     error_detail = staticmethod(stripe_error_detail)
 
-    def __init__(self, *, api: StripeApi, row: StripeObject) -> None:
+    def __init__(self, *, api: StripeApi, events: EventFeed, row: StripeObject) -> None:
         self._api = api
+        self._event_feed = events
         self._row = row
         super().__init__(
             authenticator=api.authenticator,
@@ -70,7 +72,7 @@ class StripeStream(WindowedStream):
         # Parents of objects read from events, found through another object (`Via`), asked once each.
         self._via_parents: dict[str, Any] = {}
         if row.follows_events or row.is_event_list:
-            api.events.follow(self)
+            events.follow(self)
 
     @property
     def name(self) -> str:
@@ -92,7 +94,7 @@ class StripeStream(WindowedStream):
 
     @property
     def api(self) -> StripeApi:
-        """What it shares with the other Stripe streams of the sync: settings, budget, breaker, events."""
+        """What it shares with the other Stripe streams of the sync: settings, budget, breaker."""
         return self._api
 
     @property
@@ -110,7 +112,7 @@ class StripeStream(WindowedStream):
         if saved is None or not (self._row.follows_events or self._row.is_event_list):
             return None
         since = self.parse_cursor(saved) - self._lookback
-        if since < pendulum.from_timestamp(self._api.events.until) - EVENTS_REACH:
+        if since < pendulum.from_timestamp(self._event_feed.until) - EVENTS_REACH:
             return None
         return self.format_cursor(since)
 
@@ -142,7 +144,7 @@ class StripeStream(WindowedStream):
         for partition in self.partitions():
             saved = self._cursor.value(partition) if sync_mode == SyncMode.incremental else None
             if saved is not None and (since := self.events_since(partition)) is not None:
-                end = self._api.events.until
+                end = self._event_feed.until
                 self._cursor.open(partition, end)
                 yield {"partition": partition, "events": True, "start": since, "end": end, "checkpoint": end}
                 continue
@@ -193,7 +195,7 @@ class StripeStream(WindowedStream):
     def _read_slice(self, stream_slice: Mapping[str, Any]) -> Iterator[StreamData]:
         partition = stream_slice.get("partition", DEFAULT_PARTITION)
         account_id = None if partition == DEFAULT_PARTITION else partition
-        headers = self._api.headers(partition)
+        headers = stripe_headers(self._api.config, partition)
         window = _created_params(stream_slice)
         if stream_slice.get("events"):
             changes = (
@@ -374,12 +376,12 @@ class StripeStream(WindowedStream):
     def _events(self, partition: str, headers: Mapping[str, str]) -> Iterator[MutableMapping[str, Any]]:
         """This stream's events of the account since its cursor, newest first (from the account's one pass
         of this sync)."""
-        return self._api.events.events(partition, self, partial(self._pages, "events", headers=headers))
+        return self._event_feed.events(partition, self, partial(self._pages, "events", headers=headers))
 
     def _feed(self, partition: str, headers: Mapping[str, str]) -> Iterator[MutableMapping[str, Any]]:
         """The `events` stream's records since its cursor: the events themselves."""
         for event in self._events(partition, headers):
-            event["updated"] = self._api.events.until
+            event["updated"] = self._event_feed.until
             yield event
 
     def _changed(

@@ -25,9 +25,10 @@ from source_billing.config import (
 )
 from source_billing.http.errors import REQUEST_TIMEOUT, response_json
 from source_billing.incremental.cursors import DEFAULT_PARTITION
-from source_billing.stripe.api import StripeApi
+from source_billing.stripe.api import StripeApi, stripe_headers
 from source_billing.stripe.base import ACCOUNT_ID_FIELD, PAGE_SIZE, StripeStream
 from source_billing.stripe.declarations import StripeObject
+from source_billing.stripe.event_feed import EventFeed
 
 SEARCH_REFERENCE = "https://docs.stripe.com/search"
 
@@ -43,7 +44,7 @@ def list_endpoints() -> Mapping[str, Mapping[str, Any]]:
 class StripeSearch(StripeStream):
     """The objects one Stripe Search query finds, read in full every sync (search results lag behind)."""
 
-    def __init__(self, *, api: StripeApi, search: StripeSearchStream) -> None:
+    def __init__(self, *, api: StripeApi, events: EventFeed, search: StripeSearchStream) -> None:
         self._query = search.query
         row = StripeObject(
             search.name,
@@ -53,12 +54,12 @@ class StripeSearch(StripeStream):
             created_filter=False,
             schema=search.object,
         )
-        super().__init__(api=api, row=row)
+        super().__init__(api=api, events=events, row=row)
 
     def _read_slice(self, stream_slice: Mapping[str, Any]) -> Iterator[StreamData]:
         partition = stream_slice.get("partition", DEFAULT_PARTITION)
         account_id = None if partition == DEFAULT_PARTITION else partition
-        headers = self._api.headers(partition)
+        headers = stripe_headers(self._api.config, partition)
         query: dict[str, Any] = {"query": self._query, "limit": PAGE_SIZE}
         as_of = stream_slice.get("as_of")
         while True:
@@ -99,8 +100,12 @@ def custom_row(custom: StripeCustomStream) -> StripeObject:
     )
 
 
-def extra_streams(api: StripeApi, config: StripeConfig) -> list[StripeStream]:
+def extra_streams(api: StripeApi, events: EventFeed, config: StripeConfig) -> list[StripeStream]:
     """The configured search and custom endpoint streams."""
-    extra: list[StripeStream] = [StripeSearch(api=api, search=search) for search in config.search_streams]
-    extra += [StripeStream(api=api, row=custom_row(custom)) for custom in config.custom_streams]
+    extra: list[StripeStream] = [
+        StripeSearch(api=api, events=events, search=search) for search in config.search_streams
+    ]
+    extra += [
+        StripeStream(api=api, events=events, row=custom_row(custom)) for custom in config.custom_streams
+    ]
     return extra

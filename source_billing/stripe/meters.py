@@ -14,9 +14,10 @@ from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams.core import StreamData
 
 from source_billing.incremental.cursors import DEFAULT_PARTITION
-from source_billing.stripe.api import StripeApi
+from source_billing.stripe.api import StripeApi, stripe_headers
 from source_billing.stripe.base import ACCOUNT_ID_FIELD, StripeStream
 from source_billing.stripe.declarations import Parent, StripeObject
+from source_billing.stripe.event_feed import EventFeed
 from source_billing.stripe.streams import DOCS, SUBSCRIPTIONS, meter_of
 
 DAY = pendulum.duration(days=1)
@@ -46,8 +47,8 @@ class MeterEventSummaries(StripeStream):
     past days). A pair is read from `start_date`, else from its first subscription's start.
     """
 
-    def __init__(self, *, api: StripeApi) -> None:
-        super().__init__(api=api, row=METER_EVENT_SUMMARIES)
+    def __init__(self, *, api: StripeApi, events: EventFeed) -> None:
+        super().__init__(api=api, events=events, row=METER_EVENT_SUMMARIES)
 
     @property
     def cursor_field(self) -> str:
@@ -82,7 +83,7 @@ class MeterEventSummaries(StripeStream):
 
     def _metered(self, account: str) -> dict[tuple[str, str], pendulum.DateTime]:
         """The (customer, meter) pairs of an account's subscription items, with their first start."""
-        headers = self._api.headers(account)
+        headers = stripe_headers(self._api.config, account)
         first: dict[tuple[str, str], pendulum.DateTime] = {}
         parent = SUBSCRIPTIONS
         for subscription in self._pages(parent.path, parent.params, headers):
@@ -104,7 +105,7 @@ class MeterEventSummaries(StripeStream):
         }
         path = f"billing/meters/{stream_slice['meter']}/event_summaries"
         as_of = self.format_cursor(pendulum.now("UTC"))
-        for summary in self._pages(path, params, self._api.headers(account)):
+        for summary in self._pages(path, params, stripe_headers(self._api.config, account)):
             summary["customer_id"] = stream_slice["customer"]
             summary["updated"] = as_of
             summary[ACCOUNT_ID_FIELD] = None if account == DEFAULT_PARTITION else account

@@ -16,7 +16,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_billing.integrator_io import check
 from source_billing.integrator_io import streams as integrator_io_streams
-from source_billing.integrator_io.base import REQUESTS_PER_SECOND, IntegratorIoApi
+from source_billing.integrator_io.base import REQUESTS_PER_SECOND, integrator_io_api
 from unit_tests.integrator_io.helpers import BASE, EU_BASE, TOKEN, config, connector, link, read, stream
 
 FLOWS = f"{BASE}/v1/flows"
@@ -258,7 +258,7 @@ def test_given_transient_failure_when_read_then_retried_after_backoff_and_succee
 
 
 def test_given_the_rate_budget_when_calls_exceed_it_within_a_second_then_the_next_call_must_wait() -> None:
-    api = IntegratorIoApi.from_config(config())
+    api = integrator_io_api(config())
     request = requests.Request("GET", FLOWS).prepare()
     # The budget spaces calls evenly over each second.
     api.budget.acquire_call(request, block=False)
