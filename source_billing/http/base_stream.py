@@ -200,6 +200,9 @@ class ApiStream(HttpStream, ABC):
 # more requests than one chain would, and a dense list gains a chain per page of latency.
 SPLIT_PAGES = 60
 PIECE_PAGES = 40
+# Later in a read, while the stream's limits have room (the streams sharing them ended: the tail of a sync),
+# a read with at least IDLE_SPLIT_PAGES pages still to go hands the older half of them to another worker.
+IDLE_SPLIT_PAGES = 8
 
 
 class WindowedStream(ApiStream, ABC):
@@ -325,6 +328,28 @@ class WindowedStream(ApiStream, ABC):
         self._cursor.open(stream_slice["partition"], bound)
         self.spawn({**stream_slice, "end": bound, "checkpoint": bound})
         return bound
+
+    def split_idle(self, stream_slice: Mapping[str, Any], start: Any, reached: Any, pages: int) -> Any | None:
+        """Hand the older half of what a window's read has left, [`start`, `reached`), to another worker,
+        when the stream's limits, which held it back before, have room now and at least `IDLE_SPLIT_PAGES`
+        pages are left (at the density
+        of the `pages` read since the window's end). At the end of a sync the last streams would otherwise
+        read alone, a page at a time per slice, far below their limits. Returns the new lower bound of this
+        read, or None to read on unchanged."""
+        pacing = self.pacing
+        # Only once a limit has held the stream back (a limit matters) and no longer does.
+        if self.spawn is None or start is None or pacing.held_by is None or pacing.throttled():
+            return None
+        begin, oldest_read = self.parse_cursor(start), self.parse_cursor(reached)
+        per_page = max(
+            (self.parse_cursor(stream_slice["checkpoint"]) - oldest_read).total_seconds() / pages, 1.0
+        )
+        if (oldest_read - begin).total_seconds() / per_page < IDLE_SPLIT_PAGES:
+            return None
+        middle = self.format_cursor(begin + (oldest_read - begin) / 2)
+        self._cursor.open(stream_slice["partition"], middle)
+        self.spawn({**stream_slice, "start": start, "end": middle, "checkpoint": middle})
+        return middle
 
     def _read_from(self, partition: str, sync_mode: SyncMode) -> pendulum.DateTime:
         start = self._start_date or self.epoch

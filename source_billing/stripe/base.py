@@ -8,7 +8,7 @@ https://docs.stripe.com/rate-limits, https://docs.stripe.com/api/events.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from functools import partial
 from typing import Any, ClassVar
 
@@ -211,12 +211,7 @@ class StripeStream(WindowedStream):
         if self._row.parent:
             records = self._all_children(self._row.parent, window, headers, skipped)
         else:
-            records = self._pages(
-                self.path(),
-                {**self._row.params, **window},
-                headers,
-                split=partial(self.split_window, stream_slice),
-            )
+            records = self._pages(self.path(), {**self._row.params, **window}, headers, window=stream_slice)
         # A list shows each object as it is when read: `updated` is the read's time, later than any event
         # already synced for it and earlier than any event the next sync will read.
         as_of = stream_slice.get("as_of")
@@ -241,14 +236,16 @@ class StripeStream(WindowedStream):
         params: Mapping[str, Any],
         headers: Mapping[str, str],
         client: HttpClient | None = None,
-        split: Callable[[Any], Any | None] | None = None,
+        window: Mapping[str, Any] | None = None,
     ) -> Iterator[MutableMapping[str, Any]]:
         """Every object of a list, page after page (`starting_after` the last id while `has_more`).
 
-        `split`, for a window of creation time, may hand what the first page did not reach to other
-        workers (`WindowedStream.split_window`); this read then keeps to the objects created from the
-        first page's oldest second on."""
+        Reading a `window` slice of creation time, it may hand what it has not reached to other workers:
+        after the first page what a dense window holds beyond its next pages (`WindowedStream.split_window`),
+        later the older half of what is left when the stream's limits have room (`split_idle`); this read
+        then keeps to the objects created from the new lower bound on."""
         query = {**params, "limit": PAGE_SIZE}
+        pages = 0
         while True:
             _, response = (client or self._http_client).send_request(
                 "GET",
@@ -273,11 +270,17 @@ class StripeStream(WindowedStream):
             yield from data
             if not body.get("has_more") or not data:
                 return
+            pages += 1
             # Objects that filter on `created` but do not show it (invoice items show `date`) are not split.
             reached = data[-1].get("created")
-            if split is not None and isinstance(reached, int) and (narrowed := split(reached)) is not None:
-                query["created[gte]"] = narrowed
-            split = None
+            if window is not None and isinstance(reached, int):
+                narrowed = (
+                    self.split_window(window, reached)
+                    if pages == 1
+                    else self.split_idle(window, query.get("created[gte]"), reached, pages)
+                )
+                if narrowed is not None:
+                    query["created[gte]"] = narrowed
             query["starting_after"] = data[-1]["id"]
 
     def _children(

@@ -12,6 +12,7 @@ from airbyte_cdk.models import FailureType, SyncMode
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_billing.config import BillingConfig
+from source_billing.http.budget import Pacing
 from source_billing.stripe import streams as stripe_streams
 from source_billing.stripe.base import StripeStream
 
@@ -181,6 +182,60 @@ def test_given_a_sparse_window_when_its_first_page_is_read_then_nothing_is_split
         _, second = mock.request_history
     assert not spawned
     assert second.qs["created[gte]"] == [str(window["start"])]
+
+
+def _pages_back(window: dict[str, Any], pages: int, of: int) -> list[list[dict[str, Any]]]:
+    """The newest `pages` pages of a window holding `of` pages evenly, 100 objects each."""
+    step = (window["end"] - window["start"]) // (of * 100)
+    created = [window["end"] - (n + 1) * step for n in range(pages * 100)]
+    objects = [{**_customer(n), "created": when} for n, when in enumerate(created, start=1)]
+    return [objects[page * 100 : (page + 1) * 100] for page in range(pages)]
+
+
+@pytest.mark.parametrize(
+    ("held_by", "throttled", "split_off"),
+    [
+        ("the account's limit", False, True),
+        ("the account's limit", True, False),  # still held back: another worker would not read faster
+        (None, False, False),  # never held back: no limit in sight, each split would cost a request
+    ],
+)
+def test_given_a_read_with_many_pages_left_when_its_limits_have_room_then_it_hands_on_the_older_half(
+    held_by: str | None, throttled: bool, split_off: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stream = _stream(start_date="2020-01-01T00:00:00Z", slice_range_days=3650)
+    spawned: list[dict[str, Any]] = []
+    stream.spawn = spawned.append
+    # Whether a limit held the stream back earlier in the sync, and whether it still does.
+    monkeypatch.setattr(Pacing, "held_by", property(lambda _: held_by))
+    monkeypatch.setattr(stream.pacing, "throttled", lambda: throttled)
+    (window,) = stream.stream_slices(sync_mode=SyncMode.incremental)
+    first, second = _pages_back(window, 2, of=30)  # 30 pages: too few to split after the first
+    with requests_mock.Mocker() as mock:
+        mock.get(
+            URL,
+            [
+                {"json": _page(first, has_more=True)},
+                {"json": _page(second, has_more=True)},
+                {"json": _page([], has_more=False)},
+            ],
+        )
+        list(stream.read_records(SyncMode.incremental, stream_slice=window))
+        third = mock.request_history[2]
+    reached = second[-1]["created"]
+    middle = window["start"] + (reached - window["start"]) // 2
+    if not split_off:
+        assert not spawned
+        assert third.qs["created[gte]"] == [str(window["start"])]
+        return
+    # 28 pages left, read at once by two workers: this one the newer half, the other the older.
+    (older,) = spawned
+    assert (older["start"], older["end"], older["checkpoint"]) == (window["start"], middle, middle)
+    assert third.qs["created[gte]"] == [str(middle)]
+    stream.close_slice(window)
+    assert stream.state == {}, "the window's state waits for its older half"
+    stream.close_slice(older)
+    assert stream.state == {"default": {"updated": window["checkpoint"]}}
 
 
 @pytest.mark.parametrize(
