@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-packaging lint format demo bench bench-peers soak clean
+.PHONY: install test test-packaging lint format demo bench bench-peers bench-ablation soak clean
 
 install: $(STAMP)
 
@@ -54,6 +54,10 @@ bench: $(STAMP)
 # The same rate-limited run with airbyte-source-stripe and airbyte-source-orb side by side (from PyPI).
 bench-peers: $(STAMP)
 	$(BIN)/python -m bench --peers
+
+# The rate-limited catalog with each scheduler rule switched off in turn (the README's ablation table).
+bench-ablation: $(STAMP)
+	$(BIN)/python -m bench --ablation
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache demo-output

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import costs, scenarios
+from bench import ablation, costs, scenarios
 from bench.machine import machine_info
 from bench.peers.install import PeerUnavailable, ensure
 from bench.report import Table, checks_table, comparison_table, rate_limited_table
@@ -23,6 +23,7 @@ from bench.targets import (
     ceiling_check,
     cpu_checks,
     orb_peer_checks,
+    percent,
     rate_limited_check,
     ratio,
     rss_check,
@@ -55,6 +56,7 @@ class Options:
         max_concurrency: Our `max_concurrency` (None: the connector's default).
         timeout: Seconds allowed to each of our syncs.
         peer_timeout: Seconds allowed to each peer's sync (cut off and measured on what it read).
+        ablation: Run the rate-limited catalog with each scheduler rule off in turn, and nothing else.
     """
 
     out: Path
@@ -62,6 +64,7 @@ class Options:
     max_concurrency: int | None
     timeout: float
     peer_timeout: float
+    ablation: bool = False
 
 
 @dataclass(frozen=True)
@@ -140,9 +143,14 @@ def log_entries(sandbox: SandboxProcess, folder: Path) -> list[dict[str, Any]]:
 
 
 def run_ours_rate_limited(
-    sandbox: SandboxProcess, folder: Path, options: Options, streams_by_api: dict[str, tuple[str, ...]]
+    sandbox: SandboxProcess,
+    folder: Path,
+    options: Options,
+    streams_by_api: dict[str, tuple[str, ...]],
+    command: Sequence[str] = (str(EXECUTABLE),),
 ) -> ConnectorRun:
-    """Our connector on the rate-limited catalog of `streams_by_api` (configured for those APIs only)."""
+    """Our connector (run as `command`) on the rate-limited catalog of `streams_by_api` (configured for those
+    APIs only)."""
     folder.mkdir(parents=True, exist_ok=True)
     sections = tuple(SECTIONS[api] for api in streams_by_api)
     config = write_json(folder, "config", scenarios.our_config(sandbox, sections, options.max_concurrency))
@@ -151,7 +159,7 @@ def run_ours_rate_limited(
     fresh_log(sandbox)
     print(f"bench: rate-limited sync of {len(names)} streams (source-billing)", flush=True)
     sync = run_sync(
-        [str(EXECUTABLE), "read", "--config", str(config), "--catalog", str(catalog)],
+        [*command, "read", "--config", str(config), "--catalog", str(catalog)],
         options.timeout,
         stderr_path=folder / "stderr.txt",
     )
@@ -237,11 +245,16 @@ def parse_args(argv: Sequence[str] | None) -> Options:
     parser.add_argument(
         "--peers", action="store_true", help="rate-limited run with the peers side by side (make bench-peers)"
     )
+    parser.add_argument(
+        "--ablation",
+        action="store_true",
+        help="the rate-limited catalog with each scheduler rule off in turn (make bench-ablation)",
+    )
     parser.add_argument("--max-concurrency", type=int, help="our max_concurrency (default: the connector's)")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds allowed to each of our syncs")
     parser.add_argument("--peer-timeout", type=float, default=240.0, help="seconds allowed to each peer sync")
     args = parser.parse_args(argv)
-    return Options(args.out, args.peers, args.max_concurrency, args.timeout, args.peer_timeout)
+    return Options(args.out, args.peers, args.max_concurrency, args.timeout, args.peer_timeout, args.ablation)
 
 
 @dataclass
@@ -322,6 +335,27 @@ def costs_suite(options: Options, outcome: Outcome) -> None:
     outcome.checks.extend(costs.no_change_checks(unchanged))
 
 
+def ablation_suite(sandbox: SandboxProcess, options: Options, outcome: Outcome) -> None:
+    """`make bench-ablation`: the whole rate-limited catalog with every rule, then with each scheduler rule
+    off in turn (`bench.ablation`): the share of each API's ceiling the rule is worth."""
+    rows = []
+    for rule in ("none", *ablation.RULES):
+        command = (str(EXECUTABLE),) if rule == "none" else (sys.executable, "-m", "bench.ablation", rule)
+        folder = options.out / "runs" / f"ablation-{rule}"
+        run = run_ours_rate_limited(sandbox, folder, options, OUR_STREAMS_BY_API, command)
+        outcome.healthy = outcome.healthy and run.sync.ok
+        fractions = {api: result.traffic.fraction for api, result in run.apis.items()}
+        outcome.results.setdefault("ablation", {})[rule] = run.to_json()
+        rows.append((rule, *(percent(fractions.get(api)) for api in OUR_STREAMS_BY_API)))
+    outcome.tables.append(
+        Table(
+            "Rate-limited catalog, one scheduler rule off (fraction of each API's ceiling)",
+            ("rule off", *OUR_STREAMS_BY_API),
+            tuple(rows),
+        )
+    )
+
+
 def cpu_suite(options: Options, outcome: Outcome) -> None:
     """The CPU-bound run and its smaller twin for the memory comparison."""
     small, large = (
@@ -344,7 +378,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         0 when every sync of ours ran to completion (targets may still FAIL: they are printed), else 1.
     """
     options = parse_args(argv)
-    suite = "peers" if options.peers else "bench"
+    suite = "peers" if options.peers else "ablation" if options.ablation else "bench"
     options.out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     outcome = Outcome({"suite": suite, "machine": machine_info(), "settings": _settings(options)}, [], [])
@@ -352,8 +386,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     with scenarios.rate_limited_sandbox(max_seconds=lifetime) as sandbox:
         read, seconds = warm_up(sandbox)
         print(f"bench: sandbox warmed up ({read:,} objects read once in {seconds:.1f} s)", flush=True)
-        (peers_suite if options.peers else rate_limited_suite)(sandbox, options, outcome)
-    if not options.peers:
+        suite_run = (
+            peers_suite if options.peers else ablation_suite if options.ablation else rate_limited_suite
+        )
+        suite_run(sandbox, options, outcome)
+    if suite == "bench":
         cpu_suite(options, outcome)
         # Last: its no-change syncs run in this process, whose size a child started later would report as
         # its own peak RSS (a forked child's high-water mark starts at its parent's).
