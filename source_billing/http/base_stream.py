@@ -201,8 +201,9 @@ class ApiStream(HttpStream, ABC):
 SPLIT_PAGES = 60
 PIECE_PAGES = 40
 # Later in a read, while the stream's limits have room (the streams sharing them ended: the tail of a sync),
-# a read with at least IDLE_SPLIT_PAGES pages still to go hands the older half of them to another worker.
-IDLE_SPLIT_PAGES = 8
+# a read with at least IDLE_SPLIT_PAGES pages still to go hands the older half of them to another worker
+# (each split costs one more partial page, so the last few pages of a read are not split).
+IDLE_SPLIT_PAGES = 12
 
 
 class WindowedStream(ApiStream, ABC):
