@@ -324,3 +324,16 @@ def test_given_no_state_when_the_events_stream_is_sliced_then_it_starts_where_st
     kept_since = pendulum.now("UTC").subtract(days=30).int_timestamp
     # Stripe lists 30 days of events: a window from the start date would cost a request for nothing.
     assert kept_since - 5 <= only["start"] <= kept_since + 5
+
+
+def test_given_the_events_pass_fails_when_streams_read_their_changes_then_each_fails_after_one_attempt() -> (
+    None
+):
+    chosen = _synced(("customers", "invoices"), _recent()["default"]["updated"])
+    with requests_mock.Mocker() as mock:
+        mock.get(f"{V1}/events", status_code=400, json={"error": {"message": "Invalid timestamp"}})
+        for stream in chosen:
+            with pytest.raises(Exception, match="400"):
+                _read(stream)
+        attempts = len(mock.request_history)
+    assert attempts == 1, "the second stream gets the pass's error instead of asking again"
