@@ -7,12 +7,10 @@ come as 204 No Content; 429 carries `Retry-After`). No list documents a page-siz
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any
 from urllib.parse import urlsplit
 
-import orjson
 import requests
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.streams.http.error_handlers import ErrorResolution, ResponseAction
@@ -188,29 +186,3 @@ class IntegratorIoStream(ApiStream):
                 failure_type=FailureType.system_error,
             )
         yield from records
-
-
-class SliceResults:
-    """What the read of each slice found, held until the framework closes the slice.
-
-    `read_records` runs on a worker and may not touch state; `close_slice` runs later, once every record of
-    the slice is out. Several slices may be read at once, so results are kept per slice, under a lock.
-    """
-
-    def __init__(self) -> None:
-        self._values: dict[bytes, Any] = {}
-        self._lock = threading.Lock()
-
-    def put(self, stream_slice: Mapping[str, Any] | None, value: Any) -> None:
-        with self._lock:
-            self._values[_slice_key(stream_slice)] = value
-
-    def pop(self, stream_slice: Mapping[str, Any] | None) -> Any:
-        """The slice's result, or None when its read did not finish."""
-        with self._lock:
-            return self._values.pop(_slice_key(stream_slice), None)
-
-
-def _slice_key(stream_slice: Mapping[str, Any] | None) -> bytes:
-    # The framework hands `read_records` a deep copy of the slice it later closes: compare by content.
-    return orjson.dumps(dict(stream_slice or {}), option=orjson.OPT_SORT_KEYS)

@@ -25,7 +25,8 @@ from airbyte_cdk.sources.streams.core import StreamData
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_billing.incremental.cursors import DEFAULT_PARTITION, PartitionedCursor, parse_iso_timestamp
-from source_billing.integrator_io.base import IntegratorIoApi, IntegratorIoStream, SliceResults
+from source_billing.incremental.slice_results import SliceResults
+from source_billing.integrator_io.base import IntegratorIoApi, IntegratorIoStream
 
 # The most jobs one answer holds; an answer this long may have left older jobs out.
 JOBS_PAGE_CAP = 1001

@@ -15,7 +15,8 @@ from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams.core import StreamData
 
 from source_billing.incremental.cursors import DEFAULT_PARTITION, PartitionedCursor, parse_iso_timestamp
-from source_billing.integrator_io.base import IntegratorIoApi, IntegratorIoStream, SliceResults
+from source_billing.incremental.slice_results import SliceResults
+from source_billing.integrator_io.base import IntegratorIoApi, IntegratorIoStream
 from source_billing.integrator_io.jobs import JobsStream
 
 

@@ -23,6 +23,7 @@ from source_billing.http.budget import LayeredBudget, Limit
 from source_billing.http.context import ApiContext
 from source_billing.http.errors import ErrorMapping, common_error_mapping, fail, response_json
 from source_billing.incremental.cursors import parse_iso_timestamp
+from source_billing.incremental.slice_results import SliceResults
 
 PAGE_SIZE = 100  # Orb's maximum
 REQUESTS_PER_SECOND = 100
@@ -201,7 +202,8 @@ class OrbWindowedStream(OrbStream, WindowedStream):
         self._cursor_field = cursor_field
         self._splits = cursor_field == "created_at"
         # The lower bound of each split window's own read, by slice (each slice is read by one worker).
-        self._floors: dict[str, pendulum.DateTime] = {}
+        # Where a window's own read stops once it handed its older part on (`split_window`).
+        self._floors = SliceResults()
         super().__init__(
             api=api,
             name=name,
@@ -248,7 +250,7 @@ class OrbWindowedStream(OrbStream, WindowedStream):
         if not (self._splits and stream_slice and stream_slice.get("start") and records):
             yield from records
             return
-        floor = self._floors.get(window_key(stream_slice))
+        floor = self._floors.get(stream_slice)
         if floor is None:
             if (body.get("pagination_metadata") or {}).get("has_more") and _first_page(response):
                 self._split(stream_slice, records)
@@ -269,7 +271,7 @@ class OrbWindowedStream(OrbStream, WindowedStream):
         bound = self.split_window(stream_slice, reached, newest)
         if bound is not None:
             # The split-off window ends at this bound (a whole second: Orb filters to the second).
-            self._floors[window_key(stream_slice)] = self.parse_cursor(bound)
+            self._floors.put(stream_slice, self.parse_cursor(bound))
 
     def next_page_token(self, response: requests.Response) -> Mapping[str, Any] | None:
         if response.__dict__.get(_PAST_FLOOR):
@@ -277,13 +279,8 @@ class OrbWindowedStream(OrbStream, WindowedStream):
         return super().next_page_token(response)
 
     def close_slice(self, stream_slice: Mapping[str, Any]) -> None:
-        self._floors.pop(window_key(stream_slice), None)
+        self._floors.pop(stream_slice)
         super().close_slice(stream_slice)
-
-
-def window_key(stream_slice: Mapping[str, Any]) -> str:
-    """What tells one window slice of a stream from the others: its partition and its end."""
-    return f"{stream_slice['partition']}:{stream_slice['checkpoint']}"
 
 
 def _first_page(response: requests.Response) -> bool:

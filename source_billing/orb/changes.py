@@ -31,6 +31,7 @@ from source_billing.http.errors import (
     ErrorMapping,
     response_json,
 )
+from source_billing.incremental.slice_results import SliceResults
 from source_billing.orb.base import (
     OrbApi,
     OrbWindowedStream,
@@ -38,7 +39,6 @@ from source_billing.orb.base import (
     orb_timestamp,
     parse_orb_timestamp,
     warning,
-    window_key,
 )
 
 OPEN_IDS = "open_ids"
@@ -68,7 +68,7 @@ class ChangeTrackingStream(OrbWindowedStream):
         self._relisted_open: frozenset[str] | None = None
         self._window_open: set[str] = set()
         # Open ids seen by each slice, set by `read_records` and committed by `close_slice`.
-        self._seen: dict[str, set[str]] = {}
+        self._seen = SliceResults()
         super().__init__(api=api, name=name, path=path, cursor_field=cursor_field, params=params)
         self._lookups = self.side_client(f"{name} lookups", self._lookup_error_mapping())
 
@@ -149,12 +149,11 @@ class ChangeTrackingStream(OrbWindowedStream):
             if isinstance(record, Mapping) and record.get("status") in self._open_statuses:
                 seen.add(record["id"])
             yield record
-        with self._lock:
-            self._seen[_slice_key(stream_slice)] = seen
+        self._seen.put(stream_slice, seen)
 
     def close_slice(self, stream_slice: Mapping[str, Any]) -> None:
+        seen = self._seen.pop(stream_slice) or set()
         with self._lock:
-            seen = self._seen.pop(_slice_key(stream_slice), set())
             if stream_slice.get(REFRESH):
                 self._relisted_open = frozenset(seen)
             else:
@@ -192,8 +191,7 @@ class ChangeTrackingStream(OrbWindowedStream):
                 seen.add(object_id)
             if uncovered(found):
                 yield found
-        with self._lock:
-            self._seen[_slice_key(stream_slice)] = seen
+        self._seen.put(stream_slice, seen)
 
     def _fetch(self, object_id: str) -> MutableMapping[str, Any] | None:
         """One object by id, or None when Orb no longer has it."""
@@ -206,9 +204,3 @@ class ChangeTrackingStream(OrbWindowedStream):
             return None
         found: MutableMapping[str, Any] = response_json(response)
         return found
-
-
-def _slice_key(stream_slice: Mapping[str, Any] | None) -> str:
-    if not stream_slice or stream_slice.get(REFRESH):
-        return REFRESH
-    return window_key(stream_slice)

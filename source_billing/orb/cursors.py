@@ -3,12 +3,12 @@ from what the slice read: usage holds its cursor back at its last, still growing
 
 from __future__ import annotations
 
-import threading
 from abc import abstractmethod
 from collections.abc import Mapping
 from typing import Any
 
 from source_billing.incremental.cursors import PartitionedCursor, parse_iso_timestamp
+from source_billing.incremental.slice_results import SliceResults
 from source_billing.orb.base import OrbStream
 
 
@@ -23,26 +23,21 @@ class PartitionedOrbStream(OrbStream):
 
     def __init__(self, *, name: str, cursor_field: str, **kwargs: Any) -> None:
         self._cursor = PartitionedCursor(name, cursor_field, parse_iso_timestamp)
-        self._observed: dict[str, Any] = {}
-        self._observed_lock = threading.Lock()
+        self._observed = SliceResults()
         super().__init__(name=name, **kwargs)
 
     @property
     def cursor_field(self) -> str:
         return self._cursor.cursor_field
 
-    def observe(self, partition: str, value: Any) -> None:
+    def observe(self, stream_slice: Mapping[str, Any], value: Any) -> None:
         """What a slice's read saw that decides its partition's cursor (kept until the slice closes)."""
-        with self._observed_lock:
-            self._observed[partition] = value
+        self._observed.put(stream_slice, value)
 
     def close_slice(self, stream_slice: Mapping[str, Any]) -> None:
-        partition = stream_slice["partition"]
-        with self._observed_lock:
-            observed = self._observed.pop(partition, None)
-        value = self.cursor_after(stream_slice, observed)
+        value = self.cursor_after(stream_slice, self._observed.pop(stream_slice))
         if value is not None:
-            self._cursor.set(partition, value)
+            self._cursor.set(stream_slice["partition"], value)
 
     @abstractmethod
     def cursor_after(self, stream_slice: Mapping[str, Any], observed: Any) -> Any:

@@ -165,7 +165,7 @@ class SubscriptionUsageStream(PartitionedOrbStream):
                 last_day = record[CURSOR]
             yield record
         if last_day is not None:
-            self.observe(stream_slice["partition"], orb_timestamp(parse_orb_timestamp(last_day)))
+            self.observe(stream_slice, orb_timestamp(parse_orb_timestamp(last_day)))
 
     def _usage(self, stream_slice: Mapping[str, Any], ungrouped: set[str]) -> Iterator[StreamData]:
         """Every metric's usage: all of them ungrouped without a grouping key; else each grouped where Orb
