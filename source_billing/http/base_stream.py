@@ -51,9 +51,11 @@ class ApiStream(HttpStream, ABC):
         api_budget: LayeredBudget,
         breaker: CircuitBreaker,
         error_mapping: ErrorMapping,
+        lookback_window_days: int = 0,
     ) -> None:
         # The CDK builds its HTTP client, which asks for the error handler, inside HttpStream.__init__.
         self._error_mapping = error_mapping
+        self._lookback = pendulum.duration(days=lookback_window_days)
         self._breaker = breaker
         self.stats = StreamStats()
         self._failed = threading.Event()
@@ -77,6 +79,11 @@ class ApiStream(HttpStream, ABC):
     @abstractmethod
     def error_detail(body: Any) -> str | None:
         """The human-readable message inside one of this API's error bodies."""
+
+    def resume_from(self, saved: pendulum.DateTime) -> pendulum.DateTime:
+        """Where an incremental read resumes: the saved cursor less `lookback_window_days`, to pick up
+        objects that appeared late."""
+        return saved - self._lookback
 
     def close_slice(self, stream_slice: Mapping[str, Any]) -> None:
         """Record that a slice was read in full and all its records were emitted: the only place where a
@@ -230,13 +237,12 @@ class WindowedStream(ApiStream, ABC):
         **kwargs: Any,
     ) -> None:
         self._start_date = start_date
-        self._lookback = pendulum.duration(days=lookback_window_days)
         self._slice_range = pendulum.duration(days=slice_range_days)
         cursor_field = self.cursor_field
         # A full-refresh-only stream still tracks its windows, under a name no record field has.
         field = cursor_field if isinstance(cursor_field, str) else "checkpoint"
         self._cursor = PartitionedCursor(self.name, field, self.parse_cursor)
-        super().__init__(**kwargs)
+        super().__init__(lookback_window_days=lookback_window_days, **kwargs)
 
     @property
     @abstractmethod
@@ -356,7 +362,7 @@ class WindowedStream(ApiStream, ABC):
         start = self._start_date or self.epoch
         saved = self._cursor.value(partition) if sync_mode == SyncMode.incremental else None
         if saved is not None:
-            start = max(start, self.parse_cursor(saved) - self._lookback)
+            start = max(start, self.resume_from(self.parse_cursor(saved)))
         return start
 
     def close_slice(self, stream_slice: Mapping[str, Any]) -> None:

@@ -129,6 +129,7 @@ class OrbStream(ApiStream):
         self._name = name
         self._path = path
         self._params = dict(params or {})
+        kwargs.setdefault("lookback_window_days", api.config.lookback_window_days)
         super().__init__(
             authenticator=api.authenticator,
             api_budget=api.budget,

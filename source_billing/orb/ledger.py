@@ -58,7 +58,6 @@ class CreditsLedgerEntriesStream(OrbStream):
 
     def __init__(self, *, api: OrbApi) -> None:
         self._start_date = api.config.start_date
-        self._lookback = pendulum.duration(days=api.config.lookback_window_days)
         self._properties = EventProperties.from_config(api.config)
         self._cursor = PartitionedCursor(NAME, CURSOR, parse_iso_timestamp)
         # What each customer's read found per currency (its oldest pending entry, or None), until it closes.
@@ -108,7 +107,7 @@ class CreditsLedgerEntriesStream(OrbStream):
         start = self._start_date
         saved = self._cursor.value(partition) if incremental else None
         if saved is not None:
-            resume = parse_orb_timestamp(saved) - self._lookback
+            resume = self.resume_from(parse_orb_timestamp(saved))
             start = resume if start is None else max(start, resume)
         return None if start is None else orb_timestamp(start)
 

@@ -42,7 +42,6 @@ class ParentTrackingStream(OrbChildStream):
 
     def __init__(self, *, api: OrbApi, row: OrbChildObject) -> None:
         self._open_statuses = frozenset(row.open_parent_statuses)
-        self._lookback = pendulum.duration(days=api.config.lookback_window_days)
         self._lock = threading.Lock()
         self._saved_open: frozenset[str] = frozenset()
         self._synced_from: str | None = None
@@ -83,7 +82,7 @@ class ParentTrackingStream(OrbChildStream):
             self._pending, self._seen_open, self._listed = set(), set(), False
             every = sync_mode != SyncMode.incremental or self._synced_from is None
             saved_open = self._saved_open
-            since = None if every else parse_orb_timestamp(self._synced_from) - self._lookback
+            since = None if every else self.resume_from(parse_orb_timestamp(self._synced_from))
         for parent in super().parents(sync_mode):
             parent_id = str(parent["id"])
             is_open = parent.get("status") in self._open_statuses

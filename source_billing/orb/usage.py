@@ -53,7 +53,6 @@ class SubscriptionUsageStream(PartitionedOrbStream):
     def __init__(self, *, api: OrbApi) -> None:
         config = api.config
         self._start_date = config.start_date
-        self._lookback = pendulum.duration(days=config.lookback_window_days)
         self._grouping_key = config.subscription_usage_grouping_key
         # `plan_id` narrows grouped usage to one plan's subscriptions (the spec's "plan id for grouped
         # usage").
@@ -116,7 +115,7 @@ class SubscriptionUsageStream(PartitionedOrbStream):
         if saved is not None:
             if parse_orb_timestamp(saved) >= end:
                 return None  # ended, and read to its end
-            start = max(start, parse_orb_timestamp(saved) - self._lookback)
+            start = max(start, self.resume_from(parse_orb_timestamp(saved)))
         if start >= end:
             return None  # upcoming
         return {

@@ -111,7 +111,7 @@ class StripeStream(WindowedStream):
         saved = self._cursor.value(partition)
         if saved is None or not (self._row.follows_events or self._row.is_event_list):
             return None
-        since = self.parse_cursor(saved) - self._lookback
+        since = self.resume_from(self.parse_cursor(saved))
         if since < pendulum.from_timestamp(self._event_feed.until) - EVENTS_REACH:
             return None
         return self.format_cursor(since)
@@ -163,9 +163,9 @@ class StripeStream(WindowedStream):
             if saved is not None and self._row.follows_events:
                 self.logger.warning(
                     f"Stream {self.name}{_for_account(partition)}: the saved cursor "
-                    f"{(self.parse_cursor(saved) - self._lookback).to_iso8601_string()} is older than Stripe "
-                    "keeps events (30 days), so changes "
-                    "since then cannot be read from events; re-reading the stream in full."
+                    f"{self.resume_from(self.parse_cursor(saved)).to_iso8601_string()} is older than "
+                    "Stripe keeps events (30 days), so changes since then cannot be read from events; "
+                    "re-reading the stream in full."
                 )
                 saved = None
             if self._listed().created_filter:
@@ -173,7 +173,7 @@ class StripeStream(WindowedStream):
                 if self._row.is_event_list:  # nothing older is listed
                     start = max(start, now - EVENTS_KEPT)
                 if saved is not None:  # append-only: what was created since the cursor
-                    start = max(start, self.parse_cursor(saved) - self._lookback)
+                    start = max(start, self.resume_from(self.parse_cursor(saved)))
                 for window in self.window_slices(
                     partition, start, now, open_ended=sync_mode == SyncMode.full_refresh
                 ):

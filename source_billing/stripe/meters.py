@@ -68,7 +68,7 @@ class MeterEventSummaries(StripeStream):
                 start = max(first, self._start_date) if self._start_date else first
                 saved = self._cursor.value(partition) if sync_mode == SyncMode.incremental else None
                 if saved is not None:
-                    start = max(start, self.parse_cursor(saved) - self._lookback)
+                    start = max(start, self.resume_from(self.parse_cursor(saved)))
                 checkpoint = self.format_cursor(today)
                 self._cursor.open(partition, checkpoint)
                 yield {
