@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import time_machine
+from airbyte_cdk.models import AirbyteStateMessage
+from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput
 
 from sandbox.process import SandboxProcess
 
@@ -41,3 +43,13 @@ def connector_clock(moment: int) -> Iterator[None]:
     """The connector's clock (this process's wall clock) stopped at `moment` while the block runs."""
     with time_machine.travel(moment, tick=False):
         yield
+
+
+def final_states(output: EntrypointOutput) -> list[AirbyteStateMessage]:
+    """Each stream's last state message of a sync: the state the next sync starts from."""
+    latest: dict[str, AirbyteStateMessage] = {}
+    for message in output.state_messages:
+        assert message.state is not None
+        assert message.state.stream is not None
+        latest[message.state.stream.stream_descriptor.name] = message.state
+    return list(latest.values())

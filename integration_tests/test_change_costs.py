@@ -15,7 +15,13 @@ from airbyte_cdk.models import AirbyteStateMessage
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput
 
 from integration_tests.stripe_sync import read_streams, sandbox_objects, stream_records, stripe_config
-from integration_tests.sync_clock import SANDBOX_LAG_SECONDS, catch_up, connector_clock, next_second
+from integration_tests.sync_clock import (
+    SANDBOX_LAG_SECONDS,
+    catch_up,
+    connector_clock,
+    final_states,
+    next_second,
+)
 from sandbox.process import SandboxProcess
 from source_billing.config import BillingConfig
 from source_billing.stripe import streams as stripe_streams
@@ -39,15 +45,6 @@ def _every_stream(config: dict[str, Any]) -> list[str]:
     return [stream.name for stream in stripe_streams(parsed)]
 
 
-def _final_states(output: EntrypointOutput) -> list[AirbyteStateMessage]:
-    latest: dict[str, AirbyteStateMessage] = {}
-    for message in output.state_messages:
-        assert message.state is not None
-        assert message.state.stream is not None
-        latest[message.state.stream.stream_descriptor.name] = message.state
-    return list(latest.values())
-
-
 def _synced(
     sandbox: SandboxProcess, **stripe: Any
 ) -> tuple[dict[str, Any], list[str], list[AirbyteStateMessage]]:
@@ -57,7 +54,7 @@ def _synced(
     names = _every_stream(config)
     synced = next_second(sandbox)
     with connector_clock(synced):
-        state = _final_states(read_streams(config, names))
+        state = final_states(read_streams(config, names))
     catch_up(sandbox, synced)
     return config, names, state
 

@@ -10,7 +10,7 @@ from airbyte_cdk.models import AirbyteMessage, AirbyteStateMessage, SyncMode, Ty
 from airbyte_cdk.test.catalog_builder import CatalogBuilder
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, read
 
-from integration_tests.sync_clock import catch_up, connector_clock, next_second, sandbox_now
+from integration_tests.sync_clock import catch_up, connector_clock, final_states, next_second, sandbox_now
 from sandbox.process import SandboxProcess
 from source_billing import SourceBilling
 
@@ -36,15 +36,6 @@ def _stream_of(message: AirbyteMessage) -> str | None:
     if message.state is not None and message.state.stream is not None:
         return message.state.stream.stream_descriptor.name
     return None
-
-
-def _final_states(output: EntrypointOutput) -> list[AirbyteStateMessage]:
-    latest: dict[str, AirbyteStateMessage] = {}
-    for message in output.state_messages:
-        assert message.state is not None
-        assert message.state.stream is not None
-        latest[message.state.stream.stream_descriptor.name] = message.state
-    return list(latest.values())
 
 
 def test_given_first_sync_when_read_incremental_then_state_per_stream_after_records(
@@ -76,7 +67,7 @@ def test_given_state_when_objects_change_then_next_sync_returns_only_the_changes
 ) -> None:
     synced = next_second(sandbox)
     with connector_clock(synced):
-        state = _final_states(_read(config))
+        state = final_states(_read(config))
     catch_up(sandbox, synced)
 
     customer = sandbox.control("POST", "/_control/stripe/customers", {"email": "late@example.com"})

@@ -16,7 +16,13 @@ from airbyte_cdk.test.catalog_builder import CatalogBuilder
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, read
 from jsonschema import Draft7Validator
 
-from integration_tests.sync_clock import SANDBOX_LAG_SECONDS, catch_up, connector_clock, next_second
+from integration_tests.sync_clock import (
+    SANDBOX_LAG_SECONDS,
+    catch_up,
+    connector_clock,
+    final_states,
+    next_second,
+)
 from sandbox import credentials
 from sandbox.process import SandboxProcess
 from source_billing import SourceBilling
@@ -81,15 +87,6 @@ def _records(output: EntrypointOutput, stream: str) -> list[dict[str, Any]]:
 def _objects(sandbox: SandboxProcess, resource: str) -> list[dict[str, Any]]:
     objects: list[dict[str, Any]] = sandbox.control("GET", f"/_control/objects/orb/{resource}")["data"]
     return objects
-
-
-def _final_states(output: EntrypointOutput) -> list[AirbyteStateMessage]:
-    latest: dict[str, AirbyteStateMessage] = {}
-    for message in output.state_messages:
-        assert message.state is not None
-        assert message.state.stream is not None
-        latest[message.state.stream.stream_descriptor.name] = message.state
-    return list(latest.values())
 
 
 def _iso(moment: datetime) -> str:
@@ -159,7 +156,7 @@ def test_given_state_when_invoices_are_paid_or_voided_and_subscriptions_end_then
     with connector_clock(synced_at):
         first = _read(config, streams, SyncMode.incremental)
     catch_up(orb_sandbox, synced_at)
-    state = _final_states(first)
+    state = final_states(first)
     issued = sorted(
         (i for i in _records(first, "orb_invoices") if i["status"] == "issued"),
         key=lambda i: i["invoice_date"],
@@ -199,7 +196,7 @@ def test_given_state_when_invoices_are_paid_or_voided_and_subscriptions_end_then
     open_subscriptions = {s["id"] for s in _objects(orb_sandbox, "subscriptions") if s["status"] != "ended"}
     assert sorted(subscriptions) == sorted(open_subscriptions | {ending["id"]})
 
-    third = _read(config, streams, SyncMode.incremental, _final_states(second))
+    third = _read(config, streams, SyncMode.incremental, final_states(second))
     assert paid["id"] not in {i["id"] for i in _records(third, "orb_invoices")}, "settled: no longer tracked"
     assert ending["id"] not in {s["id"] for s in _records(third, "orb_subscriptions")}
 
@@ -334,7 +331,7 @@ def test_given_a_customer_with_credits_in_credits_and_usd_when_the_ledger_is_rea
         expected = {e["id"]: e["currency"] for e in entries if e["customer"]["id"] == customer_id}
         got = {e["id"]: e["currency"] for e in synced if e["customer_id"] == customer_id}
         assert got == expected
-    (state,) = _final_states(output)
+    (state,) = final_states(output)
     assert state.stream is not None
     assert state.stream.stream_state is not None
     partitions = set(state.stream.stream_state.__dict__)
@@ -357,7 +354,7 @@ def test_given_a_license_deactivated_after_the_first_sync_when_synced_incrementa
     assert active["subscription_id"] in open_subscriptions
     orb_sandbox.control("POST", f"/_control/orb/licenses/{active['id']}", {"status": "inactive"})
 
-    second = _read(config, [LICENSES], SyncMode.incremental, _final_states(first))
+    second = _read(config, [LICENSES], SyncMode.incremental, final_states(first))
 
     licenses = {r["id"]: r for r in _records(second, LICENSES)}
     assert licenses[active["id"]]["status"] == "inactive"

@@ -8,12 +8,18 @@ from collections.abc import Iterator
 
 import pendulum
 import pytest
-from airbyte_cdk.models import AirbyteStateMessage, AirbyteStreamStatus, FailureType, SyncMode
+from airbyte_cdk.models import AirbyteStreamStatus, FailureType, SyncMode
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput
 from airbyte_cdk.test.state_builder import StateBuilder
 
 from integration_tests.stripe_sync import read_streams, sandbox_objects, stream_records, stripe_config
-from integration_tests.sync_clock import SANDBOX_LAG_SECONDS, catch_up, connector_clock, next_second
+from integration_tests.sync_clock import (
+    SANDBOX_LAG_SECONDS,
+    catch_up,
+    connector_clock,
+    final_states,
+    next_second,
+)
 from sandbox import credentials
 from sandbox.process import SandboxProcess
 
@@ -23,15 +29,6 @@ def stripe_sandbox() -> Iterator[SandboxProcess]:
     """A sandbox of its own: these tests change Stripe data."""
     with SandboxProcess(scale=120, now=time.time() - SANDBOX_LAG_SECONDS, max_seconds=900) as running:
         yield running
-
-
-def _final_state(output: EntrypointOutput) -> list[AirbyteStateMessage]:
-    latest: dict[str, AirbyteStateMessage] = {}
-    for message in output.state_messages:
-        assert message.state is not None
-        assert message.state.stream is not None
-        latest[message.state.stream.stream_descriptor.name] = message.state
-    return list(latest.values())
 
 
 def _statuses(output: EntrypointOutput) -> dict[str, AirbyteStreamStatus]:
@@ -54,7 +51,7 @@ def test_given_changes_after_a_sync_when_read_incremental_then_events_bring_upda
     assert {r["id"] for r in stream_records(first, "customers")} == {
         o["id"] for o in sandbox_objects(stripe_sandbox, "customers")
     }
-    state = _final_state(first)
+    state = final_states(first)
     synced_at = state[0].stream.stream_state.default["updated"]  # type: ignore[union-attr]
 
     existing = sandbox_objects(stripe_sandbox, "customers")
@@ -120,7 +117,7 @@ def test_given_an_invoice_with_many_lines_changes_when_read_incremental_then_all
     config = stripe_config(stripe_sandbox)
     synced = next_second(stripe_sandbox)
     with connector_clock(synced):
-        state = _final_state(read_streams(config, ["invoice_line_items"]))
+        state = final_states(read_streams(config, ["invoice_line_items"]))
     catch_up(stripe_sandbox, synced)
     big = next(i for i in sandbox_objects(stripe_sandbox, "invoices") if i["lines"]["has_more"])
     stripe_sandbox.control("POST", f"/_control/stripe/invoices/{big['id']}", {"description": "changed"})
@@ -148,7 +145,7 @@ def test_given_two_connect_accounts_when_read_then_records_of_both_tagged_with_s
         mine = {r["id"] for r in records if r["stripe_account_id"] == account}
         assert mine == {o["id"] for o in sandbox_objects(stripe_sandbox, "customers", account)}
         assert mine
-    (state,) = _final_state(output)
+    (state,) = final_states(output)
     assert set(state.stream.stream_state.__dict__) == set(accounts)  # type: ignore[union-attr]
 
 
@@ -190,7 +187,7 @@ def test_given_key_without_permission_when_read_incrementally_in_many_windows_th
     output = read_streams(config, ["charges"], expect_errors=True)
     assert _statuses(output)["charges"] == AirbyteStreamStatus.INCOMPLETE
     assert not stream_records(output, "charges")
-    saved = [state.stream.stream_state for state in _final_state(output) if state.stream]
+    saved = [state.stream.stream_state for state in final_states(output) if state.stream]
     assert all(not (cursor and cursor.__dict__) for cursor in saved), saved
 
 

@@ -332,9 +332,7 @@ class WindowedStream(ApiStream, ABC):
             return None
         # Whole seconds: the APIs filter creation times to the second.
         bound = self.format_cursor(oldest_read - pendulum.duration(seconds=math.ceil(page * PIECE_PAGES)))
-        self._cursor.open(stream_slice["partition"], bound)
-        self.spawn({**stream_slice, "end": bound, "checkpoint": bound})
-        return bound
+        return self._hand_on(stream_slice, stream_slice["start"], bound)
 
     def split_idle(self, stream_slice: Mapping[str, Any], start: Any, reached: Any, pages: int) -> Any | None:
         """Hand the older half of what a window's read has left, [`start`, `reached`), to another worker,
@@ -354,9 +352,15 @@ class WindowedStream(ApiStream, ABC):
         if (oldest_read - begin).total_seconds() / per_page < IDLE_SPLIT_PAGES:
             return None
         middle = self.format_cursor(begin + (oldest_read - begin) / 2)
-        self._cursor.open(stream_slice["partition"], middle)
-        self.spawn({**stream_slice, "start": start, "end": middle, "checkpoint": middle})
-        return middle
+        return self._hand_on(stream_slice, start, middle)
+
+    def _hand_on(self, stream_slice: Mapping[str, Any], start: Any, end: Any) -> Any:
+        """Queue [`start`, `end`) of a window as a slice of its own, registered with the partition's cursor
+        first (the window's state waits for it); `end` is where this read now stops."""
+        assert self.spawn is not None
+        self._cursor.open(stream_slice["partition"], end)
+        self.spawn({**stream_slice, "start": start, "end": end, "checkpoint": end})
+        return end
 
     def _read_from(self, partition: str, sync_mode: SyncMode) -> pendulum.DateTime:
         start = self._start_date or self.epoch
