@@ -78,7 +78,7 @@ class StripeAccountData:
         self._sequence = 0
         self._lock = threading.RLock()
         self._generate(scales)
-        self._seed_events(now)
+        self._seed_events(now, scales.overrides.get("stripe.events"))
 
     # Seeding ----------------------------------------------------------------------------------------
 
@@ -126,11 +126,12 @@ class StripeAccountData:
             ctx.generated[row.name] = children_all
             self.collections[row.name].load(items)
 
-    def _seed_events(self, now: int) -> None:
+    def _seed_events(self, now: int, most: int | None) -> None:
         """``*.created`` events for recent objects, then ``*.updated`` events for some objects.
 
         Objects up to 40 days old get a created event, so some events exist beyond the 30-day
-        retention (stored, never listed) and tests can check that they stay hidden.
+        retention (stored, never listed) and tests can check that they stay hidden. ``most``
+        (``--scale-for stripe.events=N``) keeps only the newest N: an account with less activity.
         """
         ctx = self.ctx
         ctx.rng = rng_for(self._seed, "stripe", self.account, "events")
@@ -165,6 +166,8 @@ class StripeAccountData:
                             "tier": ctx.choice(("basic", "pro", "enterprise")),
                         }
                         events.append(self._event(updated_type, when, snapshot(obj), previous))
+        if most is not None:
+            events = sorted(events, key=lambda event: int(event["created"]), reverse=True)[:most]
         self.events.load((order_value(int(event["created"])), event, None) for event in events)
 
     def _seed_summaries(self, row: StripeResource, now: int) -> list[JsonObject]:

@@ -201,12 +201,16 @@ class ApiStream(HttpStream, ABC):
         return super().get_error_display_message(exception)
 
 
-# A window whose first page shows more than SPLIT_PAGES pages still to read (at that page's density) keeps
-# about PIECE_PAGES of them for its own read and hands the older rest to another worker as one window, which
-# does the same after its own first page. Every part ends on a partial page: parts of 40 pages cost 2.5%
-# more requests than one chain would, and a dense list gains a chain per page of latency.
+# A window whose first pages show more than SPLIT_PAGES pages still to read (at their density) keeps about
+# PIECE_PAGES of them for its own read and hands the older rest to another worker as one window, which
+# does the same after its own first pages. Every part ends on a partial page: parts of 40 pages cost 2.5%
+# more requests than one chain would, and a dense list gains a chain per page of latency. Stripe decides
+# after FIRST_SPLIT_PAGES pages: by then a limit shared with streams that started at the same moment has
+# held the read back if it binds (a sync's first requests rarely wait), and a split would only add a
+# partial page to a stream that already gets its share.
 SPLIT_PAGES = 60
 PIECE_PAGES = 40
+FIRST_SPLIT_PAGES = 3
 # Later in a read, while the stream's limits have room (the streams sharing them ended: the tail of a sync),
 # a read with at least IDLE_SPLIT_PAGES pages still to go hands the older half of them to another worker
 # (each split costs one more partial page, so the last few pages of a read are not split).
@@ -307,26 +311,29 @@ class WindowedStream(ApiStream, ABC):
             slices.insert(0, slices.pop())
         yield from slices
 
-    def split_window(self, stream_slice: Mapping[str, Any], reached: Any, newest: Any = None) -> Any | None:
-        """Hand the older part of a dense window to another worker, after its first page.
+    def split_window(
+        self, stream_slice: Mapping[str, Any], reached: Any, newest: Any = None, pages: int = 1
+    ) -> Any | None:
+        """Hand the older part of a dense window to another worker, after its first `pages` pages.
 
-        A list read newest first has covered [`reached`, end) after its first page; what is left,
-        [start, `reached`), would be one chain of pages, each waiting for the one before. When the first
-        page says that part holds more than `SPLIT_PAGES` pages (at the first page's density: the time
-        from `newest`, by default the window's end, to `reached`), this read keeps the `PIECE_PAGES` pages
-        next to it and the rest, [start, bound), becomes one window, registered with the cursor and queued
-        as a slice of its own, which splits again after its first page if it is still dense. Splitting
-        next to what was read, not evenly over [start, `reached`), costs one request for a history that
-        turns out empty (a start date years before the first object), not one per piece. Returns the new
-        lower bound of this slice's own read, or None to read on unchanged.
+        A list read newest first has covered [`reached`, end) after its first pages; what is left,
+        [start, `reached`), would be one chain of pages, each waiting for the one before. When the pages
+        read say that part holds more than `SPLIT_PAGES` pages (at their density: the time from `newest`,
+        by default the window's end, to `reached`), and no limit holds the stream back (another chain would
+        only wait for it), this read keeps the `PIECE_PAGES` pages next to it and the rest, [start, bound),
+        becomes one window, registered with the cursor and queued as a slice of its own, which splits again
+        after its first pages if it is still dense. Splitting next to what was read, not evenly over
+        [start, `reached`), costs one request for a history that turns out empty (a start date years before
+        the first object), not one per piece. Returns the new lower bound of this slice's own read, or None
+        to read on unchanged.
         """
-        if self.spawn is None or stream_slice.get("start") is None:
+        if self.spawn is None or stream_slice.get("start") is None or self.pacing.throttled():
             return None
         start = self.parse_cursor(stream_slice["start"])
         # A window's checkpoint is its end, also for the open end of a full refresh (the moment it was made).
         newest = self.parse_cursor(stream_slice["checkpoint"] if newest is None else newest)
         oldest_read = self.parse_cursor(reached)
-        left, page = (oldest_read - start).total_seconds(), (newest - oldest_read).total_seconds()
+        left, page = (oldest_read - start).total_seconds(), (newest - oldest_read).total_seconds() / pages
         page = max(page, 1.0)
         if left / page < SPLIT_PAGES:
             return None

@@ -19,7 +19,7 @@ from airbyte_cdk.sources.streams.core import StreamData
 from airbyte_cdk.sources.streams.http.error_handlers import ErrorResolution, ResponseAction
 from airbyte_cdk.sources.streams.http.http_client import HttpClient
 
-from source_billing.http.base_stream import WindowedStream
+from source_billing.http.base_stream import FIRST_SPLIT_PAGES, WindowedStream
 from source_billing.http.errors import (
     REQUEST_TIMEOUT,
     response_json,
@@ -241,7 +241,7 @@ class StripeStream(WindowedStream):
         """Every object of a list, page after page (`starting_after` the last id while `has_more`).
 
         Reading a `window` slice of creation time, it may hand what it has not reached to other workers:
-        after the first page what a dense window holds beyond its next pages (`WindowedStream.split_window`),
+        after its first pages what a dense window holds beyond its next pages (`WindowedStream.split_window`),
         later the older half of what is left when the stream's limits have room (`split_idle`); this read
         then keeps to the objects created from the new lower bound on."""
         query = {**params, "limit": PAGE_SIZE}
@@ -274,11 +274,11 @@ class StripeStream(WindowedStream):
             # Objects that filter on `created` but do not show it (invoice items show `date`) are not split.
             reached = data[-1].get("created")
             if window is not None and isinstance(reached, int):
-                narrowed = (
-                    self.split_window(window, reached)
-                    if pages == 1
-                    else self.split_idle(window, query.get("created[gte]"), reached, pages)
-                )
+                narrowed = None
+                if pages == FIRST_SPLIT_PAGES:
+                    narrowed = self.split_window(window, reached, pages=pages)
+                elif pages > FIRST_SPLIT_PAGES:
+                    narrowed = self.split_idle(window, query.get("created[gte]"), reached, pages)
                 if narrowed is not None:
                     query["created[gte]"] = narrowed
             query["starting_after"] = data[-1]["id"]

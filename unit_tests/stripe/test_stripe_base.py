@@ -135,28 +135,36 @@ def test_given_windows_when_read_then_state_advances_to_each_completed_window_en
         assert mock.request_history[0].qs["created[lt]"] == [str(first["end"])]
 
 
-def test_given_a_dense_window_when_its_first_page_is_read_then_the_rest_is_split_off_for_other_workers() -> (
-    None
-):
+@pytest.mark.parametrize("throttled", [False, True])
+def test_given_a_dense_window_when_its_first_pages_are_read_then_the_rest_is_split_off_for_other_workers(
+    throttled: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     stream = _stream(start_date="2020-01-01T00:00:00Z", slice_range_days=3650)
     spawned: list[dict[str, Any]] = []
     stream.spawn = spawned.append
+    # Held back by a limit that gives out all its slots, another worker would only wait for it.
+    monkeypatch.setattr(stream.pacing, "throttled", lambda: throttled)
     (window,) = stream.stream_slices(sync_mode=SyncMode.incremental)
     newest = window["end"]
-    first_page = [_customer(n, created=newest) for n in range(1, 101)]  # 100 objects in the last 100 s
-    reached = first_page[-1]["created"]
+    first_pages = [_customer(n, created=newest) for n in range(1, 301)]  # 300 objects in the last 300 s
+    reached = first_pages[-1]["created"]
     with requests_mock.Mocker() as mock:
         mock.get(
             URL,
-            [{"json": _page(first_page, has_more=True)}, {"json": _page([_customer(101, newest)], False)}],
+            [{"json": _page(first_pages[page * 100 : (page + 1) * 100], has_more=True)} for page in range(3)]
+            + [{"json": _page([_customer(301, newest)], False)}],
         )
         records = list(stream.read_records(SyncMode.incremental, stream_slice=window))
-        _, second = mock.request_history
-    assert len(records) == 101
-    # This read keeps the next 40 pages at the first page's density (100 objects in 100 s)...
+        fourth = mock.request_history[3]
+    assert len(records) == 301
+    assert fourth.qs["starting_after"] == ["cus_00300"]
+    if throttled:
+        assert not spawned
+        assert fourth.qs["created[gte]"] == [str(window["start"])]
+        return
+    # This read keeps the next 40 pages at its first pages' density (100 objects in 100 s)...
     bound = reached - 40 * 100
-    assert second.qs["created[gte]"] == [str(bound)]
-    assert second.qs["starting_after"] == ["cus_00100"]
+    assert fourth.qs["created[gte]"] == [str(bound)]
     # ...and the years before them are one window of its own, split again once read if still dense.
     (older,) = spawned
     assert (older["start"], older["end"], older["checkpoint"]) == (window["start"], bound, bound)
@@ -210,28 +218,24 @@ def test_given_a_read_with_many_pages_left_when_its_limits_have_room_then_it_han
     monkeypatch.setattr(Pacing, "held_by", property(lambda _: held_by))
     monkeypatch.setattr(stream.pacing, "throttled", lambda: throttled)
     (window,) = stream.stream_slices(sync_mode=SyncMode.incremental)
-    first, second = _pages_back(window, 2, of=30)  # 30 pages: too few to split after the first
+    pages = _pages_back(window, 4, of=30)  # 30 pages: too few to split after the first three
     with requests_mock.Mocker() as mock:
         mock.get(
             URL,
-            [
-                {"json": _page(first, has_more=True)},
-                {"json": _page(second, has_more=True)},
-                {"json": _page([], has_more=False)},
-            ],
+            [{"json": _page(page, has_more=True)} for page in pages] + [{"json": _page([], has_more=False)}],
         )
         list(stream.read_records(SyncMode.incremental, stream_slice=window))
-        third = mock.request_history[2]
-    reached = second[-1]["created"]
+        fifth = mock.request_history[4]
+    reached = pages[-1][-1]["created"]
     middle = window["start"] + (reached - window["start"]) // 2
     if not split_off:
         assert not spawned
-        assert third.qs["created[gte]"] == [str(window["start"])]
+        assert fifth.qs["created[gte]"] == [str(window["start"])]
         return
-    # 28 pages left, read at once by two workers: this one the newer half, the other the older.
+    # 26 pages left, read at once by two workers: this one the newer half, the other the older.
     (older,) = spawned
     assert (older["start"], older["end"], older["checkpoint"]) == (window["start"], middle, middle)
-    assert third.qs["created[gte]"] == [str(middle)]
+    assert fifth.qs["created[gte]"] == [str(middle)]
     stream.close_slice(window)
     assert stream.state == {}, "the window's state waits for its older half"
     stream.close_slice(older)
