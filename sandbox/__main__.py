@@ -62,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--scale", type=int, default=200, help="objects per top-level resource (default 200)")
     parser.add_argument(
         "--scale-for", type=_scale_for, action="append", default=[], metavar="API.RESOURCE=N",
-        help="override one resource's count, e.g. stripe.customers=5000 (repeatable)",
+        help="override one resource's count, e.g. stripe.customers=5000 (repeatable); stripe.events=N keeps "
+        "the newest N seeded events",
     )  # fmt: skip
     parser.add_argument("--latency-ms", type=float, default=0.0, help="delay added to every API request")
     parser.add_argument("--rate-limits", action="store_true", help="enforce the APIs' documented rate limits")
