@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -113,7 +113,7 @@ def _emit(api: str, count: int) -> None:
     )
     for start in range(0, len(lines), 1000):
         os.write(1, lines[start : start + 1000])
-        time.sleep(0.001)  # so that the processes' writes alternate
+        os.sched_yield()  # let the other process write: their writes alternate
 
 
 def test_given_processes_that_succeed_when_read_then_every_line_whole_and_exit_0(
@@ -163,13 +163,13 @@ def test_given_one_process_killed_mid_line_when_read_then_a_system_error_names_i
 
 
 PARENT_THAT_WAITS = """
-import json, os, time
+import json, os, threading
 from source_billing.runtime.processes import read_per_api
 
 def launch(api):
     line = {"type": "LOG", "log": {"level": "INFO", "message": str(os.getpid())}}
     os.write(1, (json.dumps(line) + "\\n").encode())
-    time.sleep(60)
+    threading.Event().wait()  # reads on until stopped
 
 read_per_api(["Stripe", "Orb"], launch)
 """
@@ -177,7 +177,12 @@ read_per_api(["Stripe", "Orb"], launch)
 
 def test_given_a_sync_killed_when_its_processes_read_then_the_kernel_ends_them_too() -> None:
     """Cancelling a sync kills the first process; its API processes must not read on, orphaned."""
-    parent = subprocess.Popen([sys.executable, "-c", PARENT_THAT_WAITS], stdout=subprocess.PIPE)
+    # Every process of the sync holds the write end of this pipe: it reads as ended once they all have.
+    alive, held = os.pipe()
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT_THAT_WAITS], stdout=subprocess.PIPE, pass_fds=(held,)
+    )
+    os.close(held)
     try:
         assert parent.stdout is not None
         children = []
@@ -188,16 +193,9 @@ def test_given_a_sync_killed_when_its_processes_read_then_the_kernel_ends_them_t
     finally:
         parent.kill()
         parent.wait()
-    deadline = time.monotonic() + 5
-    while any(_running(child) for child in children) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not [child for child in children if _running(child)]
-
-
-def _running(pid: int) -> bool:
-    """Whether the process exists and has not ended (a killed process stays a zombie until reaped)."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[0] != "Z"
+        ready, _, _ = select.select([alive], [], [], 5.0)
+        assert ready, f"API processes {children} still running"
+        assert os.read(alive, 1) == b""
+    finally:
+        os.close(alive)

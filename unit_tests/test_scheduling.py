@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -92,29 +91,38 @@ class Slices:
 
 
 @pytest.fixture
-def pool(monkeypatch: pytest.MonkeyPatch) -> Iterator[FairThreadPool]:
+def slices() -> Slices:
+    return Slices()
+
+
+@pytest.fixture
+def pool(monkeypatch: pytest.MonkeyPatch, slices: Slices) -> Iterator[FairThreadPool]:
     monkeypatch.setattr(scheduling, "GROWTH_INTERVAL_SECONDS", 0.0)
+    monkeypatch.setattr(scheduling, "SHRINK_INTERVAL_SECONDS", 0.0)
     pool = FairThreadPool(4, logging.getLogger("test"), Queue(maxsize=10))
     yield pool
-    pool._threadpool.shutdown(wait=False, cancel_futures=True)
+    _finish(pool, slices)
+
+
+def _finish(pool: FairThreadPool, slices: Slices) -> None:
+    """Release the slices, wait for every task (the CDK's check blocks on each one) and shut down."""
+    slices.release.set()
+    pool.check_for_errors_and_shutdown()
 
 
 def _pace(pool: FairThreadPool, stream: str, pacing: FakePacing) -> None:
     pool.pace(stream, pacing)  # the pool reads only what FakePacing has
 
 
-def _settle(pool: FairThreadPool, stream: str, in_flight: int) -> None:
-    """Wait until the stream has `in_flight` slices in flight: a worker settles its lane just after its
-    future's result."""
-    deadline = time.monotonic() + WAIT
-    while pool.load(stream).in_flight > in_flight and time.monotonic() < deadline:
-        time.sleep(0.01)
+def _grow(pacing: FakePacing, times: int) -> None:
+    """Answers while the stream uses its level and nothing holds it back: one more worker each."""
+    for _ in range(times):
+        pacing.answer()
 
 
 def test_given_one_stream_queued_first_when_workers_free_then_each_stream_starts_one_slice(
-    pool: FairThreadPool,
+    pool: FairThreadPool, slices: Slices
 ) -> None:
-    slices = Slices()
     slices.submit(pool, *["customers"] * 6 + ["invoices"] * 2)
     assert slices.wait_for(2) == ["customers", "invoices"]
     slices.release.set()
@@ -122,9 +130,9 @@ def test_given_one_stream_queued_first_when_workers_free_then_each_stream_starts
 
 
 def test_given_answers_without_waiting_when_a_stream_uses_its_level_then_it_gets_another_worker(
-    pool: FairThreadPool,
+    pool: FairThreadPool, slices: Slices
 ) -> None:
-    slices, pacing = Slices(), FakePacing()
+    pacing = FakePacing()
     _pace(pool, "customers", pacing)
     slices.submit(pool, *["customers"] * 4)
     slices.wait_for(1)
@@ -137,9 +145,9 @@ def test_given_answers_without_waiting_when_a_stream_uses_its_level_then_it_gets
 
 
 def test_given_a_stream_waiting_for_its_budget_when_answered_then_its_level_stays_and_others_get_workers(
-    pool: FairThreadPool,
+    pool: FairThreadPool, slices: Slices
 ) -> None:
-    slices, throttled = Slices(), FakePacing(waiting_for_budget=True)
+    throttled = FakePacing(waiting_for_budget=True)
     _pace(pool, "ledger", throttled)
     slices.submit(pool, *["ledger"] * 5)
     slices.wait_for(1)
@@ -154,26 +162,23 @@ def test_given_a_stream_waiting_for_its_budget_when_answered_then_its_level_stay
 def test_given_a_slice_that_ends_when_its_stream_has_more_then_it_is_replaced_at_the_same_level(
     pool: FairThreadPool,
 ) -> None:
-    read: list[Partition] = []
+    read: Queue[Partition] = Queue()
     _pace(pool, "ledger", FakePacing(waiting_for_budget=True))
     partitions = [_partition("ledger") for _ in range(3)]
     for partition in partitions:
-        pool.submit(read.append, partition)
-    for future in list(pool._futures):
-        future.result(WAIT)
-    assert read == partitions
+        pool.submit(read.put, partition)
+    assert [read.get(timeout=WAIT) for _ in partitions] == partitions
 
 
-def test_given_a_task_that_raises_when_run_then_its_future_holds_the_error() -> None:
+def test_given_a_task_that_raises_when_run_then_the_cdk_check_raises_its_error() -> None:
     pool = FairThreadPool(2, logging.getLogger("test"), Queue(maxsize=10))
 
     def fail(_: Any) -> None:
         raise ValueError("boom")
 
     pool.submit(fail, _partition("customers"))
-    (future,) = pool._futures
-    assert isinstance(future.exception(WAIT), ValueError)
-    pool._threadpool.shutdown(wait=True)
+    with pytest.raises(RuntimeError, match="boom"):
+        pool.check_for_errors_and_shutdown()  # waits for the task, as the CDK's end of a read does
 
 
 def test_given_answers_in_quick_succession_when_a_stream_could_grow_then_it_grows_once_per_interval() -> None:
@@ -185,23 +190,24 @@ def test_given_answers_in_quick_succession_when_a_stream_could_grow_then_it_grow
     for _ in range(3):
         pacing.answer()
     assert pool.load("customers").level == 2
-    slices.release.set()
-    pool._threadpool.shutdown(wait=True)
+    _finish(pool, slices)
 
 
 @pytest.mark.parametrize(("waiting", "level"), [(9, 2), (10, 1)])
 def test_given_records_waiting_for_output_when_a_stream_could_grow_then_it_grows_unless_the_queue_is_full(
-    pool: FairThreadPool, waiting: int, level: int
+    waiting: int, level: int
 ) -> None:
+    output: Queue[str] = Queue(maxsize=10)
+    pool = FairThreadPool(4, logging.getLogger("test"), output)
     slices, pacing = Slices(), FakePacing()
     _pace(pool, "customers", pacing)
     slices.submit(pool, *["customers"] * 3)
     slices.wait_for(1)
     for _ in range(waiting):
-        pool._output.put("record")  # the queue holds 10
+        output.put("record")
     pacing.answer()
     assert pool.load("customers").level == level
-    slices.release.set()
+    _finish(pool, slices)
 
 
 @pytest.mark.parametrize("held_back", [True, False])
@@ -239,16 +245,19 @@ def test_given_requests_that_wait_as_long_as_they_take_when_answered_then_half_t
 
 @pytest.mark.parametrize(("waiting_share", "level_after"), [(0.8, 2), (0.5, 3)])
 def test_given_a_held_back_stream_when_a_slice_ends_while_another_waits_for_a_worker_then_it_gives_up_a_spare(
-    pool: FairThreadPool, waiting_share: float, level_after: int
+    pool: FairThreadPool, slices: Slices, waiting_share: float, level_after: int
 ) -> None:
-    slices, gate = Slices(), threading.Event()
-    _pace(pool, "ledger", FakePacing(waiting_for_budget=True, waiting_share=waiting_share))
-    _pace(pool, "plans", FakePacing())
-    pool._lanes["ledger"].level = 3
-    pool._lanes["plans"].level = 2
+    gate = threading.Event()
+    ledger, plans = FakePacing(), FakePacing()
+    _pace(pool, "ledger", ledger)
+    _pace(pool, "plans", plans)
     pool.submit(lambda _: gate.wait(WAIT), _partition("ledger"))
     slices.submit(pool, "ledger", "ledger", "plans")
+    _grow(ledger, 2)
+    _grow(plans, 1)
     slices.wait_for(3)
+    assert (pool.load("ledger"), pool.load("plans")) == ((3, 3), (2, 1))
+    ledger.waiting_for_budget, ledger.waiting_share = True, waiting_share  # now its limit holds it back
     slices.submit(pool, "plans")  # all 4 workers busy: plans waits below its level
     gate.set()  # one ledger slice ends
     assert slices.wait_for(4) == ["ledger", "ledger", "plans", "plans"]
@@ -260,57 +269,58 @@ def test_given_a_held_back_stream_when_a_slice_ends_while_another_waits_for_a_wo
 
 
 def test_given_a_held_back_stream_with_a_spare_when_no_stream_waits_for_a_worker_then_it_keeps_its_level(
-    pool: FairThreadPool,
+    pool: FairThreadPool, slices: Slices
 ) -> None:
-    slices = Slices()
-    _pace(pool, "ledger", FakePacing(waiting_for_budget=True, waiting_share=0.8))
-    pool._lanes["ledger"].level = 3
+    gate, ledger = threading.Event(), FakePacing()
+    _pace(pool, "ledger", ledger)
+    pool.submit(lambda _: gate.wait(WAIT), _partition("ledger"))
     slices.submit(pool, *["ledger"] * 2)
+    _grow(ledger, 2)
     slices.wait_for(2)
-    ended: list[Partition] = []
-    pool.submit(ended.append, _partition("ledger"))
-    list(pool._futures)[-1].result(WAIT)
-    _settle(pool, "ledger", 2)
-    assert pool.load("ledger").level == 3  # two workers free: the spare absorbs answers that come late
-    slices.release.set()
+    ledger.waiting_for_budget, ledger.waiting_share = True, 0.8
+    slices.submit(pool, "ledger")  # waits: 3 in flight at level 3
+    gate.set()
+    # One worker free: the spare absorbs answers that come late, so the ended slice is replaced.
+    assert slices.wait_for(3) == ["ledger"] * 3
+    assert pool.load("ledger") == (3, 3)
 
 
 def test_given_streams_held_back_by_a_shared_limit_when_a_slice_of_the_busiest_ends_then_it_yields_a_worker(
-    pool: FairThreadPool,
+    pool: FairThreadPool, slices: Slices
 ) -> None:
-    slices = Slices()
-    busy, quiet = FakePacing(waiting_for_budget=True), FakePacing(waiting_for_budget=True)
+    gate = threading.Event()
+    busy, quiet = FakePacing(), FakePacing(waiting_for_budget=True)
     _pace(pool, "customers", busy)
     _pace(pool, "invoices", quiet)
-    pool._lanes["customers"].level = 2
-    slices.submit(pool, "invoices")
-    slices.submit(pool, "customers")
-    slices.wait_for(2)
-    done: list[Partition] = []
-    pool.submit(done.append, _partition("customers"))
-    for future in list(pool._futures)[2:]:
-        future.result(WAIT)
-    _settle(pool, "customers", 1)
+    slices.submit(pool, "invoices", "customers")
+    pool.submit(lambda _: gate.wait(WAIT), _partition("customers"))
+    _grow(busy, 1)
+    slices.submit(pool, "prices")  # the fourth worker
+    slices.wait_for(3)
+    busy.waiting_for_budget = True
+    slices.submit(pool, "plans")  # waits for the worker the ended slice frees, once the pool settled it
+    gate.set()
+    assert "plans" in slices.wait_for(4)
     # customers (2 slices) was above the held-back streams' median (invoices: 1): its ended slice is not
     # replaced, so both now read with one slice each and share the limit equally.
-    assert pool.load("customers").level == 1
-    assert pool.load("invoices").level == 1
-    slices.release.set()
+    assert pool.load("customers") == (1, 1)
+    assert pool.load("invoices") == (1, 1)
 
 
 def test_given_streams_sharing_a_limit_when_one_with_fewer_slices_is_answered_then_it_catches_up() -> None:
     pool = FairThreadPool(6, logging.getLogger("test"), Queue(maxsize=10))
     slices = Slices()
-    pacings = {name: FakePacing(waiting_for_budget=True) for name in ("charges", "refunds", "prices")}
+    pacings = {name: FakePacing() for name in ("charges", "refunds", "prices")}
     for name, pacing in pacings.items():
         _pace(pool, name, pacing)
-    pool._lanes["charges"].level = 2
-    pool._lanes["refunds"].level = 2
     slices.submit(pool, *("charges", "charges", "refunds", "refunds", "prices", "prices"))
+    _grow(pacings["charges"], 1)
+    _grow(pacings["refunds"], 1)
     slices.wait_for(5)  # prices reads one slice, its second waits
+    for pacing in pacings.values():
+        pacing.waiting_for_budget = True  # the account's limit now holds all three back
     pacings["prices"].answer()
     # Held back like the others, but with half their share of the limit: it grows to their level.
     assert slices.wait_for(6) == ["charges", "charges", "prices", "prices", "refunds", "refunds"]
     assert pool.load("prices").level == 2
-    slices.release.set()
-    pool._threadpool.shutdown(wait=True)
+    _finish(pool, slices)

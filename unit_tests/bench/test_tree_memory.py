@@ -4,27 +4,31 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 import pytest
 
 from bench.sync import TreeMemory, process_tree
 
-FORKS_AND_SLEEPS = "import os, time; os.fork(); time.sleep(3)"
+# The child says it is there, then both wait for the end of their shared standard input.
+FORKS_AND_WAITS = "import os, sys\nif os.fork() == 0: print('forked', flush=True)\nsys.stdin.read()"
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_given_a_process_that_forked_when_sampled_then_both_counted_and_shared_pages_once() -> None:
-    process = subprocess.Popen([sys.executable, "-c", FORKS_AND_SLEEPS])
+    process = subprocess.Popen(
+        [sys.executable, "-c", FORKS_AND_WAITS], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdin is not None
+    assert process.stdout is not None
     try:
-        deadline = time.monotonic() + 5
-        while len(process_tree(process.pid)) < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        assert process.stdout.readline() == "forked\n"
         memory = TreeMemory(process.pid)
         memory.sample()
     finally:
         process.kill()
         process.wait()
+        process.stdin.close()  # the child's end of its input: it exits
+        process.stdout.close()
     assert memory.processes == 2
     # The child shares the parent's pages: counted once in the PSS sum, twice in the RSS sum.
     assert 0 < memory.peak_pss_kb < memory.peak_rss_kb
