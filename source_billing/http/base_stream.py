@@ -1,9 +1,10 @@
-"""The stream base every API builds on: error and retry wiring, timeouts, and windowed incremental reads.
+"""The stream base every API builds on: error and retry wiring, the one page loop, and windowed incremental
+reads.
 
-Per API, a subclass (`StripeStream`, `OrbStream`, `IntegratorIoStream`) owns the URL, auth, pagination and
-error mapping; concrete streams are declarations on top of it. Nothing here is global: every stream gets
-its API's settings (including the shared rate budget) from the source, so streams can be read on
-concurrent workers.
+Per API, a subclass (`StripeStream`, `OrbStream`, `IntegratorIoStream`) owns the URL, auth, paginator
+(`http/pages.py`) and error mapping; concrete streams are declarations on top of it. Nothing here is
+global: every stream gets its API's settings (including the shared rate budget) from the source, so streams
+can be read on concurrent workers.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ import math
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
+from dataclasses import dataclass
 from functools import cache
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 import pendulum
 import requests
@@ -29,9 +31,19 @@ from source_billing.config import MOST_CONCURRENCY
 from source_billing.http.breaker import CircuitBreaker
 from source_billing.http.budget import LayeredBudget, Pacing
 from source_billing.http.errors import REQUEST_TIMEOUT, ApiErrorHandler, ErrorMapping, RetryAfterBackoff
+from source_billing.http.pages import Paginator, Records, Request
 from source_billing.incremental.cursors import DEFAULT_PARTITION, PartitionedCursor, windows
 from source_billing.runtime.progress import StreamStats
 from source_billing.schemas import load_schema, open_schema
+
+
+@dataclass(frozen=True)
+class Page:
+    """One answer of a list: its records, the response, and the request that asked for it."""
+
+    records: Records
+    response: requests.Response
+    request: Request
 
 
 class ApiStream(HttpStream, ABC):
@@ -39,6 +51,8 @@ class ApiStream(HttpStream, ABC):
 
     api_name: ClassVar[str]
     schema_package: ClassVar[str]
+    paginator: Paginator
+    """How the stream's API pages its lists."""
     # Incremental streams keep their state here, one cursor per partition; `state` reads and sets it.
     _cursor: PartitionedCursor | None = None
     # Set by the source during a concurrent read: queues another slice of this stream for the workers.
@@ -107,7 +121,67 @@ class ApiStream(HttpStream, ABC):
         stream_slice: Mapping[str, Any] | None = None,
         stream_state: Mapping[str, Any] | None = None,
     ) -> Iterable[StreamData]:
-        return self.guard(super().read_records(sync_mode, cursor_field, stream_slice, stream_state))
+        return self.guard(self.read_slice(stream_slice or {}))
+
+    def read_slice(self, stream_slice: Mapping[str, Any]) -> Iterator[StreamData]:
+        """The records of one slice: by default every page of the slice's list (`path`, `params`)."""
+        for page in self.read_pages(self.first_request(stream_slice), self.paginator):
+            yield from self.page_records(page.records, stream_slice)
+
+    def first_request(self, stream_slice: Mapping[str, Any]) -> Request:
+        """The request of a slice's first page: `path` and `params`."""
+        return Request(self.url_base + self.path(stream_slice=stream_slice), self.params(stream_slice))
+
+    def params(self, stream_slice: Mapping[str, Any]) -> dict[str, Any]:
+        """The query parameters of a slice's first page (the paginator adds the next pages' own)."""
+        return {}
+
+    def page_records(self, records: Records, stream_slice: Mapping[str, Any]) -> Iterable[StreamData]:
+        """The records of one page of a slice, as the stream emits them."""
+        return records
+
+    def read_pages(
+        self,
+        request: Request,
+        paginator: Paginator,
+        *,
+        headers: Mapping[str, str] | None = None,
+        client: HttpClient | None = None,
+        narrow: Callable[[Page, int, Request], Request] | None = None,
+    ) -> Iterator[Page]:
+        """The connector's one page loop: every page of a list, each request made once the page before was
+        handed on. `narrow` (the page just read, how many were read, and the next page's request) may change
+        the next page's request (a read that split its window off reads fewer objects). An answer the error
+        mapping let through without success (ignored) ends the list: its page has no records, and the
+        stream may say why from its response. Requests go through `client` (by default the stream's own)
+        with the stream's retries, budget and timeout."""
+        pages = 0
+        while True:
+            _, response = (client or self._http_client).send_request(
+                "GET",
+                request.url,
+                request_kwargs={"timeout": REQUEST_TIMEOUT},
+                headers=dict(headers or {}),
+                params=request.params,
+            )
+            if not response.ok:
+                yield Page([], response, request)
+                return
+            page = Page(paginator.records(response), response, request)
+            yield page
+            pages += 1
+            following = paginator.following(request, response, page.records)
+            if following is None:
+                return
+            request = following if narrow is None else narrow(page, pages, following)
+
+    # HttpStream's own page loop (`read_records` of the CDK) is not used: the streams read through
+    # `read_pages`. It still asks every HttpStream for these two.
+    def next_page_token(self, response: requests.Response) -> NoReturn:
+        raise NotImplementedError("the streams page through ApiStream.read_pages")
+
+    def parse_response(self, response: requests.Response, **_: Any) -> NoReturn:
+        raise NotImplementedError("the streams page through ApiStream.read_pages")
 
     def guard(self, records: Iterable[StreamData]) -> Iterator[StreamData]:
         """Stop a stream's other slices once one has failed with an error the user must fix, and every
@@ -166,15 +240,6 @@ class ApiStream(HttpStream, ABC):
 
     def get_backoff_strategy(self) -> RetryAfterBackoff:
         return RetryAfterBackoff()
-
-    def request_kwargs(
-        self,
-        stream_state: Mapping[str, Any] | None,
-        stream_slice: Mapping[str, Any] | None = None,
-        next_page_token: Mapping[str, Any] | None = None,
-    ) -> Mapping[str, Any]:
-        # Without a read timeout a server that accepts and never answers would hang the sync.
-        return {"timeout": REQUEST_TIMEOUT}
 
     @cache
     def get_json_schema(self) -> Mapping[str, Any]:

@@ -7,22 +7,21 @@ come as 204 No Content; 429 carries `Retry-After`). No list documents a page-siz
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.streams.http.error_handlers import ErrorResolution, ResponseAction
 from airbyte_cdk.sources.streams.http.requests_native_auth import TokenAuthenticator
-from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_billing.config import IntegratorIoConfig
 from source_billing.http.base_stream import ApiStream
 from source_billing.http.breaker import CircuitBreaker
 from source_billing.http.budget import LayeredBudget, Limit
 from source_billing.http.context import ApiContext
-from source_billing.http.errors import ErrorMapping, common_error_mapping, fail, response_json
+from source_billing.http.errors import ErrorMapping, common_error_mapping, fail
+from source_billing.http.pages import LinkHeader
 
 # The documented bucket holds 1,000 requests and refills at 300/s; the budget spaces requests at the refill
 # rate, so the bucket never drains, and its 1,000 absorb the jitter with which the requests reach the API.
@@ -123,6 +122,7 @@ class IntegratorIoStream(ApiStream):
         self._api = api
         self._name = name
         self._path = path
+        self.paginator = LinkHeader(name, api.same_origin)
         super().__init__(
             authenticator=api.authenticator,
             api_budget=api.budget,
@@ -140,49 +140,5 @@ class IntegratorIoStream(ApiStream):
     def url_base(self) -> str:
         return self._api.url_base
 
-    def path(self, *, next_page_token: Mapping[str, Any] | None = None, **_: Any) -> str:
-        # An absolute next-page URL replaces the base entirely when joined.
-        return str(next_page_token["next_url"]) if next_page_token else self._path
-
-    def request_params(
-        self,
-        stream_state: Mapping[str, Any] | None,
-        stream_slice: Mapping[str, Any] | None = None,
-        next_page_token: Mapping[str, Any] | None = None,
-    ) -> MutableMapping[str, Any]:
-        return {}  # the next-page URL carries every parameter it needs
-
-    def next_page_token(self, response: requests.Response) -> Mapping[str, Any] | None:
-        # requests parses the RFC 8288 header (`requests.utils.parse_header_links`).
-        next_url = response.links.get("next", {}).get("url")
-        if not next_url:
-            return None
-        if not self._api.same_origin(next_url):
-            # Following it would send the token to another host; stopping silently would lose data.
-            raise AirbyteTracedException(
-                message=(
-                    f"integrator.io linked the next page of {self.name} to another host; the "
-                    "connector does not send the token there."
-                ),
-                internal_message=f"Refused next-page link to {urlsplit(next_url).netloc}",
-                failure_type=FailureType.system_error,
-            )
-        return {"next_url": next_url}
-
-    def parse_response(
-        self,
-        response: requests.Response,
-        *,
-        stream_state: Mapping[str, Any],
-        stream_slice: Mapping[str, Any] | None = None,
-        next_page_token: Mapping[str, Any] | None = None,
-    ) -> Iterable[MutableMapping[str, Any]]:
-        if response.status_code != 200:
-            return  # 204 is integrator.io's empty list; other statuses get here only when mapped to IGNORE
-        records = response_json(response)
-        if not isinstance(records, list):
-            raise AirbyteTracedException(
-                message=f"integrator.io answered {self.name} with something other than a JSON list.",
-                failure_type=FailureType.system_error,
-            )
-        yield from records
+    def path(self, **_: Any) -> str:
+        return self._path

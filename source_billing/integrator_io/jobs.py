@@ -14,16 +14,15 @@ all, the link is followed as for every other list, and only the end of that chai
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import pendulum
-import requests
 from airbyte_cdk.models import FailureType, SyncMode
 from airbyte_cdk.sources.streams.core import StreamData
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_billing.http.pages import Records
 from source_billing.incremental.cursors import DEFAULT_PARTITION, PartitionedCursor, parse_iso_timestamp
 from source_billing.incremental.slice_results import SliceResults
 from source_billing.integrator_io.base import IntegratorIoApi, IntegratorIoStream
@@ -54,8 +53,6 @@ class JobsStream(IntegratorIoStream):
     def __init__(self, *, api: IntegratorIoApi, name: str) -> None:
         self._cursor = PartitionedCursor(name, CURSOR_FIELD, parse_iso_timestamp)
         self._read_up_to = SliceResults()
-        # What the last answer read on this thread held, and whether it linked a next page.
-        self._last_answer = threading.local()
         super().__init__(api=api, name=name, path="jobs")
 
     @property
@@ -79,44 +76,14 @@ class JobsStream(IntegratorIoStream):
         else:
             yield {"since": None, "running_since": None, "now": now}
 
-    def path(self, *, next_page_token: Mapping[str, Any] | None = None, **_: Any) -> str:
-        return str(next_page_token["next_url"]) if next_page_token else self._path
-
-    def request_params(
-        self,
-        stream_state: Mapping[str, Any] | None,
-        stream_slice: Mapping[str, Any] | None = None,
-        next_page_token: Mapping[str, Any] | None = None,
-    ) -> MutableMapping[str, Any]:
-        if next_page_token:
-            return {}  # a next-page link carries every parameter it needs
-        stream_slice = stream_slice or {}
+    def params(self, stream_slice: Mapping[str, Any]) -> dict[str, Any]:
         params: dict[str, Any] = {"createdAt_lte": stream_slice.get("until") or stream_slice["now"]}
         if stream_slice.get("since"):
             params["createdAt_gte"] = stream_slice["since"]
         return params
 
-    def parse_response(
-        self,
-        response: requests.Response,
-        *,
-        stream_state: Mapping[str, Any],
-        stream_slice: Mapping[str, Any] | None = None,
-        next_page_token: Mapping[str, Any] | None = None,
-    ) -> Iterable[MutableMapping[str, Any]]:
-        records = list(super().parse_response(response, stream_state=stream_state, stream_slice=stream_slice))
-        self._last_answer.size = len(records)
-        self._last_answer.linked = bool(response.links.get("next", {}).get("url"))
-        return records
-
-    def read_records(
-        self,
-        sync_mode: SyncMode,
-        cursor_field: list[str] | None = None,
-        stream_slice: Mapping[str, Any] | None = None,
-        stream_state: Mapping[str, Any] | None = None,
-    ) -> Iterable[StreamData]:
-        request = dict(stream_slice or {})
+    def read_slice(self, stream_slice: Mapping[str, Any]) -> Iterator[StreamData]:
+        request = dict(stream_slice)
         running_since = request.get("running_since")
         newest: str | None = None
         oldest_running: str | None = None
@@ -124,12 +91,11 @@ class JobsStream(IntegratorIoStream):
         emitted_at_until: frozenset[str] = frozenset()
         while True:
             request["until"] = until
-            self._last_answer.size, self._last_answer.linked = 0, False
-            page = [
-                record
-                for record in super().read_records(sync_mode, cursor_field, request, stream_state)
-                if isinstance(record, Mapping)
-            ]
+            page: Records = []
+            last_size = 0
+            for answer in self.read_pages(self.first_request(request), self.paginator):
+                page.extend(answer.records)
+                last_size = len(answer.records)
             for record in page:
                 if record.get("_id") in emitted_at_until:
                     continue  # the previous answer ended inside this timestamp and had it already
@@ -146,13 +112,13 @@ class JobsStream(IntegratorIoStream):
                         oldest_running = created
                 yield record
             # The end of a `Link` chain, or a lone answer, that is full may have left older jobs out.
-            if self._last_answer.linked or self._last_answer.size < JOBS_PAGE_CAP:
+            if last_size < JOBS_PAGE_CAP:
                 break
             until, emitted_at_until = self._boundary(page, until)
         # Committed by close_slice once every record is out; a read that breaks off commits nothing.
         self._read_up_to.put(stream_slice, oldest_running or newest)
 
-    def _boundary(self, page: list[Mapping[str, Any]], until: str | None) -> tuple[str, frozenset[str]]:
+    def _boundary(self, page: Records, until: str | None) -> tuple[str, frozenset[str]]:
         """Where the next answer starts: the oldest timestamp of a full answer, and the jobs it held there."""
         stamps = [record[CURSOR_FIELD] for record in page if record.get(CURSOR_FIELD) is not None]
         oldest = min(stamps, default=None)

@@ -6,14 +6,14 @@ integrations, flows and jobs https://github.com/celigo/integrator-api-docs (inte
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import quote
 
-import requests
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams.core import StreamData
 
+from source_billing.http.pages import Records
 from source_billing.incremental.cursors import DEFAULT_PARTITION, PartitionedCursor, parse_iso_timestamp
 from source_billing.incremental.slice_results import SliceResults
 from source_billing.integrator_io.base import IntegratorIoApi, IntegratorIoStream
@@ -102,28 +102,13 @@ class ConnectorChildStream(IntegratorIoStream):
             if isinstance(record, Mapping):
                 yield {"parent": {"_id": record["_id"]}}
 
-    def path(
-        self,
-        *,
-        stream_slice: Mapping[str, Any] | None = None,
-        next_page_token: Mapping[str, Any] | None = None,
-        **_: Any,
-    ) -> str:
-        if next_page_token:
-            return str(next_page_token["next_url"])
+    def path(self, *, stream_slice: Mapping[str, Any] | None = None, **_: Any) -> str:
         connector_id = quote((stream_slice or {})["parent"]["_id"], safe="")
         return f"connectors/{connector_id}/{self._child_path}"
 
-    def parse_response(
-        self,
-        response: requests.Response,
-        *,
-        stream_state: Mapping[str, Any],
-        stream_slice: Mapping[str, Any] | None = None,
-        next_page_token: Mapping[str, Any] | None = None,
-    ) -> Iterable[MutableMapping[str, Any]]:
-        connector_id = (stream_slice or {})["parent"]["_id"]
-        for record in super().parse_response(response, stream_state=stream_state, stream_slice=stream_slice):
+    def page_records(self, records: Records, stream_slice: Mapping[str, Any]) -> Iterator[StreamData]:
+        connector_id = stream_slice["parent"]["_id"]
+        for record in records:
             if not record.get("_connectorId"):
                 record["_connectorId"] = connector_id
             yield record

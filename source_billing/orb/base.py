@@ -7,12 +7,10 @@ https://docs.withorb.com/api-reference/rate-limits).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any, ClassVar
-from urllib.parse import parse_qs, urlsplit
 
 import pendulum
-import requests
 from airbyte_cdk.models import AirbyteLogMessage, AirbyteMessage, FailureType, Level, Type
 from airbyte_cdk.sources.streams.http.requests_native_auth import TokenAuthenticator
 
@@ -22,8 +20,8 @@ from source_billing.http.breaker import CircuitBreaker
 from source_billing.http.budget import LayeredBudget, Limit
 from source_billing.http.context import ApiContext
 from source_billing.http.errors import ErrorMapping, common_error_mapping, fail, response_json
+from source_billing.http.pages import OrbCursor
 from source_billing.incremental.cursors import parse_iso_timestamp
-from source_billing.incremental.slice_results import SliceResults
 
 PAGE_SIZE = 100  # Orb's maximum
 REQUESTS_PER_SECOND = 100
@@ -36,8 +34,6 @@ ORB_TIMESTAMP_FORMAT = "YYYY-MM-DDTHH:mm:ss[Z]"
 # (invoices, by `invoice_date`) are a year each.
 WHOLE_RANGE_DAYS = 100 * 365
 YEAR_DAYS = 365
-# Set on the response of a split window's page that reached the window's new lower bound: no next page.
-_PAST_FLOOR = "_source_billing_past_floor"
 
 
 def orb_error_mapping() -> ErrorMapping:
@@ -115,6 +111,7 @@ class OrbStream(ApiStream):
     schema_package = "source_billing.orb"
     primary_key = "id"
     error_detail = staticmethod(orb_error_detail)
+    paginator = OrbCursor()
 
     def __init__(
         self,
@@ -149,32 +146,8 @@ class OrbStream(ApiStream):
     def path(self, **_: Any) -> str:
         return self._path
 
-    def request_params(
-        self,
-        stream_state: Mapping[str, Any] | None,
-        stream_slice: Mapping[str, Any] | None = None,
-        next_page_token: Mapping[str, Any] | None = None,
-    ) -> MutableMapping[str, Any]:
-        params: dict[str, Any] = {"limit": PAGE_SIZE, **self._params}
-        if next_page_token:
-            params.update(next_page_token)
-        return params
-
-    def next_page_token(self, response: requests.Response) -> Mapping[str, Any] | None:
-        pagination = response_json(response).get("pagination_metadata") or {}
-        if pagination.get("has_more") and pagination.get("next_cursor"):
-            return {"cursor": pagination["next_cursor"]}
-        return None
-
-    def parse_response(
-        self,
-        response: requests.Response,
-        *,
-        stream_state: Mapping[str, Any],
-        stream_slice: Mapping[str, Any] | None = None,
-        next_page_token: Mapping[str, Any] | None = None,
-    ) -> Iterable[MutableMapping[str, Any]]:
-        yield from response_json(response)["data"]
+    def params(self, stream_slice: Mapping[str, Any]) -> dict[str, Any]:
+        return {"limit": PAGE_SIZE, **self._params}
 
 
 class OrbWindowedStream(OrbStream, WindowedStream):
@@ -202,9 +175,6 @@ class OrbWindowedStream(OrbStream, WindowedStream):
         # The cursor field is also the filter: `created_at[gte]`, or `invoice_date[gte]` for invoices.
         self._cursor_field = cursor_field
         self._splits = cursor_field == "created_at"
-        # The lower bound of each split window's own read, by slice (each slice is read by one worker).
-        # Where a window's own read stops once it handed its older part on (`split_window`).
-        self._floors = SliceResults()
         super().__init__(
             api=api,
             name=name,
@@ -225,65 +195,41 @@ class OrbWindowedStream(OrbStream, WindowedStream):
     def parse_cursor(self, value: Any) -> pendulum.DateTime:
         return parse_iso_timestamp(value)
 
-    def request_params(
-        self,
-        stream_state: Mapping[str, Any] | None,
-        stream_slice: Mapping[str, Any] | None = None,
-        next_page_token: Mapping[str, Any] | None = None,
-    ) -> MutableMapping[str, Any]:
-        params = super().request_params(stream_state, stream_slice, next_page_token)
+    def params(self, stream_slice: Mapping[str, Any]) -> dict[str, Any]:
+        params = super().params(stream_slice)
         if stream_slice:
             params[f"{self._cursor_field}[gte]"] = stream_slice["start"]
             if stream_slice["end"] is not None:
                 params[f"{self._cursor_field}[lt]"] = stream_slice["end"]
         return params
 
-    def parse_response(
-        self,
-        response: requests.Response,
-        *,
-        stream_state: Mapping[str, Any],
-        stream_slice: Mapping[str, Any] | None = None,
-        next_page_token: Mapping[str, Any] | None = None,
-    ) -> Iterable[MutableMapping[str, Any]]:
-        body = response_json(response)
-        records: list[MutableMapping[str, Any]] = body["data"]
-        if not (self._splits and stream_slice and stream_slice.get("start") and records):
-            yield from records
-            return
-        floor = self._floors.get(stream_slice)
-        if floor is None:
-            if (body.get("pagination_metadata") or {}).get("has_more") and _first_page(response):
-                self._split(stream_slice, records)
-            yield from records  # a first page (all of it at or after the second a split keeps) or no split
-            return
-        for record in records:
-            value = record.get(self._cursor_field)
-            if value is not None and self.parse_cursor(value) < floor:
-                response.__dict__[_PAST_FLOOR] = True  # newest first: the rest is older still
-                return
-            yield record
+    def read_slice(self, stream_slice: Mapping[str, Any]) -> Iterator[MutableMapping[str, Any]]:
+        """A window's pages; after the first, a dense window hands its older part to another worker and this
+        read stops at the first object older than the split (Orb's cursor keeps the first request's
+        filters, so the read cannot narrow them)."""
+        floor: pendulum.DateTime | None = None
+        pages = self.read_pages(self.first_request(stream_slice), self.paginator)
+        for number, page in enumerate(pages):
+            records = page.records
+            if floor is not None:
+                for record in records:
+                    value = record.get(self._cursor_field)
+                    if value is not None and self.parse_cursor(value) < floor:
+                        return  # newest first: the rest is older still
+                    yield record
+                continue
+            more = (response_json(page.response).get("pagination_metadata") or {}).get("has_more")
+            if number == 0 and more and self._splits and stream_slice.get("start") and records:
+                floor = self._split(stream_slice, records)
+            yield from records  # a first page: all of it at or after the second a split keeps
 
-    def _split(self, stream_slice: Mapping[str, Any], first_page: list[MutableMapping[str, Any]]) -> None:
-        """Split the window after its first page if it is dense, and keep the lower bound of its own read."""
+    def _split(
+        self, stream_slice: Mapping[str, Any], first_page: list[MutableMapping[str, Any]]
+    ) -> pendulum.DateTime | None:
+        """Split the window after its first page if it is dense: the lower bound of its own read, if split."""
         reached, newest = first_page[-1].get(self._cursor_field), first_page[0].get(self._cursor_field)
         if reached is None or newest is None:
-            return
-        bound = self.split_window(stream_slice, reached, newest)
-        if bound is not None:
-            # The split-off window ends at this bound (a whole second: Orb filters to the second).
-            self._floors.put(stream_slice, self.parse_cursor(bound))
-
-    def next_page_token(self, response: requests.Response) -> Mapping[str, Any] | None:
-        if response.__dict__.get(_PAST_FLOOR):
             return None
-        return super().next_page_token(response)
-
-    def close_slice(self, stream_slice: Mapping[str, Any]) -> None:
-        self._floors.pop(stream_slice)
-        super().close_slice(stream_slice)
-
-
-def _first_page(response: requests.Response) -> bool:
-    """Whether the response answers a list's first request (one without Orb's `cursor`)."""
-    return "cursor" not in parse_qs(urlsplit(response.request.url or "").query)
+        bound = self.split_window(stream_slice, reached, newest)
+        # The split-off window ends at this bound (a whole second: Orb filters to the second).
+        return None if bound is None else self.parse_cursor(bound)

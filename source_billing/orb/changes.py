@@ -120,15 +120,10 @@ class ChangeTrackingStream(OrbWindowedStream):
             }
         yield from windows
 
-    def request_params(
-        self,
-        stream_state: Mapping[str, Any] | None,
-        stream_slice: Mapping[str, Any] | None = None,
-        next_page_token: Mapping[str, Any] | None = None,
-    ) -> MutableMapping[str, Any]:
-        if not (stream_slice and stream_slice.get(REFRESH)):
-            return super().request_params(stream_state, stream_slice, next_page_token)
-        params = super().request_params(stream_state, None, next_page_token)
+    def params(self, stream_slice: Mapping[str, Any]) -> dict[str, Any]:
+        if not stream_slice.get(REFRESH):
+            return super().params(stream_slice)
+        params = super().params({})
         params[STATUS_FILTER] = sorted(self._open_statuses)
         if self._start_date is not None:
             params[f"{self.cursor_field}[gte]"] = orb_timestamp(self._start_date)

@@ -9,14 +9,15 @@ subscription and start date.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-import requests
 from airbyte_cdk.models import SyncMode
+from airbyte_cdk.sources.streams.core import StreamData
 
+from source_billing.http.pages import Records
 from source_billing.orb.base import OrbApi, OrbStream
 from source_billing.orb.currencies import (
     CREDITS,
@@ -98,41 +99,21 @@ class OrbChildStream(OrbStream):
         for currency in (CREDITS, *candidate_currencies(parent, self._account_currencies())):
             yield {PARENT: str(parent["id"]), CURRENCY: currency}
 
-    def path(
-        self,
-        *,
-        stream_slice: Mapping[str, Any] | None = None,
-        next_page_token: Mapping[str, Any] | None = None,
-        **_: Any,
-    ) -> str:
+    def path(self, *, stream_slice: Mapping[str, Any] | None = None, **_: Any) -> str:
         return self._row.path.format(parent_id=quote((stream_slice or {})[PARENT], safe=""))
 
-    def request_params(
-        self,
-        stream_state: Mapping[str, Any] | None,
-        stream_slice: Mapping[str, Any] | None = None,
-        next_page_token: Mapping[str, Any] | None = None,
-    ) -> MutableMapping[str, Any]:
-        params = super().request_params(stream_state, stream_slice, next_page_token)
-        stream_slice = stream_slice or {}
+    def params(self, stream_slice: Mapping[str, Any]) -> dict[str, Any]:
+        params = super().params(stream_slice)
         if self._row.parent_param:
             params[self._row.parent_param] = stream_slice[PARENT]
         if CURRENCY in stream_slice:
             params.update(currency_param(stream_slice[CURRENCY]))
         return params
 
-    def parse_response(
-        self,
-        response: requests.Response,
-        *,
-        stream_state: Mapping[str, Any],
-        stream_slice: Mapping[str, Any] | None = None,
-        next_page_token: Mapping[str, Any] | None = None,
-    ) -> Iterable[MutableMapping[str, Any]]:
-        stream_slice = stream_slice or {}
+    def page_records(self, records: Records, stream_slice: Mapping[str, Any]) -> Iterator[StreamData]:
         parent_id = stream_slice[PARENT]
         parent_field, id_fields = self._row.parent_field, self._row.id_fields
-        for record in super().parse_response(response, stream_state=stream_state, stream_slice=stream_slice):
+        for record in records:
             record[parent_field] = parent_id
             if CURRENCY in stream_slice:
                 record[CURRENCY] = stream_slice[CURRENCY]

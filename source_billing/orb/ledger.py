@@ -114,14 +114,8 @@ class CreditsLedgerEntriesStream(OrbStream):
     def path(self, *, stream_slice: Mapping[str, Any] | None = None, **_: Any) -> str:
         return f"customers/{quote((stream_slice or {})['partition'], safe='')}/credits/ledger"
 
-    def request_params(
-        self,
-        stream_state: Mapping[str, Any] | None,
-        stream_slice: Mapping[str, Any] | None = None,
-        next_page_token: Mapping[str, Any] | None = None,
-    ) -> MutableMapping[str, Any]:
-        params = super().request_params(stream_state, stream_slice, next_page_token)
-        stream_slice = stream_slice or {}
+    def params(self, stream_slice: Mapping[str, Any]) -> dict[str, Any]:
+        params = super().params(stream_slice)
         params.update(currency_param(stream_slice.get("currency", CREDITS)))
         if stream_slice.get("start") is not None:
             params["created_at[gte]"] = stream_slice["start"]

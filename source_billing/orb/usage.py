@@ -17,17 +17,16 @@ key.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import timedelta
 from typing import Any
 
 import pendulum
-import requests
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams.core import StreamData
 from airbyte_cdk.sources.streams.http.error_handlers import ErrorResolution, ResponseAction
 
-from source_billing.http.errors import REQUEST_TIMEOUT, response_json
+from source_billing.http.pages import Records
 from source_billing.orb.base import (
     OrbApi,
     OrbStream,
@@ -130,13 +129,8 @@ class SubscriptionUsageStream(PartitionedOrbStream):
     def path(self, *, stream_slice: Mapping[str, Any] | None = None, **_: Any) -> str:
         return f"subscriptions/{(stream_slice or {})['partition']}/usage"
 
-    def request_params(
-        self,
-        stream_state: Mapping[str, Any] | None,
-        stream_slice: Mapping[str, Any] | None = None,
-        next_page_token: Mapping[str, Any] | None = None,
-    ) -> MutableMapping[str, Any]:
-        request = (stream_slice or {})["request"]
+    def params(self, stream_slice: Mapping[str, Any]) -> dict[str, Any]:
+        request = stream_slice["request"]
         params: dict[str, Any] = {
             "granularity": "day",
             "view_mode": "periodic",
@@ -145,8 +139,6 @@ class SubscriptionUsageStream(PartitionedOrbStream):
         }
         if request["metric"] is not None:
             params.update(billable_metric_id=request["metric"], group_by=self._grouping_key)
-        if next_page_token:
-            params.update(next_page_token)
         return params
 
     def read_records(
@@ -235,33 +227,16 @@ class SubscriptionUsageStream(PartitionedOrbStream):
             GroupingRefusedError: Orb answered 400.
         """
         records: list[StreamData] = []
-        token: Mapping[str, Any] | None = None
-        while True:
-            _, response = self._grouped.send_request(
-                "GET",
-                f"{self.url_base}{self.path(stream_slice=part)}",
-                request_kwargs={"timeout": REQUEST_TIMEOUT},
-                params=self.request_params(None, part, token),
-            )
-            if response.status_code == 400:
+        for page in self.read_pages(self.first_request(part), self.paginator, client=self._grouped):
+            if page.response.status_code == 400:
                 raise GroupingRefusedError(part["request"]["metric"])
-            records.extend(self.parse_response(response, stream_state={}, stream_slice=part))
-            token = self.next_page_token(response)
-            if token is None:
-                return records
+            records.extend(self.page_records(page.records, part))
+        return records
 
-    def parse_response(
-        self,
-        response: requests.Response,
-        *,
-        stream_state: Mapping[str, Any],
-        stream_slice: Mapping[str, Any] | None = None,
-        next_page_token: Mapping[str, Any] | None = None,
-    ) -> Iterable[MutableMapping[str, Any]]:
-        stream_slice = stream_slice or {}
+    def page_records(self, records: Records, stream_slice: Mapping[str, Any]) -> Iterator[StreamData]:
         subscription_id = stream_slice["partition"]
         customer_id = stream_slice["customer_id"]
-        for item in response_json(response)["data"]:
+        for item in records:
             metric = item.get("billable_metric") or {}
             group = item.get("metric_group") or {}
             key, value = group.get("property_key"), group.get("property_value")

@@ -13,17 +13,14 @@ from functools import partial
 from typing import Any, ClassVar
 
 import pendulum
-import requests
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams.core import StreamData
 from airbyte_cdk.sources.streams.http.error_handlers import ErrorResolution, ResponseAction
 from airbyte_cdk.sources.streams.http.http_client import HttpClient
 
-from source_billing.http.base_stream import FIRST_SPLIT_PAGES, WindowedStream
-from source_billing.http.errors import (
-    REQUEST_TIMEOUT,
-    response_json,
-)
+from source_billing.http.base_stream import FIRST_SPLIT_PAGES, Page, WindowedStream
+from source_billing.http.errors import REQUEST_TIMEOUT, response_json
+from source_billing.http.pages import Request, StartingAfter
 from source_billing.incremental.cursors import DEFAULT_PARTITION, parse_unix_seconds
 from source_billing.stripe.api import StripeApi, stripe_error_detail, stripe_error_mapping, stripe_headers
 from source_billing.stripe.declarations import Parent, StripeObject
@@ -47,6 +44,7 @@ class StripeStream(WindowedStream):
     epoch: ClassVar[pendulum.DateTime] = pendulum.datetime(2011, 1, 1)  # before Stripe's public launch
     newest_first = True  # its list reads split dense windows
     error_detail = staticmethod(stripe_error_detail)
+    paginator = StartingAfter()
 
     def __init__(self, *, api: StripeApi, events: EventFeed, row: StripeObject) -> None:
         self._api = api
@@ -183,16 +181,7 @@ class StripeStream(WindowedStream):
                 self._cursor.open(partition, end)
                 yield {"partition": partition, "start": None, "end": None, "checkpoint": end, "as_of": end}
 
-    def read_records(
-        self,
-        sync_mode: SyncMode,
-        cursor_field: list[str] | None = None,
-        stream_slice: Mapping[str, Any] | None = None,
-        stream_state: Mapping[str, Any] | None = None,
-    ) -> Iterable[StreamData]:
-        return self.guard(self._read_slice(stream_slice or {}))
-
-    def _read_slice(self, stream_slice: Mapping[str, Any]) -> Iterator[StreamData]:
+    def read_slice(self, stream_slice: Mapping[str, Any]) -> Iterator[StreamData]:
         partition = stream_slice.get("partition", DEFAULT_PARTITION)
         account_id = None if partition == DEFAULT_PARTITION else partition
         headers = stripe_headers(self._api.config, partition)
@@ -238,50 +227,40 @@ class StripeStream(WindowedStream):
         client: HttpClient | None = None,
         window: Mapping[str, Any] | None = None,
     ) -> Iterator[MutableMapping[str, Any]]:
-        """Every object of a list, page after page (`starting_after` the last id while `has_more`).
+        """Every object of a list (`ApiStream.read_pages` with Stripe's `starting_after` paging).
 
         Reading a `window` slice of creation time, it may hand what it has not reached to other workers:
         after its first pages what a dense window holds beyond its next pages (`WindowedStream.split_window`),
         later the older half of what is left when the stream's limits have room (`split_idle`); this read
         then keeps to the objects created from the new lower bound on."""
-        query = {**params, "limit": PAGE_SIZE}
-        pages = 0
-        while True:
-            _, response = (client or self._http_client).send_request(
-                "GET",
-                self.url_base + path,
-                request_kwargs={"timeout": REQUEST_TIMEOUT},
-                headers=dict(headers),
-                params=query,
-            )
-            if response.status_code == 404:
+        request = Request(self.url_base + path, {**params, "limit": PAGE_SIZE})
+        narrow = None if window is None else partial(self._narrow, window)
+        for page in self.read_pages(request, self.paginator, headers=headers, client=client, narrow=narrow):
+            status = page.response.status_code
+            if status == 404:
                 self.logger.warning(f"Stream {self.name}: {path} no longer exists; its objects are skipped.")
-                return
-            if response.status_code == 403:
-                detail = stripe_error_detail(response_json(response))
+            elif status == 403:
+                detail = stripe_error_detail(response_json(page.response))
                 reading = _for_account(headers.get("Stripe-Account", DEFAULT_PARTITION))
                 self.logger.warning(
                     f"Stream {self.name}: skipped {path}{reading}: Stripe refused access (HTTP 403: "
                     f"{detail}). The other accounts are read."
                 )
-                return
-            body = response_json(response)
-            data = body["data"]
-            yield from data
-            if not body.get("has_more") or not data:
-                return
-            pages += 1
-            # Objects that filter on `created` but do not show it (invoice items show `date`) are not split.
-            reached = data[-1].get("created")
-            if window is not None and isinstance(reached, int):
-                narrowed = None
-                if pages == FIRST_SPLIT_PAGES:
-                    narrowed = self.split_window(window, reached, pages=pages)
-                elif pages > FIRST_SPLIT_PAGES:
-                    narrowed = self.split_idle(window, query.get("created[gte]"), reached, pages)
-                if narrowed is not None:
-                    query["created[gte]"] = narrowed
-            query["starting_after"] = data[-1]["id"]
+            yield from page.records
+
+    def _narrow(self, window: Mapping[str, Any], page: Page, pages: int, following: Request) -> Request:
+        """The request of a window's next page, from a higher lower bound once this read handed the older
+        part of the window to another worker."""
+        # Objects that filter on `created` but do not show it (invoice items show `date`) are not split.
+        reached = page.records[-1].get("created")
+        if not isinstance(reached, int) or pages < FIRST_SPLIT_PAGES:
+            return following
+        narrowed = (
+            self.split_window(window, reached, pages=pages)
+            if pages == FIRST_SPLIT_PAGES
+            else self.split_idle(window, page.request.params.get("created[gte]"), reached, pages)
+        )
+        return following if narrowed is None else following.narrowed(**{"created[gte]": narrowed})
 
     def _children(
         self,
@@ -465,15 +444,6 @@ class StripeStream(WindowedStream):
             found = self._reread(row.via.path, {"id": through}, {}, headers)
             self._via_parents[through] = None if found is None else found.get(row.parent_field)
         return self._via_parents[through]
-
-    def next_page_token(self, response: requests.Response) -> Mapping[str, Any] | None:
-        body = response_json(response)
-        if body.get("has_more") and body["data"]:
-            return {"starting_after": body["data"][-1]["id"]}
-        return None
-
-    def parse_response(self, response: requests.Response, **_: Any) -> Iterable[Mapping[str, Any]]:
-        yield from response_json(response)["data"]
 
 
 def _created_params(stream_slice: Mapping[str, Any]) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from source_billing.config import (
     StripeSearchStream,
     config_error,
 )
-from source_billing.http.errors import REQUEST_TIMEOUT, response_json
+from source_billing.http.pages import NextPage, Request
 from source_billing.incremental.cursors import DEFAULT_PARTITION
 from source_billing.stripe.api import StripeApi, stripe_headers
 from source_billing.stripe.base import ACCOUNT_ID_FIELD, PAGE_SIZE, StripeStream
@@ -44,6 +44,8 @@ def list_endpoints() -> Mapping[str, Mapping[str, Any]]:
 class StripeSearch(StripeStream):
     """The objects one Stripe Search query finds, read in full every sync (search results lag behind)."""
 
+    paginator = NextPage()
+
     def __init__(self, *, api: StripeApi, events: EventFeed, search: StripeSearchStream) -> None:
         self._query = search.query
         row = StripeObject(
@@ -56,28 +58,18 @@ class StripeSearch(StripeStream):
         )
         super().__init__(api=api, events=events, row=row)
 
-    def _read_slice(self, stream_slice: Mapping[str, Any]) -> Iterator[StreamData]:
+    def read_slice(self, stream_slice: Mapping[str, Any]) -> Iterator[StreamData]:
         partition = stream_slice.get("partition", DEFAULT_PARTITION)
         account_id = None if partition == DEFAULT_PARTITION else partition
-        headers = stripe_headers(self._api.config, partition)
-        query: dict[str, Any] = {"query": self._query, "limit": PAGE_SIZE}
+        request = Request(self.url_base + self.path(), {"query": self._query, "limit": PAGE_SIZE})
         as_of = stream_slice.get("as_of")
-        while True:
-            _, response = self._http_client.send_request(
-                "GET",
-                self.url_base + self.path(),
-                request_kwargs={"timeout": REQUEST_TIMEOUT},
-                headers=headers,
-                params=query,
-            )
-            body = response_json(response)
-            for record in body["data"]:
+        for page in self.read_pages(
+            request, self.paginator, headers=stripe_headers(self._api.config, partition)
+        ):
+            for record in page.records:
                 record["updated"] = as_of
                 record[ACCOUNT_ID_FIELD] = account_id
                 yield record
-            if not body.get("has_more") or not body.get("next_page"):
-                return
-            query["page"] = body["next_page"]
 
 
 def custom_row(custom: StripeCustomStream) -> StripeObject:

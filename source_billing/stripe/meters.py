@@ -95,7 +95,7 @@ class MeterEventSummaries(StripeStream):
                     first[pair] = min(first.get(pair, started), started)
         return first
 
-    def _read_slice(self, stream_slice: Mapping[str, Any]) -> Iterator[StreamData]:
+    def read_slice(self, stream_slice: Mapping[str, Any]) -> Iterator[StreamData]:
         account = stream_slice["account"]
         params = {
             "customer": stream_slice["customer"],
