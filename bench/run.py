@@ -337,16 +337,18 @@ def costs_suite(options: Options, outcome: Outcome) -> None:
 
 def ablation_suite(sandbox: SandboxProcess, options: Options, outcome: Outcome) -> None:
     """`make bench-ablation`: the whole rate-limited catalog with every rule, then with each scheduler rule
-    off in turn (`bench.ablation`): the share of each API's ceiling the rule is worth."""
+    off in turn (`bench.ablation`), then with every rule again: the share of each API's ceiling the rule is
+    worth, against both runs with every rule (how far the same code moves from run to run)."""
     rows = []
-    for rule in ("none", *ablation.RULES):
+    for label in ("none", *ablation.RULES, "none, again"):
+        rule = label.partition(",")[0]
         command = (str(EXECUTABLE),) if rule == "none" else (sys.executable, "-m", "bench.ablation", rule)
-        folder = options.out / "runs" / f"ablation-{rule}"
+        folder = options.out / "runs" / f"ablation-{label.replace(', ', '-')}"
         run = run_ours_rate_limited(sandbox, folder, options, OUR_STREAMS_BY_API, command)
         outcome.healthy = outcome.healthy and run.sync.ok
         fractions = {api: result.traffic.fraction for api, result in run.apis.items()}
-        outcome.results.setdefault("ablation", {})[rule] = run.to_json()
-        rows.append((rule, *(percent(fractions.get(api)) for api in OUR_STREAMS_BY_API)))
+        outcome.results.setdefault("ablation", {})[label] = run.to_json()
+        rows.append((label, *(percent(fractions.get(api)) for api in OUR_STREAMS_BY_API)))
     outcome.tables.append(
         Table(
             "Rate-limited catalog, one scheduler rule off (fraction of each API's ceiling)",
