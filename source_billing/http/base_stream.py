@@ -25,11 +25,10 @@ from airbyte_cdk.sources.streams.http import HttpStream
 from airbyte_cdk.sources.streams.http.http_client import HttpClient
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from requests.adapters import HTTPAdapter
-from requests.auth import AuthBase
 
 from source_billing.config import MOST_CONCURRENCY
-from source_billing.http.breaker import CircuitBreaker
-from source_billing.http.budget import LayeredBudget, Pacing
+from source_billing.http.budget import Pacing
+from source_billing.http.context import ApiContext
 from source_billing.http.errors import REQUEST_TIMEOUT, ApiErrorHandler, ErrorMapping, RetryAfterBackoff
 from source_billing.http.pages import Paginator, Records, Request
 from source_billing.incremental.cursors import DEFAULT_PARTITION, PartitionedCursor, windows
@@ -51,6 +50,7 @@ class ApiStream(HttpStream, ABC):
 
     api_name: ClassVar[str]
     schema_package: ClassVar[str]
+    _api: ApiContext[Any]
     paginator: Paginator
     """How the stream's API pages its lists."""
     # Incremental streams keep their state here, one cursor per partition; `state` reads and sets it.
@@ -59,35 +59,35 @@ class ApiStream(HttpStream, ABC):
     spawn: Callable[[Mapping[str, Any]], None] | None = None
 
     def __init__(
-        self,
-        *,
-        authenticator: AuthBase,
-        api_budget: LayeredBudget,
-        breaker: CircuitBreaker,
-        error_mapping: ErrorMapping,
-        lookback_window_days: int = 0,
+        self, *, api: ApiContext[Any], error_mapping: ErrorMapping, lookback_window_days: int = 0
     ) -> None:
+        self._api = api
         # The CDK builds its HTTP client, which asks for the error handler, inside HttpStream.__init__.
         self._error_mapping = error_mapping
         self._lookback = pendulum.duration(days=lookback_window_days)
-        self._breaker = breaker
+        self._breaker = api.breaker
         self.stats = StreamStats()
         self._failed = threading.Event()
         self._failed_lock = threading.Lock()
         # The stream spends from its API's shared budget through its own `Pacing`, which tells the
         # scheduler whether the stream could use another worker.
-        self.pacing = Pacing(api_budget)
-        super().__init__(authenticator=authenticator, api_budget=self.pacing)
+        self.pacing = Pacing(api.budget)
+        super().__init__(authenticator=api.authenticator, api_budget=self.pacing)
         # The CDK keeps 40 connections per host for https and requests' 10 for http (a local API or
         # proxy); a stream with more slices in flight than its pool holds would open a connection per
         # request. A pool as large as the most workers a sync may have keeps every connection alive.
-        adapter = breaker.adapter(HTTPAdapter(pool_maxsize=MOST_CONCURRENCY))  # every attempt reports to it
+        # Every attempt reports to the breaker.
+        adapter = api.breaker.adapter(HTTPAdapter(pool_maxsize=MOST_CONCURRENCY))
         for scheme in ("https://", "http://"):
             self._http_client._session.mount(scheme, adapter)
         # HttpStream gives streams without a cursor field a resumable-full-refresh cursor, which makes
         # read_records return ONE page per call and expects the CDK's sequential reader to call again. The
         # concurrent framework calls read_records once per slice, so every slice must read all its pages.
         self.cursor = None
+
+    @property
+    def url_base(self) -> str:
+        return self._api.url_base
 
     @staticmethod
     @abstractmethod

@@ -117,28 +117,19 @@ class IntegratorIoStream(ApiStream):
     api_name = "integrator.io"
     schema_package = "source_billing.integrator_io"
     primary_key = "_id"
+    _api: IntegratorIoApi
 
     def __init__(self, *, api: IntegratorIoApi, name: str, path: str) -> None:
-        self._api = api
         self._name = name
         self._path = path
         self.paginator = LinkHeader(name, api.same_origin)
-        super().__init__(
-            authenticator=api.authenticator,
-            api_budget=api.budget,
-            breaker=api.breaker,
-            error_mapping=integrator_io_error_mapping(api.config, path),
-        )
+        super().__init__(api=api, error_mapping=integrator_io_error_mapping(api.config, path))
 
     error_detail = staticmethod(integrator_io_error_detail)
 
     @property
     def name(self) -> str:
         return self._name
-
-    @property
-    def url_base(self) -> str:
-        return self._api.url_base
 
     def path(self, **_: Any) -> str:
         return self._path

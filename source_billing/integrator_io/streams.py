@@ -50,16 +50,10 @@ class ClientFilteredStream(IntegratorIoStream):
         since = self._cursor.value(DEFAULT_PARTITION) if sync_mode == SyncMode.incremental else None
         yield {"since": since}
 
-    def read_records(
-        self,
-        sync_mode: SyncMode,
-        cursor_field: list[str] | None = None,
-        stream_slice: Mapping[str, Any] | None = None,
-        stream_state: Mapping[str, Any] | None = None,
-    ) -> Iterable[StreamData]:
-        since = (stream_slice or {}).get("since")
+    def read_slice(self, stream_slice: Mapping[str, Any]) -> Iterator[StreamData]:
+        since = stream_slice.get("since")
         newest = since
-        for record in super().read_records(sync_mode, cursor_field, stream_slice, stream_state):
+        for record in super().read_slice(stream_slice):
             value = record.get(self._cursor_field) if isinstance(record, Mapping) else None
             if since is not None and (value is None or value < since):
                 continue

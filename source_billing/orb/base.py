@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 import pendulum
 from airbyte_cdk.models import AirbyteLogMessage, AirbyteMessage, FailureType, Level, Type
+from airbyte_cdk.sources.streams.core import StreamData
 from airbyte_cdk.sources.streams.http.requests_native_auth import TokenAuthenticator
 
 from source_billing.config import OrbConfig
@@ -112,6 +113,7 @@ class OrbStream(ApiStream):
     primary_key = "id"
     error_detail = staticmethod(orb_error_detail)
     paginator = OrbCursor()
+    _api: OrbApi
 
     def __init__(
         self,
@@ -122,26 +124,15 @@ class OrbStream(ApiStream):
         params: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        self._api = api
         self._name = name
         self._path = path
         self._params = dict(params or {})
         kwargs.setdefault("lookback_window_days", api.config.lookback_window_days)
-        super().__init__(
-            authenticator=api.authenticator,
-            api_budget=api.budget,
-            breaker=api.breaker,
-            error_mapping=orb_error_mapping(),
-            **kwargs,
-        )
+        super().__init__(api=api, error_mapping=orb_error_mapping(), **kwargs)
 
     @property
     def name(self) -> str:
         return self._name
-
-    @property
-    def url_base(self) -> str:
-        return self._api.url_base
 
     def path(self, **_: Any) -> str:
         return self._path
@@ -203,7 +194,7 @@ class OrbWindowedStream(OrbStream, WindowedStream):
                 params[f"{self._cursor_field}[lt]"] = stream_slice["end"]
         return params
 
-    def read_slice(self, stream_slice: Mapping[str, Any]) -> Iterator[MutableMapping[str, Any]]:
+    def read_slice(self, stream_slice: Mapping[str, Any]) -> Iterator[StreamData]:
         """A window's pages; after the first, a dense window hands its older part to another worker and this
         read stops at the first object older than the split (Orb's cursor keeps the first request's
         filters, so the read cannot narrow them)."""

@@ -17,7 +17,7 @@ a final status (paid or void invoices, ended subscriptions) are not read again.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import Any
 from urllib.parse import quote
 
@@ -129,18 +129,12 @@ class ChangeTrackingStream(OrbWindowedStream):
             params[f"{self.cursor_field}[gte]"] = orb_timestamp(self._start_date)
         return params
 
-    def read_records(
-        self,
-        sync_mode: SyncMode,
-        cursor_field: list[str] | None = None,
-        stream_slice: Mapping[str, Any] | None = None,
-        stream_state: Mapping[str, Any] | None = None,
-    ) -> Iterable[StreamData]:
-        if stream_slice and stream_slice.get(REFRESH):
+    def read_slice(self, stream_slice: Mapping[str, Any]) -> Iterator[StreamData]:
+        if stream_slice.get(REFRESH):
             yield from self._refresh(stream_slice)
             return
         seen: set[str] = set()
-        for record in super().read_records(sync_mode, cursor_field, stream_slice):
+        for record in super().read_slice(stream_slice):
             if isinstance(record, Mapping) and record.get("status") in self._open_statuses:
                 seen.add(record["id"])
             yield record
@@ -165,7 +159,7 @@ class ChangeTrackingStream(OrbWindowedStream):
             return value is None or not covered_from <= parse_orb_timestamp(value) < covered_to
 
         seen: set[str] = set()
-        for record in super().read_records(SyncMode.full_refresh, stream_slice=stream_slice):
+        for record in super().read_slice(stream_slice):
             if not isinstance(record, Mapping):
                 yield record
                 continue

@@ -123,14 +123,7 @@ class CreditsLedgerEntriesStream(OrbStream):
             params["created_at[lt]"] = stream_slice["end"]
         return params
 
-    def read_records(
-        self,
-        sync_mode: SyncMode,
-        cursor_field: list[str] | None = None,
-        stream_slice: Mapping[str, Any] | None = None,
-        stream_state: Mapping[str, Any] | None = None,
-    ) -> Iterable[StreamData]:
-        stream_slice = stream_slice or {}
+    def read_slice(self, stream_slice: Mapping[str, Any]) -> Iterator[StreamData]:
         customer_id = stream_slice["partition"]
         currencies = [CREDITS, *(c for c in stream_slice["candidates"] if self._has_blocks(customer_id, c))]
         found: dict[str, str | None] = {}
@@ -142,7 +135,7 @@ class CreditsLedgerEntriesStream(OrbStream):
                 "start": self._start(partition, stream_slice["incremental"]),
             }
             pending: list[str] = []
-            entries = self._entries(super().read_records(sync_mode, cursor_field, part), customer_id, pending)
+            entries = self._entries(super().read_slice(part), customer_id, pending)
             if self._enricher is None:
                 yield from entries
             else:

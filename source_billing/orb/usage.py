@@ -141,14 +141,7 @@ class SubscriptionUsageStream(PartitionedOrbStream):
             params.update(billable_metric_id=request["metric"], group_by=self._grouping_key)
         return params
 
-    def read_records(
-        self,
-        sync_mode: SyncMode,
-        cursor_field: list[str] | None = None,
-        stream_slice: Mapping[str, Any] | None = None,
-        stream_state: Mapping[str, Any] | None = None,
-    ) -> Iterable[StreamData]:
-        stream_slice = stream_slice or {}
+    def read_slice(self, stream_slice: Mapping[str, Any]) -> Iterator[StreamData]:
         last_day: str | None = None
         ungrouped: set[str] = set()
         for record in self._usage(stream_slice, ungrouped):
@@ -207,10 +200,7 @@ class SubscriptionUsageStream(PartitionedOrbStream):
             part_end = min(start + span, end)
             request = {"start": orb_timestamp(start), "end": orb_timestamp(part_end), "metric": metric}
             part = {**stream_slice, "request": request}
-            if metric is None:
-                records = list(super().read_records(SyncMode.full_refresh, stream_slice=part))
-            else:
-                records = self._grouped_part(part)
+            records = list(super().read_slice(part)) if metric is None else self._grouped_part(part)
             last_day = max((r[CURSOR] for r in records if isinstance(r, Mapping)), default=None)
             carry = last_day if part_end < end and last_day is not None else None
             if carry is not None and parse_orb_timestamp(carry) <= start:

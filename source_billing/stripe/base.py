@@ -46,14 +46,13 @@ class StripeStream(WindowedStream):
     error_detail = staticmethod(stripe_error_detail)
     paginator = StartingAfter()
 
+    _api: StripeApi
+
     def __init__(self, *, api: StripeApi, events: EventFeed, row: StripeObject) -> None:
-        self._api = api
         self._event_feed = events
         self._row = row
         super().__init__(
-            authenticator=api.authenticator,
-            api_budget=api.budget,
-            breaker=api.breaker,
+            api=api,
             error_mapping=stripe_error_mapping(),
             start_date=api.config.start_date,
             lookback_window_days=api.config.lookback_window_days,
@@ -94,10 +93,6 @@ class StripeStream(WindowedStream):
     def api(self) -> StripeApi:
         """What it shares with the other Stripe streams of the sync: settings, budget, breaker."""
         return self._api
-
-    @property
-    def url_base(self) -> str:
-        return self._api.url_base
 
     @property
     def event_types(self) -> frozenset[str] | None:
