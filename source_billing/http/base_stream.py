@@ -31,7 +31,7 @@ from source_billing.http.budget import Pacing
 from source_billing.http.context import ApiContext
 from source_billing.http.errors import REQUEST_TIMEOUT, ApiErrorHandler, ErrorMapping, RetryAfterBackoff
 from source_billing.http.pages import Paginator, Records, Request
-from source_billing.incremental.cursors import DEFAULT_PARTITION, PartitionedCursor, windows
+from source_billing.incremental.cursors import DEFAULT_PARTITION, PartitionedCursor, this_second, windows
 from source_billing.runtime.progress import StreamStats
 from source_billing.schemas import load_schema, open_schema
 
@@ -338,7 +338,7 @@ class WindowedStream(ApiStream, ABC):
         cursor_field: list[str] | None = None,
         stream_state: Mapping[str, Any] | None = None,
     ) -> Iterable[Mapping[str, Any] | None]:
-        now = pendulum.now("UTC").replace(microsecond=0)
+        now = this_second()
         for partition in self.partitions():
             start = self._read_from(partition, sync_mode)
             yield from self.window_slices(

@@ -28,6 +28,12 @@ CursorParser = Callable[[Any], pendulum.DateTime]
 """Reads a saved cursor value back as a moment; raises ValueError or TypeError for a value that is not one."""
 
 
+def this_second() -> pendulum.DateTime:
+    """The start of the current second, UTC: where a sync's windows end (the APIs filter creation times to
+    the second, so an object created later in this second is the next sync's)."""
+    return pendulum.now("UTC").replace(microsecond=0)
+
+
 def parse_unix_seconds(value: Any) -> pendulum.DateTime:
     """A cursor saved as whole seconds since the epoch (Stripe's `created`).
 

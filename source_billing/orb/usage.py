@@ -27,6 +27,7 @@ from airbyte_cdk.sources.streams.core import StreamData
 from airbyte_cdk.sources.streams.http.error_handlers import ErrorResolution, ResponseAction
 
 from source_billing.http.pages import Records
+from source_billing.incremental.cursors import this_second
 from source_billing.orb.base import (
     OrbApi,
     OrbStream,
@@ -84,7 +85,7 @@ class SubscriptionUsageStream(PartitionedOrbStream):
         cursor_field: list[str] | None = None,
         stream_state: Mapping[str, Any] | None = None,
     ) -> Iterable[Mapping[str, Any] | None]:
-        now = pendulum.now("UTC").replace(microsecond=0)
+        now = this_second()
         for subscription in self._subscriptions.read_records(SyncMode.full_refresh):
             if isinstance(subscription, Mapping):
                 stream_slice = self._slice(subscription, now, sync_mode)

@@ -21,7 +21,7 @@ from airbyte_cdk.sources.streams.http.http_client import HttpClient
 from source_billing.http.base_stream import FIRST_SPLIT_PAGES, Page, WindowedStream
 from source_billing.http.errors import REQUEST_TIMEOUT, response_json
 from source_billing.http.pages import Request, StartingAfter
-from source_billing.incremental.cursors import DEFAULT_PARTITION, parse_unix_seconds
+from source_billing.incremental.cursors import DEFAULT_PARTITION, parse_unix_seconds, this_second
 from source_billing.stripe.api import StripeApi, stripe_error_detail, stripe_error_mapping, stripe_headers
 from source_billing.stripe.declarations import Parent, StripeObject
 from source_billing.stripe.event_feed import EventFeed
@@ -133,7 +133,7 @@ class StripeStream(WindowedStream):
         """Per partition: the events since the saved cursor when they still reach back that far; nothing
         for a refreshed stream read in full recently; otherwise the list, in windows of creation time when
         it accepts `created` filters."""
-        now = pendulum.now("UTC").replace(microsecond=0)
+        now = this_second()
         for partition in self.partitions():
             saved = self._cursor.value(partition) if sync_mode == SyncMode.incremental else None
             if saved is not None and (since := self.events_since(partition)) is not None:
