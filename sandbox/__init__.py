@@ -14,9 +14,8 @@ A test, demo and benchmark tool, not shipped in the connector image. One process
   ``DELETE requests``; ``GET stats``; ``GET|POST|DELETE faults``; ``GET clock``,
   ``POST clock {"advance_seconds": N}``; ``GET|POST config {"latency_ms", "rate_limits"}``; ``POST reset``.
 
-Start it with ``python -m sandbox --help`` or ``sandbox.process.SandboxProcess``; measure it with
-``python -m sandbox.selftest_speed``. Data is deterministic from ``--seed`` and the scales; timestamps
-are relative to the start time (``--now`` fixes it).
+Start it with ``python -m sandbox --help`` or ``sandbox.process.SandboxProcess``. Data is deterministic
+from ``--seed`` and the scales; timestamps are relative to the start time (``--now`` fixes it).
 """
 
 __all__ = ["__version__"]

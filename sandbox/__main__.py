@@ -81,7 +81,6 @@ def build_parser() -> argparse.ArgumentParser:
         "acct_sandbox 2023-08-16, acct_sandbox_a 2026-10-28.endive, acct_sandbox_b upgraded 10 days ago",
     )  # fmt: skip
     parser.add_argument("--now", type=float, help="fixed start time in epoch seconds (default: real time)")
-    parser.add_argument("--selftest", action="store_true", help="measure list pages per second and exit")
     return parser
 
 
@@ -124,11 +123,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         The exit code.
     """
     args = build_parser().parse_args(argv)
-    if args.selftest:
-        from sandbox.selftest_speed import main as selftest
-
-        code: int = selftest([])
-        return code
     try:
         check_loopback(args.host)
     except ValueError as error:

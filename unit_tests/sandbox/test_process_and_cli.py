@@ -1,4 +1,4 @@
-"""The subprocess helper, the command line and the speed self-test."""
+"""The subprocess helper and the command line."""
 
 from __future__ import annotations
 
@@ -12,9 +12,7 @@ import pytest
 from sandbox.__main__ import build_parser, main, write_ready_file
 from sandbox.credentials import ORB_API_KEY
 from sandbox.process import SandboxControlError, SandboxProcess
-from sandbox.selftest_speed import measure
 from sandbox.server import check_loopback
-from unit_tests.sandbox.helpers import SandboxFactory
 
 
 def test_given_sandbox_process_when_used_as_context_then_it_serves_and_stops() -> None:
@@ -81,14 +79,3 @@ def test_given_ready_file_when_written_then_json_with_port_and_pid(tmp_path: Pat
     write_ready_file(target, 1234)
     assert json.loads(target.read_text()) == {"port": 1234, "pid": os.getpid()}
     assert [path.name for path in target.parent.iterdir()] == ["ready.json"]
-
-
-def test_given_keep_alive_client_when_running_the_speed_selftest_then_pages_per_second_is_reported(
-    make_sandbox: SandboxFactory,
-) -> None:
-    running = make_sandbox(scale=2, scale_for={"stripe.customers": 1000})
-    result = measure(running.client.base, pages=200)
-    assert result.pages == 200
-    assert result.records == 200 * 100
-    # A floor far below the 1,000 pages/s target: this shares two cores with other work.
-    assert result.pages_per_second > 100
