@@ -20,6 +20,7 @@ from airbyte_cdk.test.mock_http.request import ANY_QUERY_PARAMS
 from source_billing import SourceBilling
 
 NOW = "2026-12-01T12:00:00Z"
+WORDS = "the API's own words"
 
 
 @dataclass(frozen=True)
@@ -52,10 +53,10 @@ class Api:
     def error(self, status: int) -> str:
         """The API's error body for a status, with a detail of its own."""
         if self.name == "stripe":
-            return json.dumps({"error": {"type": "invalid_request_error", "message": "Stripe's words"}})
+            return json.dumps({"error": {"type": "invalid_request_error", "message": WORDS}})
         if self.name == "orb":
-            return json.dumps({"status": status, "title": "T", "detail": "Orb's words"})
-        return json.dumps({"errors": [{"code": "error", "message": "integrator.io's words"}]})
+            return json.dumps({"status": status, "title": "T", "detail": WORDS})
+        return json.dumps({"errors": [{"code": "error", "message": WORDS}]})
 
 
 STRIPE = Api(
@@ -118,6 +119,7 @@ def test_given_a_client_error_when_read_then_the_stream_fails_at_once_saying_wha
     ]
     assert error.failure_type == failure_type
     assert says in error.message
+    assert error.message.endswith(f" said: {WORDS}")
     assert api.secret not in repr(list(output.get_message_iterator()))
     assert sleeps == []  # not retried
 

@@ -8,9 +8,8 @@ import pendulum
 import pytest
 import requests
 import requests_mock
-from airbyte_cdk.models import FailureType, SyncMode
+from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams.call_rate import CallRateLimitHit
-from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_billing.orb.base import orb_budget, orb_timestamp, parse_orb_timestamp
 from unit_tests.orb.builders import API_KEY, V1, customer, ids, page, read_slices, stream
@@ -66,32 +65,6 @@ def test_given_saved_state_and_lookback_when_sliced_then_starts_at_cursor_less_l
     first = next(iter(customers.stream_slices(sync_mode=SyncMode.incremental)))
     assert first is not None
     assert first["start"] == "2024-03-08T12:00:00Z"
-
-
-@pytest.mark.parametrize(
-    ("status", "failure_type", "expected"),
-    [
-        (400, FailureType.system_error, "please report this"),
-        (401, FailureType.config_error, "`orb.api_key`"),
-        (403, FailureType.config_error, "may not read this resource"),
-        (404, FailureType.config_error, "`orb.api_base_url`"),
-    ],
-)
-def test_given_client_error_when_read_then_fails_at_once_with_orbs_detail_and_no_key(
-    status: int, failure_type: FailureType, expected: str, sleeps: list[float]
-) -> None:
-    items = stream("orb_items")
-    body = {"type": "https://docs.withorb.com/x", "status": status, "title": "T", "detail": "Orb's words"}
-    with requests_mock.Mocker(case_sensitive=True) as mock:
-        mock.get(f"{V1}/items", status_code=status, json=body)
-        with pytest.raises(AirbyteTracedException) as caught:
-            read_slices(items, SyncMode.full_refresh)
-        assert mock.call_count == 1
-    assert caught.value.failure_type == failure_type
-    assert expected in str(caught.value.message)
-    assert "Orb's words" in str(caught.value.message)
-    assert API_KEY not in str(caught.value.message)
-    assert sleeps == []
 
 
 @pytest.mark.parametrize(
