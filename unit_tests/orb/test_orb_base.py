@@ -59,14 +59,6 @@ def test_given_windows_when_read_then_created_at_filters_and_state_moves_only_on
     assert query["created_at[lt]"] == [first["end"]]
 
 
-def test_given_saved_state_and_lookback_when_sliced_then_starts_at_cursor_less_lookback() -> None:
-    customers = stream("orb_customers", lookback_window_days=2)
-    customers.state = {"default": {"created_at": "2024-03-10T12:00:00Z"}}
-    first = next(iter(customers.stream_slices(sync_mode=SyncMode.incremental)))
-    assert first is not None
-    assert first["start"] == "2024-03-08T12:00:00Z"
-
-
 @pytest.mark.parametrize(
     ("failure", "expected_wait"),
     [

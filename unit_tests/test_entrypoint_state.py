@@ -1,0 +1,60 @@
+"""An incremental read through the connector's entry point (the CDK's `entrypoint_wrapper.read` and
+`HttpMocker`, on a frozen clock): where it resumes from a saved state, and the state it saves."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import time_machine
+from airbyte_cdk.models import SyncMode
+from airbyte_cdk.test.catalog_builder import CatalogBuilder
+from airbyte_cdk.test.entrypoint_wrapper import read
+from airbyte_cdk.test.mock_http import HttpMocker, HttpRequest, HttpResponse
+from airbyte_cdk.test.state_builder import StateBuilder
+
+from source_billing import SourceBilling
+
+NOW = "2026-12-01T12:00:00Z"
+CUSTOMERS = "https://api.withorb.com/v1/customers"
+
+
+def _orb(**settings: Any) -> dict[str, Any]:
+    return {"orb": {"api_key": "orb_SENTINEL0key", **settings}}
+
+
+def _page(*created: str) -> HttpResponse:
+    data = [{"id": f"cus_{n}", "created_at": at} for n, at in enumerate(created)]
+    return HttpResponse(
+        json.dumps({"data": data, "pagination_metadata": {"has_more": False, "next_cursor": None}})
+    )
+
+
+def test_given_a_saved_cursor_and_a_lookback_when_read_then_resumes_before_it_and_saves_this_second() -> None:
+    catalog = CatalogBuilder().with_stream("orb_customers", SyncMode.incremental).build()
+    state = StateBuilder().with_stream_state(
+        "orb_customers", {"default": {"created_at": "2024-03-10T12:00:00Z"}}
+    )
+    with HttpMocker() as http_mocker, time_machine.travel(NOW, tick=False):
+        # Two days before the cursor, up to the sync's second (exclusive): what is created later in it is the
+        # next sync's.
+        window = {"limit": "100", "created_at[gte]": "2024-03-08T12:00:00Z", "created_at[lt]": NOW}
+        http_mocker.get(HttpRequest(CUSTOMERS, query_params=window), _page("2024-03-09T00:00:00Z"))
+        output = read(SourceBilling(), _orb(lookback_window_days=2), catalog, state.build())
+    assert [record.record.data["id"] for record in output.records] == ["cus_0"]
+    final = output.most_recent_state
+    assert final is not None
+    assert final.stream_state.__dict__ == {"default": {"created_at": NOW}}
+
+
+def test_given_no_state_and_a_start_date_when_read_then_one_window_from_the_start_date() -> None:
+    catalog = CatalogBuilder().with_stream("orb_customers", SyncMode.incremental).build()
+    with HttpMocker() as http_mocker, time_machine.travel(NOW, tick=False):
+        window = {"limit": "100", "created_at[gte]": "2022-01-01T00:00:00Z", "created_at[lt]": NOW}
+        http_mocker.get(HttpRequest(CUSTOMERS, query_params=window), _page())
+        output = read(SourceBilling(), _orb(start_date="2022-01-01T00:00:00Z"), catalog)
+    assert not output.records
+    assert not output.errors
+    final = output.most_recent_state
+    assert final is not None
+    assert final.stream_state.__dict__ == {"default": {"created_at": NOW}}
