@@ -60,7 +60,7 @@ class Api:
 
 
 STRIPE = Api(
-    "stripe", "client_secret", "sk_live_SENTINEL0key", "customers", "https://api.stripe.com/v1/customers"
+    "stripe", "client_secret", "sk_live_x_SENTINEL0key", "customers", "https://api.stripe.com/v1/customers"
 )
 ORB = Api("orb", "api_key", "orb_SENTINEL0key", "orb_items", "https://api.withorb.com/v1/items")
 INTEGRATOR_IO = Api(
