@@ -48,12 +48,16 @@ class Paginator(ABC):
         """The request of the page after the one `request` asked for; None after the last page."""
 
 
-class StartingAfter(Paginator):
-    """Stripe's lists."""
+class DataList(Paginator, ABC):
+    """A list whose answers hold their objects in `data` (Stripe's and Orb's)."""
 
     def records(self, response: requests.Response) -> Records:
         records: Records = response_json(response)["data"]
         return records
+
+
+class StartingAfter(DataList):
+    """Stripe's lists."""
 
     def following(self, request: Request, response: requests.Response, records: Records) -> Request | None:
         if not response_json(response).get("has_more") or not records:
@@ -61,7 +65,7 @@ class StartingAfter(Paginator):
         return request.narrowed(starting_after=records[-1]["id"])
 
 
-class NextPage(StartingAfter):
+class NextPage(DataList):
     """Stripe Search (`/v1/{object}/search`)."""
 
     def following(self, request: Request, response: requests.Response, records: Records) -> Request | None:
@@ -71,7 +75,7 @@ class NextPage(StartingAfter):
         return request.narrowed(page=body["next_page"])
 
 
-class OrbCursor(StartingAfter):
+class OrbCursor(DataList):
     """Orb's lists."""
 
     def following(self, request: Request, response: requests.Response, records: Records) -> Request | None:

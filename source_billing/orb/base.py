@@ -203,16 +203,19 @@ class OrbWindowedStream(OrbStream, WindowedStream):
         for number, page in enumerate(pages):
             records = page.records
             if floor is not None:
-                for record in records:
+                for cut, record in enumerate(records):
                     value = record.get(self._cursor_field)
                     if value is not None and self.parse_cursor(value) < floor:
-                        return  # newest first: the rest is older still
-                    yield record
+                        # Newest first: the rest is older still.
+                        yield from self.page_records(records[:cut], stream_slice)
+                        return
+                yield from self.page_records(records, stream_slice)
                 continue
             more = (response_json(page.response).get("pagination_metadata") or {}).get("has_more")
             if number == 0 and more and self._splits and stream_slice.get("start") and records:
                 floor = self._split(stream_slice, records)
-            yield from records  # a first page: all of it at or after the second a split keeps
+            # A first page: all of it at or after the second a split keeps.
+            yield from self.page_records(records, stream_slice)
 
     def _split(
         self, stream_slice: Mapping[str, Any], first_page: list[MutableMapping[str, Any]]

@@ -20,7 +20,7 @@ from airbyte_cdk.sources.streams.http.http_client import HttpClient
 
 from source_billing.http.base_stream import FIRST_SPLIT_PAGES, Page, WindowedStream
 from source_billing.http.errors import REQUEST_TIMEOUT, response_json
-from source_billing.http.pages import Request, StartingAfter
+from source_billing.http.pages import Paginator, Request, StartingAfter
 from source_billing.incremental.cursors import DEFAULT_PARTITION, parse_unix_seconds, this_second
 from source_billing.stripe.api import StripeApi, stripe_error_detail, stripe_error_mapping, stripe_headers
 from source_billing.stripe.declarations import Parent, StripeObject
@@ -44,7 +44,7 @@ class StripeStream(WindowedStream):
     epoch: ClassVar[pendulum.DateTime] = pendulum.datetime(2011, 1, 1)  # before Stripe's public launch
     newest_first = True  # its list reads split dense windows
     error_detail = staticmethod(stripe_error_detail)
-    paginator = StartingAfter()
+    paginator: Paginator = StartingAfter()
 
     _api: StripeApi
 
