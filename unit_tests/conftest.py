@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 from airbyte_cdk.sources.streams.http import rate_limiting
+from airbyte_cdk.test.mock_http import HttpMocker
 from hypothesis import settings
 
 # Every run draws the same examples: derandomized (each test's seed comes from the test itself) and without
@@ -17,8 +18,15 @@ settings.load_profile("repeatable")
 
 
 @pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[float]]:
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Every retry wait the CDK's retry handler was asked for, in seconds, without waiting."""
     recorded: list[float] = []
     monkeypatch.setattr(rate_limiting, "time", SimpleNamespace(sleep=recorded.append, time=time.time))
     return recorded
+
+
+@pytest.fixture
+def http_mocker() -> Iterator[HttpMocker]:
+    """The CDK's mock of every HTTP request; on leaving, it checks each mocked request was made."""
+    with HttpMocker() as mocker:
+        yield mocker

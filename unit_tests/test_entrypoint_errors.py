@@ -5,21 +5,17 @@ user sees (the trace's failure type and message, never the key), and that a retr
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import time_machine
-from airbyte_cdk.models import FailureType, SyncMode
-from airbyte_cdk.test.catalog_builder import CatalogBuilder
-from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, read
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput
 from airbyte_cdk.test.mock_http import HttpMocker, HttpRequest, HttpResponse
 from airbyte_cdk.test.mock_http.request import ANY_QUERY_PARAMS
 
-from source_billing import SourceBilling
+from unit_tests.entrypoint import read_stream
 
-NOW = "2026-12-01T12:00:00Z"
 WORDS = "the API's own words"
 
 
@@ -72,17 +68,8 @@ INTEGRATOR_IO = Api(
 )
 
 
-@pytest.fixture
-def http_mocker() -> Iterator[HttpMocker]:
-    """The CDK's mock of every HTTP request; on leaving, it checks each mocked request was made."""
-    with HttpMocker() as mocker:
-        yield mocker
-
-
 def _read(api: Api) -> EntrypointOutput:
-    catalog = CatalogBuilder().with_stream(api.stream, SyncMode.full_refresh).build()
-    with time_machine.travel(NOW, tick=False):
-        return read(SourceBilling(), api.config(), catalog)
+    return read_stream(api.config(), api.stream)
 
 
 def _answers(http_mocker: HttpMocker, api: Api, *responses: HttpResponse) -> None:

@@ -6,16 +6,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import time_machine
 from airbyte_cdk.models import SyncMode
-from airbyte_cdk.test.catalog_builder import CatalogBuilder
-from airbyte_cdk.test.entrypoint_wrapper import read
 from airbyte_cdk.test.mock_http import HttpMocker, HttpRequest, HttpResponse
-from airbyte_cdk.test.state_builder import StateBuilder
 
-from source_billing import SourceBilling
+from unit_tests.entrypoint import NOW, final_state, read_stream, records
 
-NOW = "2026-12-01T12:00:00Z"
 CUSTOMERS = "https://api.withorb.com/v1/customers"
 
 
@@ -30,31 +25,25 @@ def _page(*created: str) -> HttpResponse:
     )
 
 
-def test_given_a_saved_cursor_and_a_lookback_when_read_then_resumes_before_it_and_saves_this_second() -> None:
-    catalog = CatalogBuilder().with_stream("orb_customers", SyncMode.incremental).build()
-    state = StateBuilder().with_stream_state(
-        "orb_customers", {"default": {"created_at": "2024-03-10T12:00:00Z"}}
-    )
-    with HttpMocker() as http_mocker, time_machine.travel(NOW, tick=False):
-        # Two days before the cursor, up to the sync's second (exclusive): what is created later in it is the
-        # next sync's.
-        window = {"limit": "100", "created_at[gte]": "2024-03-08T12:00:00Z", "created_at[lt]": NOW}
-        http_mocker.get(HttpRequest(CUSTOMERS, query_params=window), _page("2024-03-09T00:00:00Z"))
-        output = read(SourceBilling(), _orb(lookback_window_days=2), catalog, state.build())
-    assert [record.record.data["id"] for record in output.records] == ["cus_0"]
-    final = output.most_recent_state
-    assert final is not None
-    assert final.stream_state.__dict__ == {"default": {"created_at": NOW}}
+def test_given_a_saved_cursor_and_a_lookback_when_read_then_resumes_before_it_and_saves_this_second(
+    http_mocker: HttpMocker,
+) -> None:
+    # Two days before the cursor, up to the sync's second (exclusive): what is created later in it is the
+    # next sync's.
+    window = {"limit": "100", "created_at[gte]": "2024-03-08T12:00:00Z", "created_at[lt]": NOW}
+    http_mocker.get(HttpRequest(CUSTOMERS, query_params=window), _page("2024-03-09T00:00:00Z"))
+    saved = {"default": {"created_at": "2024-03-10T12:00:00Z"}}
+    output = read_stream(_orb(lookback_window_days=2), "orb_customers", SyncMode.incremental, saved)
+    assert [record["id"] for record in records(output)] == ["cus_0"]
+    assert final_state(output) == {"default": {"created_at": NOW}}
 
 
-def test_given_no_state_and_a_start_date_when_read_then_one_window_from_the_start_date() -> None:
-    catalog = CatalogBuilder().with_stream("orb_customers", SyncMode.incremental).build()
-    with HttpMocker() as http_mocker, time_machine.travel(NOW, tick=False):
-        window = {"limit": "100", "created_at[gte]": "2022-01-01T00:00:00Z", "created_at[lt]": NOW}
-        http_mocker.get(HttpRequest(CUSTOMERS, query_params=window), _page())
-        output = read(SourceBilling(), _orb(start_date="2022-01-01T00:00:00Z"), catalog)
+def test_given_no_state_and_a_start_date_when_read_then_one_window_from_the_start_date(
+    http_mocker: HttpMocker,
+) -> None:
+    window = {"limit": "100", "created_at[gte]": "2022-01-01T00:00:00Z", "created_at[lt]": NOW}
+    http_mocker.get(HttpRequest(CUSTOMERS, query_params=window), _page())
+    output = read_stream(_orb(start_date="2022-01-01T00:00:00Z"), "orb_customers", SyncMode.incremental)
     assert not output.records
     assert not output.errors
-    final = output.most_recent_state
-    assert final is not None
-    assert final.stream_state.__dict__ == {"default": {"created_at": NOW}}
+    assert final_state(output) == {"default": {"created_at": NOW}}
