@@ -1,9 +1,10 @@
 """Factories for Stripe's billing objects (customers, subscriptions, invoices, credit notes, quotes).
 
-Each factory returns one object with the fields the 2023-08-16 OpenAPI spec defines for it, plus the
-few only later versions have (``stripe_versions`` renders them by version), filled with small realistic
-values. Ids that objects point at exist in the same account (invoice lines not from a subscription name an
-invoice item id of their own, as basil's ``parent.invoice_item_details.invoice_item`` needs one).
+Each factory starts from ``stripe_object(kind)`` (every field of today's API, empty) and fills what the
+sandbox models with small realistic values, plus the 2023-08-16 fields later versions moved
+(``stripe_versions`` renders them by version). Ids that objects point at exist in the same account
+(invoice lines not from a subscription name an invoice item id of their own, as basil's
+``parent.invoice_item_details.invoice_item`` needs one).
 """
 
 from __future__ import annotations
@@ -11,33 +12,26 @@ from __future__ import annotations
 from sandbox.seed import DAY, EmailPool
 from sandbox.store import JsonObject
 from sandbox.stripe_context import SeedContext, list_object, price_summary
+from sandbox.stripe_objects import stripe_object
 
 
 def customer(ctx: SeedContext, index: int) -> JsonObject:
     """A customer; e-mails come from the shared pool so joins with Orb and licenses find matches."""
     return {
+        **stripe_object("customer"),
         "id": ctx.new_id("cus"),
-        "object": "customer",
-        "address": None,
         "balance": 0 if ctx.chance(0.9) else -ctx.amount(100, 5000),
         "created": ctx.created(),
         "currency": ctx.currency(),
-        "default_source": None,
         "delinquent": ctx.chance(0.05),
-        "description": None,
-        "discount": None,
         "email": EmailPool.email(ctx.slot * 1_000_000 + index),
         "invoice_prefix": ctx.new_id("x", 9)[3:].upper(),
         "invoice_settings": {"custom_fields": None, "default_payment_method": None, "footer": None},
-        "livemode": False,
         "metadata": ctx.metadata(),
         "name": f"User {index}",
         "next_invoice_sequence": ctx.rng.randint(1, 40),
-        "phone": None,
         "preferred_locales": [],
-        "shipping": None,
         "tax_exempt": "none",
-        "test_clock": None,
     }
 
 
@@ -66,42 +60,23 @@ def subscription(ctx: SeedContext, index: int) -> JsonObject:
     period_start = max(created, ctx.now - ctx.rng.randint(0, 29) * DAY)
     canceled_at = ctx.after({"created": created}) if status == "canceled" else None
     return {
+        **stripe_object("subscription"),
         "id": ctx.new_id("sub"),
-        "object": "subscription",
-        "application": None,
-        "application_fee_percent": None,
-        "automatic_tax": {"enabled": False},
         "billing_cycle_anchor": created,
-        "billing_thresholds": None,
-        "cancel_at": None,
-        "cancel_at_period_end": False,
         "canceled_at": canceled_at,
         "cancellation_details": {"comment": None, "feedback": None, "reason": None},
-        "collection_method": "charge_automatically",
         "created": created,
         "currency": "usd" if cust is None else cust["currency"],
         "current_period_end": period_start + 30 * DAY,
         "current_period_start": period_start,
         "customer": None if cust is None else cust["id"],
-        "days_until_due": None,
-        "default_payment_method": None,
         "default_tax_rates": [],
-        "description": None,
         "discount": None,
         "ended_at": canceled_at,
         "items": None,
-        "latest_invoice": None,
-        "livemode": False,
         "metadata": ctx.metadata(),
-        "on_behalf_of": None,
-        "pause_collection": None,
-        "schedule": None,
         "start_date": created,
         "status": status,
-        "test_clock": None,
-        "transfer_data": None,
-        "trial_end": None,
-        "trial_start": None,
     }
 
 
@@ -111,14 +86,12 @@ def subscription_item(ctx: SeedContext, index: int, parent: JsonObject) -> JsonO
     quantity = ctx.rng.randint(1, 5)
     metered = price is not None and (price["recurring"] or {}).get("usage_type") == "metered"
     return {
+        **stripe_object("subscription_item"),
         "id": ctx.new_id("si"),
-        "object": "subscription_item",
-        "billing_thresholds": None,
         "created": int(parent["created"]) + 1,
         # Since 2025-03-31.basil the billing period is the item's (older versions leave it out).
         "current_period_end": parent["current_period_end"],
         "current_period_start": parent["current_period_start"],
-        "metadata": {},
         "price": price,
         "quantity": None if metered else quantity,
         "subscription": parent["id"],
@@ -156,18 +129,13 @@ def invoice(ctx: SeedContext, index: int) -> JsonObject:
     status = ctx.choice(INVOICE_STATUSES)
     finalized = None if status == "draft" else created + 3600
     return {
+        **stripe_object("invoice"),
         "id": ctx.new_id("in"),
-        "object": "invoice",
         "account_country": "US",
         "account_name": "Sandbox Inc.",
-        "amount_due": 0,
-        "amount_paid": 0,
-        "amount_remaining": 0,
-        "amount_shipping": 0,
         "attempt_count": 0 if status == "draft" else 1,
         "attempted": status != "draft",
         "auto_advance": status in ("draft", "open"),
-        "automatic_tax": {"enabled": False, "status": None},
         "billing_reason": "subscription_cycle" if sub is not None else "manual",
         "charge": None,
         "collection_method": "charge_automatically" if ctx.chance(0.8) else "send_invoice",
@@ -176,17 +144,10 @@ def invoice(ctx: SeedContext, index: int) -> JsonObject:
         "customer": cust_id,
         "customer_email": None if cust is None else cust["email"],
         "customer_name": None if cust is None else cust["name"],
-        "default_payment_method": None,
-        "description": None,
         "discount": None,
-        "due_date": None,
         "effective_at": finalized,
         "ending_balance": None if status == "draft" else 0,
-        "footer": None,
-        "hosted_invoice_url": None,
-        "invoice_pdf": None,
         "lines": None,
-        "livemode": False,
         "metadata": ctx.metadata(),
         "number": None if status == "draft" else f"SBX-{index:06d}",
         "paid": status == "paid",
@@ -194,9 +155,6 @@ def invoice(ctx: SeedContext, index: int) -> JsonObject:
         "payment_intent": None,
         "period_end": created,
         "period_start": created - 30 * DAY,
-        "post_payment_credit_notes_amount": 0,
-        "pre_payment_credit_notes_amount": 0,
-        "starting_balance": 0,
         "status": status,
         "status_transitions": {
             "finalized_at": finalized,
@@ -206,9 +164,7 @@ def invoice(ctx: SeedContext, index: int) -> JsonObject:
         },
         "subscription": None if sub is None else sub["id"],
         "subscription_details": None if sub is None else {"metadata": dict(sub["metadata"])},
-        "subtotal": 0,
         "tax": None,
-        "total": 0,
         "total_tax_amounts": [],
         "webhooks_delivered_at": finalized,
     }
@@ -229,19 +185,16 @@ def invoice_line(ctx: SeedContext, index: int, parent: JsonObject) -> JsonObject
         items = ctx.collections["subscription_items"].children(str(parent["subscription"]))
         item = items[index % len(items)][1] if items else None
     return {
+        **stripe_object("line_item"),
         "id": ctx.new_id("il"),
-        "object": "line_item",
         "amount": unit * quantity,
         "amount_excluding_tax": unit * quantity,
         "currency": parent["currency"],
         "description": f"{quantity} x {prc['nickname'] if prc else 'Service'}",
         "discount_amounts": [],
         "discountable": True,
-        "discounts": [],
         "invoice": parent["id"],
         "invoice_item": None if parent["subscription"] else ctx.new_id("ii"),
-        "livemode": False,
-        "metadata": {},
         "period": {"end": parent["period_end"], "start": parent["period_start"]},
         "plan": None,
         "price": price_summary(prc),
@@ -273,8 +226,8 @@ def invoiceitem(ctx: SeedContext, index: int) -> JsonObject:
     amount = ctx.amount(500, 20000)
     date = ctx.after(inv)
     return {
+        **stripe_object("invoiceitem"),
         "id": ctx.new_id("ii"),
-        "object": "invoiceitem",
         "amount": amount,
         "currency": "usd",
         "customer": cust_id,
@@ -283,15 +236,12 @@ def invoiceitem(ctx: SeedContext, index: int) -> JsonObject:
         "discountable": True,
         "discounts": [],
         "invoice": None if inv is None else inv["id"],
-        "livemode": False,
         "metadata": ctx.metadata(),
         "period": {"end": date, "start": date},
         "price": None,
-        "proration": False,
         "quantity": 1,
         "subscription": None,
         "tax_rates": [],
-        "test_clock": None,
         "unit_amount": amount,
         "unit_amount_decimal": str(amount),
     }
@@ -303,33 +253,22 @@ def credit_note(ctx: SeedContext, index: int) -> JsonObject:
     created = ctx.after(inv)
     status = "void" if ctx.chance(0.1) else "issued"
     return {
+        **stripe_object("credit_note"),
         "id": ctx.new_id("cn"),
-        "object": "credit_note",
-        "amount": 0,
-        "amount_shipping": 0,
         "created": created,
         "currency": "usd" if inv is None else inv["currency"],
         "customer": None if inv is None else inv["customer"],
-        "customer_balance_transaction": None,
-        "discount_amount": 0,
-        "discount_amounts": [],
         "effective_at": created,
         "invoice": None if inv is None else inv["id"],
         "lines": None,
-        "livemode": False,
-        "memo": None,
         "metadata": ctx.metadata(),
         "number": f"SBX-CN-{index:05d}",
-        "out_of_band_amount": None,
         "pdf": f"https://pay.stripe.com/credit_notes/sandbox/{index}/pdf",
         "reason": ctx.choice(("duplicate", "order_change", "product_unsatisfactory", None)),
         "refund": None,
-        "shipping_cost": None,
         "status": status,
-        "subtotal": 0,
         "subtotal_excluding_tax": 0,
         "tax_amounts": [],
-        "total": 0,
         "total_excluding_tax": 0,
         "type": ctx.choice(("pre_payment", "post_payment")),
         "voided_at": created + 3600 if status == "void" else None,
@@ -340,19 +279,13 @@ def credit_note_line(ctx: SeedContext, index: int, parent: JsonObject) -> JsonOb
     """A line of a credit note."""
     amount = ctx.amount(100, 10000)
     return {
+        **stripe_object("credit_note_line_item"),
         "id": ctx.new_id("cnli"),
-        "object": "credit_note_line_item",
         "amount": amount,
         "amount_excluding_tax": amount,
         "description": "Credit for unused time",
-        "discount_amount": 0,
-        "discount_amounts": [],
-        "invoice_line_item": None,
-        "livemode": False,
         "quantity": 1,
         "tax_amounts": [],
-        "tax_rates": [],
-        "type": "custom_line_item",
         "unit_amount": amount,
         "unit_amount_decimal": str(amount),
         "unit_amount_excluding_tax": str(amount),
@@ -377,13 +310,10 @@ def quote(ctx: SeedContext, index: int) -> JsonObject:
     status = ctx.choice(("draft", "open", "accepted", "canceled"))
     totals = {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0}
     return {
+        **stripe_object("quote"),
         "id": ctx.new_id("qt"),
-        "object": "quote",
         "amount_subtotal": total,
         "amount_total": total,
-        "application": None,
-        "automatic_tax": {"enabled": False, "status": None},
-        "collection_method": "charge_automatically",
         "computed": {
             "recurring": None,
             "upfront": {"amount_subtotal": total, "amount_total": total, "total_details": totals},
@@ -391,29 +321,16 @@ def quote(ctx: SeedContext, index: int) -> JsonObject:
         "created": created,
         "currency": "usd",
         "customer": None if cust is None else cust["id"],
-        "description": None,
-        "discounts": [],
         "expires_at": created + 30 * DAY,
-        "footer": None,
-        "from_quote": None,
-        "header": None,
-        "invoice": None,
-        "livemode": False,
         "metadata": ctx.metadata(),
         "number": None if status == "draft" else f"QT-SBX-{index:05d}",
-        "on_behalf_of": None,
         "status": status,
         "status_transitions": {
             "accepted_at": created + DAY if status == "accepted" else None,
             "canceled_at": created + DAY if status == "canceled" else None,
             "finalized_at": None if status == "draft" else created + 600,
         },
-        "subscription": None,
-        "subscription_data": {"description": None, "effective_date": None, "trial_period_days": None},
-        "subscription_schedule": None,
-        "test_clock": None,
         "total_details": totals,
-        "transfer_data": None,
     }
 
 
@@ -433,9 +350,8 @@ def subscription_schedule(ctx: SeedContext, index: int) -> JsonObject:
         for start in (created, middle)
     ]
     return {
+        **stripe_object("subscription_schedule"),
         "id": ctx.new_id("sub_sched"),
-        "object": "subscription_schedule",
-        "application": None,
         "canceled_at": created + DAY if status == "canceled" else None,
         "completed_at": middle + 30 * DAY if status == "completed" else None,
         "created": created,
@@ -446,12 +362,8 @@ def subscription_schedule(ctx: SeedContext, index: int) -> JsonObject:
             "collection_method": "charge_automatically",
         },
         "end_behavior": "release",
-        "livemode": False,
         "metadata": ctx.metadata(),
         "phases": phases,
         "released_at": created + DAY if status == "released" else None,
-        "released_subscription": None,
         "status": status,
-        "subscription": None,
-        "test_clock": None,
     }

@@ -1,12 +1,14 @@
 """Factories for Stripe's catalogue objects (products, prices, plans, coupons, rates, promotion codes).
 
-Each factory returns one object with the fields the 2023-08-16 OpenAPI spec defines for it.
+Each factory starts from ``stripe_object(kind)`` (every field of today's API, empty) and fills what the
+sandbox models.
 """
 
 from __future__ import annotations
 
 from sandbox.store import JsonObject
 from sandbox.stripe_context import SeedContext
+from sandbox.stripe_objects import stripe_object
 
 PRODUCT_NAMES = ("Connector", "Sync", "Bridge", "Flow", "Gateway", "Hub", "Link", "Relay")
 EDITIONS = ("Starter", "Standard", "Premium", "Enterprise")
@@ -16,25 +18,16 @@ def product(ctx: SeedContext, index: int) -> JsonObject:
     """A product of the vendor's catalogue (integration apps and add-ons)."""
     created = ctx.created()
     return {
+        **stripe_object("product"),
         "id": ctx.new_id("prod"),
-        "object": "product",
         "active": ctx.chance(0.9),
         "created": created,
-        "default_price": None,
         "description": "Integration app subscription",
         "features": [],
-        "images": [],
-        "livemode": False,
         "metadata": ctx.metadata(),
         "name": f"{ctx.choice(PRODUCT_NAMES)} {ctx.choice(EDITIONS)} {index}",
-        "package_dimensions": None,
-        "shippable": None,
-        "statement_descriptor": None,
-        "tax_code": None,
         "type": "service",
-        "unit_label": None,
         "updated": ctx.after({"created": created}),
-        "url": None,
     }
 
 
@@ -51,15 +44,11 @@ def price(ctx: SeedContext, index: int) -> JsonObject:
     on_meter = index == 1 or (index != 2 and metered and ctx.chance(0.5))
     meter = ctx.pick_id("billing_meters") if on_meter else None
     return {
+        **stripe_object("price"),
         "id": ctx.new_id("price"),
-        "object": "price",
         "active": index in (1, 2) or ctx.chance(0.9),
-        "billing_scheme": "per_unit",
         "created": ctx.after(prod),
         "currency": ctx.currency(),
-        "custom_unit_amount": None,
-        "livemode": False,
-        "lookup_key": None,
         "metadata": ctx.metadata(),
         "nickname": f"Price {index}",
         "product": None if prod is None else prod["id"],
@@ -74,8 +63,6 @@ def price(ctx: SeedContext, index: int) -> JsonObject:
         if recurring
         else None,
         "tax_behavior": "unspecified",
-        "tiers_mode": None,
-        "transform_quantity": None,
         "type": "recurring" if recurring else "one_time",
         "unit_amount": amount,
         "unit_amount_decimal": str(amount),
@@ -87,25 +74,19 @@ def plan(ctx: SeedContext, index: int) -> JsonObject:
     prod = ctx.pick("products")
     amount = ctx.amount(900, 99900)
     return {
+        **stripe_object("plan"),
         "id": ctx.new_id("plan"),
-        "object": "plan",
         "active": ctx.chance(0.85),
         "aggregate_usage": None,
         "amount": amount,
         "amount_decimal": str(amount),
-        "billing_scheme": "per_unit",
         "created": ctx.after(prod),
         "currency": ctx.currency(),
         "interval": ctx.choice(("month", "year")),
         "interval_count": 1,
-        "livemode": False,
         "metadata": ctx.metadata(),
         "nickname": f"Plan {index}",
         "product": None if prod is None else prod["id"],
-        "tiers_mode": None,
-        "transform_usage": None,
-        "trial_period_days": None,
-        "usage_type": "licensed",
     }
 
 
@@ -114,19 +95,16 @@ def coupon(ctx: SeedContext, index: int) -> JsonObject:
     percent = ctx.chance(0.7)
     duration = ctx.choice(("once", "repeating", "forever"))
     return {
+        **stripe_object("coupon"),
         "id": ctx.new_id("co", 10)[3:].upper(),
-        "object": "coupon",
         "amount_off": None if percent else ctx.amount(500, 5000),
         "created": ctx.created(),
         "currency": None if percent else "usd",
         "duration": duration,
         "duration_in_months": 3 if duration == "repeating" else None,
-        "livemode": False,
-        "max_redemptions": None,
         "metadata": ctx.metadata(),
         "name": f"Coupon {index}",
         "percent_off": float(ctx.choice((5, 10, 15, 20, 25))) if percent else None,
-        "redeem_by": None,
         "times_redeemed": ctx.rng.randint(0, 50),
         "valid": ctx.chance(0.9),
     }
@@ -135,8 +113,8 @@ def coupon(ctx: SeedContext, index: int) -> JsonObject:
 def tax_rate(ctx: SeedContext, index: int) -> JsonObject:
     """A sales tax rate."""
     return {
+        **stripe_object("tax_rate"),
         "id": ctx.new_id("txr"),
-        "object": "tax_rate",
         "active": ctx.chance(0.9),
         "country": "US",
         "created": ctx.created(),
@@ -144,7 +122,6 @@ def tax_rate(ctx: SeedContext, index: int) -> JsonObject:
         "display_name": "Sales Tax",
         "inclusive": ctx.chance(0.2),
         "jurisdiction": ctx.choice(("CA", "NY", "TX", "WA")),
-        "livemode": False,
         "metadata": ctx.metadata(),
         "percentage": ctx.choice((4.0, 6.25, 7.25, 8.875)),
         "state": ctx.choice(("CA", "NY", "TX", "WA")),
@@ -155,18 +132,14 @@ def tax_rate(ctx: SeedContext, index: int) -> JsonObject:
 def shipping_rate(ctx: SeedContext, index: int) -> JsonObject:
     """A fixed-amount shipping rate."""
     return {
+        **stripe_object("shipping_rate"),
         "id": ctx.new_id("shr"),
-        "object": "shipping_rate",
         "active": ctx.chance(0.9),
         "created": ctx.created(),
-        "delivery_estimate": None,
         "display_name": f"Shipping {index}",
         "fixed_amount": {"amount": ctx.amount(0, 3000), "currency": "usd"},
-        "livemode": False,
         "metadata": ctx.metadata(),
         "tax_behavior": "unspecified",
-        "tax_code": None,
-        "type": "fixed_amount",
     }
 
 
@@ -174,16 +147,13 @@ def promotion_code(ctx: SeedContext, index: int) -> JsonObject:
     """A promotion code; Stripe embeds the whole coupon."""
     cpn = ctx.pick("coupons")
     return {
+        **stripe_object("promotion_code"),
         "id": ctx.new_id("promo"),
-        "object": "promotion_code",
         "active": ctx.chance(0.8),
         "code": f"SAVE{index:04d}",
         "coupon": cpn,
         "created": ctx.after(cpn),
         "customer": ctx.pick_id("customers") if ctx.chance(0.2) else None,
-        "expires_at": None,
-        "livemode": False,
-        "max_redemptions": None,
         "metadata": ctx.metadata(),
         "restrictions": {
             "first_time_transaction": False,

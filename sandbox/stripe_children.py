@@ -1,7 +1,7 @@
 """Factories for child objects of customers, setup intents and subscription items: customer sources,
 tax ids and balance transactions, setup attempts and usage record summaries.
 
-Each factory returns one object with the fields the 2023-08-16 OpenAPI spec defines for it; the
+Each factory starts from ``stripe_object(kind)`` (every field of today's API, empty); the
 ``fill_*`` functions keep the parent consistent with all its children (given in list order).
 """
 
@@ -11,6 +11,7 @@ from sandbox.seed import DAY
 from sandbox.store import JsonObject
 from sandbox.stripe_connect import bank_account, card
 from sandbox.stripe_context import SeedContext
+from sandbox.stripe_objects import stripe_object
 
 TAX_ID_TYPES = (
     ("eu_vat", "DE", "DE{n:09d}"),
@@ -30,12 +31,11 @@ def tax_id(ctx: SeedContext, index: int, parent: JsonObject) -> JsonObject:
     """A customer's tax id (VAT, EIN...)."""
     kind, country, pattern = ctx.choice(TAX_ID_TYPES)
     return {
+        **stripe_object("tax_id"),
         "id": ctx.new_id("txi", 24),
-        "object": "tax_id",
         "country": country,
         "created": ctx.after(parent),
         "customer": parent["id"],
-        "livemode": False,
         "type": kind,
         "value": pattern.format(n=ctx.rng.randint(0, 99 if kind == "us_ein" else 10**9 - 1)),
         "verification": {
@@ -53,17 +53,14 @@ def customer_balance_transaction(ctx: SeedContext, index: int, parent: JsonObjec
     kind = ctx.choice(("adjustment", "adjustment", "applied_to_invoice", "credit_note"))
     amount = ctx.amount(100, 5000)
     return {
+        **stripe_object("customer_balance_transaction"),
         "id": ctx.new_id("cbtxn", 24),
-        "object": "customer_balance_transaction",
         "amount": amount if kind == "applied_to_invoice" else -amount,
         "created": ctx.after(parent),
-        "credit_note": None,
         "currency": parent["currency"],
         "customer": parent["id"],
         "description": "Goodwill credit" if kind == "adjustment" else None,
-        "ending_balance": 0,
         "invoice": ctx.pick_id("invoices") if kind == "applied_to_invoice" else None,
-        "livemode": False,
         "metadata": {},
         "type": kind,
     }
@@ -85,15 +82,11 @@ def setup_attempt(ctx: SeedContext, index: int, parent: JsonObject) -> JsonObjec
     """One attempt to confirm a setup intent; a failed one carries its ``setup_error``."""
     failed = parent["status"] != "succeeded" and ctx.chance(0.5)
     return {
+        **stripe_object("setup_attempt"),
         "id": ctx.new_id("setatt", 24),
-        "object": "setup_attempt",
-        "application": None,
         "attach_to_self": False,
         "created": ctx.after(parent),
         "customer": parent["customer"],
-        "flow_directions": None,
-        "livemode": False,
-        "on_behalf_of": None,
         "payment_method": parent["payment_method"] or ctx.new_id("pm"),
         "payment_method_details": {
             "card": {

@@ -1,7 +1,7 @@
 """Factories for Stripe's Connect objects: connected accounts, their persons and external accounts,
 transfer reversals and application fee refunds.
 
-Each factory returns one object with the fields the 2023-08-16 OpenAPI spec defines for it. The first two
+Each factory starts from ``stripe_object(kind)`` (every field of today's API, empty). The first two
 accounts are the connected accounts the sandbox serves through ``Stripe-Account`` (``acct_sandbox_a``,
 ``acct_sandbox_b``); the others exist only in the platform's account list.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 from sandbox import credentials as creds
 from sandbox.store import JsonObject
 from sandbox.stripe_context import SeedContext, list_object
+from sandbox.stripe_objects import stripe_object
 
 APPLICATION = {"id": "ca_sandbox", "object": "application", "name": "Sandbox Platform"}
 FIRST_NAMES = ("Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken")
@@ -38,8 +39,8 @@ def account(ctx: SeedContext, index: int) -> JsonObject:
     created = ctx.created()
     name = f"Sandbox {account_id}"
     return {
+        **stripe_object("account"),
         "id": account_id,
-        "object": "account",
         "business_profile": {
             "mcc": "5734",
             "name": name,
@@ -59,7 +60,6 @@ def account(ctx: SeedContext, index: int) -> JsonObject:
         "default_currency": "usd",
         "details_submitted": True,
         "email": f"billing+{account_id}@example.com",
-        "external_accounts": None,
         "future_requirements": _requirements(),
         "metadata": ctx.metadata(),
         "payouts_enabled": ctx.chance(0.9),
@@ -128,8 +128,8 @@ def person(ctx: SeedContext, index: int, parent: JsonObject) -> JsonObject:
     """A person of an account (its representative first)."""
     first, last = ctx.choice(FIRST_NAMES), ctx.choice(LAST_NAMES)
     return {
+        **stripe_object("person"),
         "id": ctx.new_id("person", 24),
-        "object": "person",
         "account": parent["id"],
         "address": {
             "city": "San Francisco",
@@ -147,11 +147,9 @@ def person(ctx: SeedContext, index: int, parent: JsonObject) -> JsonObject:
         },
         "email": f"{first.lower()}.{last.lower()}@example.com",
         "first_name": first,
-        "future_requirements": None,
         "id_number_provided": True,
         "last_name": last,
         "metadata": {},
-        "phone": None,
         "relationship": {
             "director": False,
             "executive": index == 0,
@@ -182,12 +180,11 @@ def person(ctx: SeedContext, index: int, parent: JsonObject) -> JsonObject:
 def bank_account(ctx: SeedContext, owner_field: str, owner_id: str, currency: str) -> JsonObject:
     """A US bank account held by an account (payouts) or a customer (ACH debits)."""
     return {
+        **stripe_object("bank_account"),
         "id": ctx.new_id("ba", 24),
-        "object": "bank_account",
         owner_field: owner_id,
         "account_holder_name": ctx.choice(FIRST_NAMES) + " " + ctx.choice(LAST_NAMES),
         "account_holder_type": ctx.choice(("individual", "company")),
-        "account_type": None,
         "bank_name": "STRIPE TEST BANK",
         "country": "US",
         "currency": currency,
@@ -202,30 +199,19 @@ def bank_account(ctx: SeedContext, owner_field: str, owner_id: str, currency: st
 def card(ctx: SeedContext, owner_field: str, owner_id: str, currency: str | None) -> JsonObject:
     """A card held by an account (debit card for payouts) or a customer (a legacy card source)."""
     return {
+        **stripe_object("card"),
         "id": ctx.new_id("card", 24),
-        "object": "card",
         owner_field: owner_id,
-        "address_city": None,
-        "address_country": None,
-        "address_line1": None,
-        "address_line1_check": None,
-        "address_line2": None,
-        "address_state": None,
-        "address_zip": None,
-        "address_zip_check": None,
         "brand": ctx.choice(("Visa", "MasterCard", "American Express")),
         "country": "US",
         "currency": currency,
         "cvc_check": "pass",
-        "dynamic_last4": None,
         "exp_month": ctx.rng.randint(1, 12),
         "exp_year": ctx.rng.randint(2026, 2031),
         "fingerprint": ctx.new_id("fp", 16)[3:],
         "funding": "debit" if owner_field == "account" else ctx.choice(("credit", "debit")),
         "last4": f"{ctx.rng.randint(0, 9999):04d}",
         "metadata": {},
-        "name": None,
-        "tokenization_method": None,
     }
 
 
@@ -245,15 +231,12 @@ def external_account(ctx: SeedContext, index: int, parent: JsonObject) -> JsonOb
 def transfer_reversal(ctx: SeedContext, index: int, parent: JsonObject) -> JsonObject:
     """A partial reversal of a transfer (small enough that all reversals stay within its amount)."""
     return {
+        **stripe_object("transfer_reversal"),
         "id": ctx.new_id("trr", 24),
-        "object": "transfer_reversal",
         "amount": ctx.rng.randint(1, max(1, int(parent["amount"]) // 15)),
-        "balance_transaction": None,
         "created": ctx.after(parent),
         "currency": parent["currency"],
-        "destination_payment_refund": None,
         "metadata": {},
-        "source_refund": None,
         "transfer": parent["id"],
     }
 
@@ -270,10 +253,9 @@ def fill_transfer(ctx: SeedContext, transfer: JsonObject, reversals: list[JsonOb
 def fee_refund(ctx: SeedContext, index: int, parent: JsonObject) -> JsonObject:
     """A partial refund of an application fee."""
     return {
+        **stripe_object("fee_refund"),
         "id": ctx.new_id("fr", 24),
-        "object": "fee_refund",
         "amount": ctx.rng.randint(1, max(1, int(parent["amount"]) // 15)),
-        "balance_transaction": None,
         "created": ctx.after(parent),
         "currency": parent["currency"],
         "fee": parent["id"],

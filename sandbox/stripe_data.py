@@ -11,6 +11,7 @@ from sandbox import credentials as creds
 from sandbox.seed import DAY, Scales, between, rng_for
 from sandbox.store import Collection, JsonObject, SortKey
 from sandbox.stripe_context import SeedContext, list_object
+from sandbox.stripe_objects import stripe_object
 from sandbox.stripe_resources import RESOURCES_BY_NAME, STRIPE_RESOURCES, StripeResource
 from sandbox.stripe_versions import LEGACY, VersionHistory, render
 
@@ -200,13 +201,11 @@ class StripeAccountData:
         if previous is not None:
             data["previous_attributes"] = previous
         event: JsonObject = {
+            **stripe_object("event"),
             "id": self.ctx.new_id("evt", 24),
-            "object": "event",
             "api_version": version,
             "created": created,
             "data": data,
-            "livemode": False,
-            "pending_webhooks": 0,
             "request": {"id": None, "idempotency_key": None},
             "type": event_type,
         }
@@ -247,8 +246,8 @@ class StripeAccountData:
     def account_object(self) -> JsonObject:
         """The platform's own ``account`` object (``GET /v1/account`` without ``Stripe-Account``)."""
         return {
+            **stripe_object("account"),
             "id": self.account,
-            "object": "account",
             "business_profile": {
                 "mcc": "5734",
                 "name": f"Sandbox {self.account}",

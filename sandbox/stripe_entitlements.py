@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sandbox.store import JsonObject
 from sandbox.stripe_context import SeedContext, list_object
+from sandbox.stripe_objects import stripe_object
 
 FEATURES = ("SSO", "Audit log", "Sandbox environment", "Premium support", "Extra flows", "API access")
 
@@ -17,12 +18,10 @@ def feature(ctx: SeedContext, index: int) -> JsonObject:
     """A feature of the catalogue; a few are archived (``active`` false)."""
     name = FEATURES[index % len(FEATURES)] + ("" if index < len(FEATURES) else f" {index}")
     return {
+        **stripe_object("entitlements.feature"),
         "id": ctx.new_id("feat", 24),
-        "object": "entitlements.feature",
         "active": index < 2 or not ctx.chance(0.15),
-        "livemode": False,
         "lookup_key": name.lower().replace(" ", "-"),
-        "metadata": {},
         "name": name,
     }
 
@@ -47,10 +46,9 @@ def active_entitlement(ctx: SeedContext, index: int, parent: JsonObject) -> Json
     offset = ctx.memo.setdefault(("feature_offset", parent["id"]), ctx.rng.randrange(len(features)))
     feat = features[(offset + index) % len(features)]
     return {
+        **stripe_object("entitlements.active_entitlement"),
         "id": ctx.new_id("ent", 24),
-        "object": "entitlements.active_entitlement",
         "feature": feat["id"],
-        "livemode": False,
         "lookup_key": feat["lookup_key"],
     }
 
@@ -59,8 +57,7 @@ def summary(customer_id: str, entitlements: list[JsonObject]) -> JsonObject:
     """``entitlements.active_entitlement_summary``: a customer's entitlements after a change."""
     url = f"/v1/customer/{customer_id}/entitlements"
     return {
-        "object": "entitlements.active_entitlement_summary",
+        **stripe_object("entitlements.active_entitlement_summary"),
         "customer": customer_id,
         "entitlements": list_object(entitlements[:10], url, len(entitlements) > 10),
-        "livemode": False,
     }

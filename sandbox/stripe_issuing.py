@@ -1,6 +1,6 @@
 """Factories for Stripe Issuing objects: cardholders, cards, authorizations and transactions.
 
-Each factory returns one object with the fields the 2023-08-16 OpenAPI spec defines for it. As in
+Each factory starts from ``stripe_object(kind)`` (every field of today's API, empty). As in
 Stripe, a card embeds its whole cardholder and an authorization its whole card (they are not
 expandable references), while a transaction names its card, cardholder and authorization by id.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 from sandbox.store import JsonObject
 from sandbox.stripe_connect import FIRST_NAMES, LAST_NAMES
 from sandbox.stripe_context import SeedContext
+from sandbox.stripe_objects import stripe_object
 
 MERCHANTS = (
     ("software_services", "7372", "Cloud Hosting Inc"),
@@ -49,8 +50,8 @@ def cardholder(ctx: SeedContext, index: int) -> JsonObject:
     first, last = ctx.choice(FIRST_NAMES), ctx.choice(LAST_NAMES)
     name = f"{first} {last}" if individual else f"Sandbox Team {index}"
     return {
+        **stripe_object("issuing.cardholder"),
         "id": ctx.new_id("ich", 24),
-        "object": "issuing.cardholder",
         "billing": {
             "address": {
                 "city": "San Francisco",
@@ -73,10 +74,8 @@ def cardholder(ctx: SeedContext, index: int) -> JsonObject:
         }
         if individual
         else None,
-        "livemode": False,
         "metadata": ctx.metadata(),
         "name": name,
-        "phone_number": None,
         "preferred_locales": ["en"],
         "requirements": {"disabled_reason": None, "past_due": []},
         "spending_controls": _controls(),
@@ -90,8 +89,8 @@ def card(ctx: SeedContext, index: int) -> JsonObject:
     holder = ctx.pick("issuing_cardholders")
     status = ctx.choice(("active", "active", "active", "inactive", "canceled"))
     return {
+        **stripe_object("issuing.card"),
         "id": ctx.new_id("ic", 24),
-        "object": "issuing.card",
         "brand": "Visa",
         "cancellation_reason": "lost" if status == "canceled" else None,
         "cardholder": holder,
@@ -99,14 +98,8 @@ def card(ctx: SeedContext, index: int) -> JsonObject:
         "currency": "usd",
         "exp_month": ctx.rng.randint(1, 12),
         "exp_year": ctx.rng.randint(2026, 2031),
-        "financial_account": None,
         "last4": f"{ctx.rng.randint(0, 9999):04d}",
-        "livemode": False,
         "metadata": ctx.metadata(),
-        "replaced_by": None,
-        "replacement_for": None,
-        "replacement_reason": None,
-        "shipping": None,
         "spending_controls": _controls(),
         "status": status,
         "type": ctx.choice(("virtual", "virtual", "physical")),
@@ -127,24 +120,20 @@ def authorization(ctx: SeedContext, index: int) -> JsonObject:
     status = ctx.choice(("closed", "closed", "pending", "reversed")) if approved else "closed"
     holder = None if crd is None else crd["cardholder"]
     return {
+        **stripe_object("issuing.authorization"),
         "id": ctx.new_id("iauth", 24),
-        "object": "issuing.authorization",
         "amount": amount if approved else 0,
         "amount_details": {"atm_fee": None, "cashback_amount": None},
         "approved": approved,
         "authorization_method": ctx.choice(("online", "online", "chip", "contactless")),
-        "balance_transactions": [],
         "card": crd,
         "cardholder": None if holder is None else holder["id"],
         "created": created,
         "currency": "usd",
-        "livemode": False,
         "merchant_amount": amount,
         "merchant_currency": "usd",
         "merchant_data": _merchant(ctx),
-        "metadata": {},
         "network_data": {"acquiring_institution_id": None},
-        "pending_request": None,
         "request_history": [
             {
                 "amount": amount,
@@ -159,15 +148,12 @@ def authorization(ctx: SeedContext, index: int) -> JsonObject:
             }
         ],
         "status": status,
-        "transactions": [],
-        "treasury": None,
         "verification_data": {
             "address_line1_check": "not_provided",
             "address_postal_code_check": "match",
             "cvc_check": "match",
             "expiry_check": "match",
         },
-        "wallet": None,
     }
 
 
@@ -179,25 +165,18 @@ def transaction(ctx: SeedContext, index: int) -> JsonObject:
     amount = int(auth["amount"]) if auth is not None else ctx.amount(100, 50000)
     crd = None if auth is None else auth["card"]
     return {
+        **stripe_object("issuing.transaction"),
         "id": ctx.new_id("ipi", 24),
-        "object": "issuing.transaction",
         # Captures take money from the balance (negative); refunds give it back.
         "amount": amount if refund else -amount,
         "amount_details": {"atm_fee": None},
         "authorization": None if auth is None else auth["id"],
-        "balance_transaction": None,
         "card": None if crd is None else crd["id"],
         "cardholder": None if auth is None else auth["cardholder"],
         "created": ctx.after(auth),
         "currency": "usd",
-        "dispute": None,
-        "livemode": False,
         "merchant_amount": amount if refund else -amount,
         "merchant_currency": "usd",
         "merchant_data": auth["merchant_data"] if auth is not None else _merchant(ctx),
-        "metadata": {},
-        "purchase_details": None,
-        "treasury": None,
         "type": "refund" if refund else "capture",
-        "wallet": None,
     }

@@ -13,6 +13,7 @@ import hashlib
 from sandbox.seed import DAY, base62_id
 from sandbox.store import Collection, JsonObject
 from sandbox.stripe_context import SeedContext
+from sandbox.stripe_objects import stripe_object
 from sandbox.stripe_query import StripeParamError, integer, limit_of
 
 HOUR = 3600
@@ -32,15 +33,13 @@ def meter(ctx: SeedContext, index: int) -> JsonObject:
     created = ctx.created()
     inactive = index >= 2 and ctx.chance(0.2)
     return {
+        **stripe_object("billing.meter"),
         "id": ctx.new_id("mtr", 24),
-        "object": "billing.meter",
         "created": created,
         "customer_mapping": {"event_payload_key": "stripe_customer_id", "type": "by_id"},
         "default_aggregation": {"formula": formula},
         "display_name": display,
         "event_name": event,
-        "event_time_window": None,
-        "livemode": False,
         "status": "inactive" if inactive else "active",
         "status_transitions": {"deactivated_at": ctx.after({"created": created}) if inactive else None},
         "updated": created,
@@ -166,11 +165,10 @@ def event_summaries(
         high = min(low + size, end)
         page.append(
             {
+                **stripe_object("billing.meter_event_summary"),
                 "id": f"{prefix}{low:010d}",
-                "object": "billing.meter_event_summary",
                 "aggregated_value": _usage(seed, spans, low, high, now),
                 "end_time": high,
-                "livemode": False,
                 "meter": meter_id,
                 "start_time": low,
             }
@@ -188,21 +186,18 @@ def credit_grant(ctx: SeedContext, index: int) -> JsonObject:
     created = ctx.after(cust)
     voided = ctx.chance(0.1)
     return {
+        **stripe_object("billing.credit_grant"),
         "id": ctx.new_id("credgr", 24),
-        "object": "billing.credit_grant",
         "amount": {"monetary": {"currency": "usd", "value": ctx.amount(1000, 50000)}, "type": "monetary"},
         "applicability_config": {"scope": {"price_type": "metered", "prices": None}},
         "category": ctx.choice(("paid", "promotional")),
         "created": created,
         "customer": None if cust is None else cust["id"],
-        "customer_account": None,
         "effective_at": created,
         "expires_at": created + 365 * DAY if ctx.chance(0.5) else None,
-        "livemode": False,
         "metadata": ctx.metadata(),
         "name": f"Credit {index}",
         "priority": 50,
-        "test_clock": None,
         "updated": created,
         "voided_at": created + DAY if voided else None,
     }
@@ -249,8 +244,8 @@ def credit_balance_transaction(ctx: SeedContext, index: int, parent: JsonObject)
             "type": "credits_applied",
         }
     return {
+        **stripe_object("billing.credit_balance_transaction"),
         "id": ctx.new_id("credbtxn", 24),
-        "object": "billing.credit_balance_transaction",
         "created": created,
         "credit": {"amount": amount, "credits_application_invoice_voided": None, "type": "credits_granted"}
         if kind == "credit"
@@ -258,7 +253,5 @@ def credit_balance_transaction(ctx: SeedContext, index: int, parent: JsonObject)
         "credit_grant": grant["id"],
         "debit": debit,
         "effective_at": created,
-        "livemode": False,
-        "test_clock": None,
         "type": kind,
     }

@@ -1,7 +1,7 @@
 """Factories for Stripe's payment objects (payment methods and intents, charges, refunds, payouts...,
 and the invoice payments that link invoices to payment intents since 2025-03-31.basil).
 
-Each factory returns one object with the fields the 2023-08-16 OpenAPI spec defines for it. Where two
+Each factory starts from ``stripe_object(kind)`` (every field of today's API, empty). Where two
 objects describe one money movement (a charge and its payment intent, a refund and its charge) the
 factory keeps both sides consistent.
 """
@@ -13,6 +13,7 @@ import bisect
 from sandbox.seed import DAY
 from sandbox.store import JsonObject
 from sandbox.stripe_context import SeedContext, list_object
+from sandbox.stripe_objects import stripe_object
 
 BRANDS = ("visa", "mastercard", "amex")
 
@@ -40,8 +41,8 @@ def payment_method(ctx: SeedContext, index: int) -> JsonObject:
         wallet=None,
     )
     return {
+        **stripe_object("payment_method"),
         "id": ctx.new_id("pm"),
-        "object": "payment_method",
         "billing_details": {
             "address": None,
             "email": None if cust is None else cust["email"],
@@ -51,7 +52,6 @@ def payment_method(ctx: SeedContext, index: int) -> JsonObject:
         "card": card,
         "created": ctx.after(cust),
         "customer": None if cust is None else cust["id"],
-        "livemode": False,
         "metadata": {},
         "type": "card",
     }
@@ -64,42 +64,22 @@ def payment_intent(ctx: SeedContext, index: int) -> JsonObject:
     status = ctx.choice(("succeeded", "succeeded", "succeeded", "requires_payment_method", "canceled"))
     pi_id = ctx.new_id("pi", 24)
     return {
+        **stripe_object("payment_intent"),
         "id": pi_id,
-        "object": "payment_intent",
         "amount": amount,
-        "amount_capturable": 0,
         "amount_received": amount if status == "succeeded" else 0,
-        "application": None,
-        "application_fee_amount": None,
-        "automatic_payment_methods": None,
-        "canceled_at": None,
         "cancellation_reason": "abandoned" if status == "canceled" else None,
-        "capture_method": "automatic",
         "client_secret": f"{pi_id}_secret_sandbox",
-        "confirmation_method": "automatic",
         "created": ctx.after(cust),
         "currency": "usd" if cust is None else cust["currency"],
         "customer": None if cust is None else cust["id"],
         "description": f"Payment {index}",
         "invoice": None,
-        "last_payment_error": None,
-        "latest_charge": None,
-        "livemode": False,
         "metadata": ctx.metadata(),
-        "next_action": None,
-        "on_behalf_of": None,
-        "payment_method": None,
         "payment_method_options": {},
         "payment_method_types": ["card"],
-        "processing": None,
         "receipt_email": None if cust is None else cust["email"],
-        "review": None,
-        "setup_future_usage": None,
-        "shipping": None,
-        "statement_descriptor": None,
         "status": status,
-        "transfer_data": None,
-        "transfer_group": None,
     }
 
 
@@ -115,15 +95,10 @@ def charge(ctx: SeedContext, index: int) -> JsonObject:
     if intent is not None:
         intent["latest_charge"] = charge_id
     return {
+        **stripe_object("charge"),
         "id": charge_id,
-        "object": "charge",
         "amount": amount,
         "amount_captured": amount if status == "succeeded" else 0,
-        "amount_refunded": 0,
-        "application": None,
-        "application_fee": None,
-        "application_fee_amount": None,
-        "balance_transaction": None,
         "billing_details": {"address": None, "email": cust and cust["email"], "name": cust and cust["name"]},
         "calculated_statement_descriptor": "SANDBOX",
         "captured": status == "succeeded",
@@ -131,14 +106,11 @@ def charge(ctx: SeedContext, index: int) -> JsonObject:
         "currency": "usd" if cust is None else cust["currency"],
         "customer": cust_id,
         "description": None if intent is None else intent["description"],
-        "disputed": False,
         "failure_code": None if status == "succeeded" else "card_declined",
         "failure_message": None if status == "succeeded" else "Your card was declined.",
         "fraud_details": {},
         "invoice": None,
-        "livemode": False,
         "metadata": ctx.metadata(),
-        "on_behalf_of": None,
         "outcome": {
             "network_status": "approved_by_network" if status == "succeeded" else "declined_by_network",
             "reason": None,
@@ -154,15 +126,7 @@ def charge(ctx: SeedContext, index: int) -> JsonObject:
         "payment_method": ctx.new_id("pm"),
         "payment_method_details": {"card": _card(ctx), "type": "card"},
         "receipt_email": None if cust is None else cust["email"],
-        "receipt_number": None,
-        "receipt_url": None,
-        "refunded": False,
-        "review": None,
-        "shipping": None,
-        "source_transfer": None,
-        "statement_descriptor": None,
         "status": status,
-        "transfer_group": None,
     }
 
 
@@ -175,20 +139,16 @@ def refund(ctx: SeedContext, index: int) -> JsonObject:
         chg["amount_refunded"] = min(int(chg["amount"]), int(chg["amount_refunded"]) + amount)
         chg["refunded"] = chg["amount_refunded"] == chg["amount"]
     return {
+        **stripe_object("refund"),
         "id": ctx.new_id("re", 24),
-        "object": "refund",
         "amount": amount,
-        "balance_transaction": None,
         "charge": None if chg is None else chg["id"],
         "created": ctx.after(chg),
         "currency": "usd" if chg is None else chg["currency"],
         "metadata": {},
         "payment_intent": None if chg is None else chg["payment_intent"],
         "reason": ctx.choice(("requested_by_customer", "duplicate", None)),
-        "receipt_number": None,
-        "source_transfer_reversal": None,
         "status": "succeeded",
-        "transfer_reversal": None,
     }
 
 
@@ -199,23 +159,18 @@ def dispute(ctx: SeedContext, index: int) -> JsonObject:
         chg["disputed"] = True
     created = ctx.after(chg)
     return {
+        **stripe_object("dispute"),
         "id": ctx.new_id("dp", 24),
-        "object": "dispute",
         "amount": 0 if chg is None else chg["amount"],
-        "balance_transactions": [],
         "charge": None if chg is None else chg["id"],
         "created": created,
         "currency": "usd" if chg is None else chg["currency"],
-        "evidence": {"customer_email_address": None, "product_description": None, "uncategorized_text": None},
         "evidence_details": {
             "due_by": created + 7 * DAY,
             "has_evidence": False,
             "past_due": False,
             "submission_count": 0,
         },
-        "is_charge_refundable": False,
-        "livemode": False,
-        "metadata": {},
         "payment_intent": None if chg is None else chg["payment_intent"],
         "reason": ctx.choice(("fraudulent", "product_not_received", "duplicate", "subscription_canceled")),
         "status": ctx.choice(("needs_response", "under_review", "won", "lost")),
@@ -226,29 +181,19 @@ def payout(ctx: SeedContext, index: int) -> JsonObject:
     """A payout to the account's bank account."""
     created = ctx.created()
     return {
+        **stripe_object("payout"),
         "id": ctx.new_id("po", 24),
-        "object": "payout",
         "amount": ctx.amount(10000, 2000000),
         "arrival_date": created + 2 * DAY,
         "automatic": True,
-        "balance_transaction": None,
         "created": created,
         "currency": "usd",
         "description": "STRIPE PAYOUT",
         "destination": "ba_sandbox",
-        "failure_balance_transaction": None,
-        "failure_code": None,
-        "failure_message": None,
-        "livemode": False,
         "metadata": {},
         "method": "standard",
-        "original_payout": None,
-        "reconciliation_status": "completed",
-        "reversed_by": None,
         "source_type": "card",
-        "statement_descriptor": None,
         "status": ctx.choice(("paid", "paid", "paid", "in_transit", "pending", "failed")),
-        "type": "bank_account",
     }
 
 
@@ -272,14 +217,12 @@ def balance_transaction(ctx: SeedContext, index: int) -> JsonObject:
         source["balance_transaction"] = txn_id
     created = int(source["created"]) if source is not None else ctx.created()
     return {
+        **stripe_object("balance_transaction"),
         "id": txn_id,
-        "object": "balance_transaction",
         "amount": amount,
         "available_on": created + 2 * DAY,
         "created": created,
         "currency": "usd" if source is None else source["currency"],
-        "description": None,
-        "exchange_rate": None,
         "fee": fee,
         "fee_details": [
             {
@@ -304,23 +247,15 @@ def transfer(ctx: SeedContext, index: int) -> JsonObject:
     """A transfer to a connected account."""
     transfer_id = ctx.new_id("tr", 24)
     return {
+        **stripe_object("transfer"),
         "id": transfer_id,
-        "object": "transfer",
         "amount": ctx.amount(1000, 200000),
-        "amount_reversed": 0,
-        "balance_transaction": None,
         "created": ctx.created(),
         "currency": "usd",
-        "description": None,
         "destination": ctx.choice(("acct_sandbox_a", "acct_sandbox_b")),
         "destination_payment": ctx.new_id("py", 24),
-        "livemode": False,
-        "metadata": {},
         "reversals": list_object([], f"/v1/transfers/{transfer_id}/reversals", False, 0),
-        "reversed": False,
-        "source_transaction": None,
         "source_type": "card",
-        "transfer_group": None,
     }
 
 
@@ -329,19 +264,14 @@ def application_fee(ctx: SeedContext, index: int) -> JsonObject:
     chg = ctx.pick("charges")
     fee_id = ctx.new_id("fee", 24)
     return {
+        **stripe_object("application_fee"),
         "id": fee_id,
-        "object": "application_fee",
         "account": ctx.choice(("acct_sandbox_a", "acct_sandbox_b")),
         "amount": 0 if chg is None else max(1, int(chg["amount"]) // 10),
-        "amount_refunded": 0,
         "application": "ca_sandbox",
-        "balance_transaction": None,
         "charge": None if chg is None else chg["id"],
         "created": ctx.after(chg),
         "currency": "usd" if chg is None else chg["currency"],
-        "livemode": False,
-        "originating_transaction": None,
-        "refunded": False,
         "refunds": list_object([], f"/v1/application_fees/{fee_id}/refunds", False, 0),
     }
 
@@ -351,29 +281,17 @@ def setup_intent(ctx: SeedContext, index: int) -> JsonObject:
     cust = ctx.pick("customers")
     seti_id = ctx.new_id("seti", 24)
     return {
+        **stripe_object("setup_intent"),
         "id": seti_id,
-        "object": "setup_intent",
-        "application": None,
-        "automatic_payment_methods": None,
-        "cancellation_reason": None,
         "client_secret": f"{seti_id}_secret_sandbox",
         "created": ctx.after(cust),
         "customer": None if cust is None else cust["id"],
-        "description": None,
-        "flow_directions": None,
-        "last_setup_error": None,
-        "latest_attempt": None,
-        "livemode": False,
-        "mandate": None,
         "metadata": {},
-        "next_action": None,
-        "on_behalf_of": None,
         "payment_method": ctx.pick_id("payment_methods"),
         "payment_method_options": {
             "card": {"mandate_options": None, "network": None, "request_three_d_secure": "automatic"}
         },
         "payment_method_types": ["card"],
-        "single_use_mandate": None,
         "status": ctx.choice(("succeeded", "succeeded", "requires_payment_method", "canceled")),
         "usage": "off_session",
     }
@@ -402,13 +320,12 @@ def early_fraud_warning(ctx: SeedContext, index: int) -> JsonObject:
     """A card network's fraud report on an existing charge."""
     chg = ctx.pick("charges")
     return {
+        **stripe_object("radar.early_fraud_warning"),
         "id": ctx.new_id("issfr", 24),
-        "object": "radar.early_fraud_warning",
         "actionable": ctx.chance(0.7),
         "charge": None if chg is None else chg["id"],
         "created": ctx.after(chg),
         "fraud_type": ctx.choice(("made_with_stolen_card", "unauthorized_use_of_card", "misc")),
-        "livemode": False,
         "payment_intent": None if chg is None else chg["payment_intent"],
     }
 
@@ -422,8 +339,8 @@ def review(ctx: SeedContext, index: int) -> JsonObject:
     opened_reason = ctx.choice(("rule", "manual"))
     closed_reason = None if ctx.chance(0.3) else ctx.choice(("approved", "refunded", "refunded_as_fraud"))
     return {
+        **stripe_object("review"),
         "id": review_id,
-        "object": "review",
         "billing_zip": "94103",
         "charge": None if chg is None else chg["id"],
         "closed_reason": closed_reason,
@@ -436,12 +353,10 @@ def review(ctx: SeedContext, index: int) -> JsonObject:
             "longitude": -122.42,
             "region": "CA",
         },
-        "livemode": False,
         "open": closed_reason is None,
         "opened_reason": opened_reason,
         "payment_intent": None if chg is None else chg["payment_intent"],
         "reason": closed_reason or opened_reason,
-        "session": None,
     }
 
 
@@ -473,15 +388,14 @@ def invoice_payment(ctx: SeedContext, index: int) -> JsonObject:
                 charge["invoice"] = inv["id"]
     requested = 0 if inv is None else int(inv["amount_due"])
     return {
+        **stripe_object("invoice_payment"),
         "id": ctx.new_id("inpay", 24),
-        "object": "invoice_payment",
         "amount_paid": requested if status == "paid" else None,
         "amount_requested": requested,
         "created": created,
         "currency": "usd" if inv is None else inv["currency"],
         "invoice": None if inv is None else inv["id"],
         "is_default": default,
-        "livemode": False,
         "payment": {
             "charge": None,
             "payment_intent": None if intent is None else intent["id"],
