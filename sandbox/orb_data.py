@@ -1,6 +1,8 @@
 """Orb's seed data: customers, plans, prices, items, subscriptions, invoices, credit notes, coupons,
 credit ledger entries and usage events, then metrics, licenses, credit blocks, balance transactions and
-schedules (``orb_extras.py``), all deterministic from the seed."""
+schedules (``orb_extras.py``), all deterministic from the seed. Each object starts from its model in
+Orb's SDK (``orb_objects``: every field, empty) and sets what the sandbox models; an embedded object
+(a subscription's customer and plan, a plan's prices) is the whole object, as Orb embeds it."""
 
 from __future__ import annotations
 
@@ -8,9 +10,15 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+from orb.types import Coupon, CreditNote, Customer, Item, Plan, Subscription
+from orb.types.shared.invoice import Invoice
+from orb.types.shared.invoice import LineItem as InvoiceLineItem
+from orb.types.shared.price import UnitPrice
+
 from sandbox.clock import iso_z, parse_iso
 from sandbox.orb_extras import ALL_METRICS, DECOMPOSABLE_METRICS, OrbExtras
 from sandbox.orb_ledger import EVENT_CHOICES, OrbLedger, minified
+from sandbox.orb_objects import orb_object
 from sandbox.seed import DAY, EmailPool, Scales, base62_id, between, rng_for, spread_created
 from sandbox.store import Collection, JsonObject
 
@@ -103,12 +111,11 @@ class OrbData(OrbLedger, OrbExtras):
             created = spread_created(rng, self.now)
             objects.append(
                 {
+                    **orb_object(Item),
                     "_created": created,
                     "id": self.new_id("item"),
                     "name": f"Item {index}",
                     "created_at": iso_z(created),
-                    "external_connections": [],
-                    "metadata": {},
                 }
             )
         return objects
@@ -123,28 +130,20 @@ class OrbData(OrbLedger, OrbExtras):
             created = spread_created(rng, self.now)
             objects.append(
                 {
+                    **orb_object(UnitPrice),
                     "_created": created,
                     "id": self.new_id("price"),
                     "name": metric["name"] if metric else f"Platform fee {index}",
                     "external_price_id": f"price-{index}",
                     "price_type": "usage_price" if usage else "fixed_price",
-                    "model_type": "unit",
                     "created_at": iso_z(created),
                     "cadence": rng.choice(("monthly", "monthly", "annual")),
                     "billable_metric": {"id": metric["id"]} if metric else None,
                     "fixed_price_quantity": None if usage else 1.0,
-                    "plan_phase_order": None,
                     "currency": "USD",
-                    "conversion_rate": None,
                     "item": {"id": item["id"], "name": item["name"]},
-                    "credit_allocation": None,
-                    "discount": None,
-                    "minimum": None,
-                    "maximum": None,
                     "unit_config": {"unit_amount": money(rng.choice((0.002, 0.5, 1, 25, 99)))},
                     "billing_cycle_configuration": {"duration": 1, "duration_unit": "month"},
-                    "invoicing_cycle_configuration": None,
-                    "metadata": {},
                 }
             )
         return objects
@@ -157,6 +156,7 @@ class OrbData(OrbLedger, OrbExtras):
             chosen = rng.sample(prices, min(len(prices), rng.randint(1, 3)))
             objects.append(
                 {
+                    **orb_object(Plan),
                     "_created": created,
                     "id": self.new_id("plan"),
                     "name": f"Plan {index}",
@@ -168,23 +168,12 @@ class OrbData(OrbLedger, OrbExtras):
                     "created_at": iso_z(created),
                     "version": 1,
                     "net_terms": 30,
-                    "default_invoice_memo": None,
-                    "base_plan": None,
-                    "base_plan_id": None,
-                    "minimum": None,
-                    "maximum": None,
-                    "plan_phases": None,
                     "product": {
                         "id": self.new_id("product"),
                         "name": f"Product {index}",
                         "created_at": iso_z(created),
                     },
-                    "prices": [
-                        {"id": p["id"], "name": p["name"], "billable_metric": p["billable_metric"]}
-                        for p in chosen
-                    ],
-                    "trial_config": {"trial_period": None, "trial_period_unit": "days"},
-                    "metadata": {},
+                    "prices": [dict(price) for price in chosen],
                 }
             )
         return objects
@@ -195,6 +184,7 @@ class OrbData(OrbLedger, OrbExtras):
             created = spread_created(rng, self.now)
             objects.append(
                 {
+                    **orb_object(Customer),
                     "_created": created,
                     "id": self.new_id("customer"),
                     "external_customer_id": f"ext-{index}",
@@ -207,14 +197,7 @@ class OrbData(OrbLedger, OrbExtras):
                     "auto_collection": True,
                     "exempt_from_automated_tax": False,
                     "email_delivery": True,
-                    "additional_emails": [],
                     "payment_provider": "stripe" if rng.random() < 0.5 else None,
-                    "payment_provider_id": None,
-                    "portal_url": None,
-                    "billing_address": None,
-                    "shipping_address": None,
-                    "tax_id": None,
-                    "hierarchy": {"children": [], "parent": None},
                     "metadata": {"segment": rng.choice(("smb", "mid", "enterprise"))},
                 }
             )
@@ -234,9 +217,10 @@ class OrbData(OrbLedger, OrbExtras):
             period_start = max(start, self.now - rng.randint(0, 29) * DAY)
             objects.append(
                 {
+                    **orb_object(Subscription),
                     "_created": created,
                     "id": self.new_id("subscription"),
-                    "customer": {**minified(customer), "email": customer["email"], "name": customer["name"]},
+                    "customer": dict(customer),
                     "plan": self.embedded_plan(plan),
                     "status": status,
                     "start_date": iso_z(start),
@@ -244,21 +228,9 @@ class OrbData(OrbLedger, OrbExtras):
                     "created_at": iso_z(created),
                     "current_billing_period_start_date": iso_z(period_start),
                     "current_billing_period_end_date": iso_z(period_start + 30 * DAY),
-                    "active_plan_phase_order": None,
                     "auto_collection": True,
                     "billing_cycle_day": rng.randint(1, 28),
                     "net_terms": 30,
-                    "default_invoice_memo": None,
-                    "invoicing_threshold": None,
-                    "redeemed_coupon": None,
-                    "trial_info": {"end_date": None},
-                    "price_intervals": [],
-                    "discount_intervals": [],
-                    "adjustment_intervals": [],
-                    "minimum_intervals": [],
-                    "maximum_intervals": [],
-                    "fixed_fee_quantity_schedule": [],
-                    "metadata": {},
                 }
             )
         return objects
@@ -289,6 +261,7 @@ class OrbData(OrbLedger, OrbExtras):
     ) -> JsonObject:
         lines: list[JsonObject] = [
             {
+                **orb_object(InvoiceLineItem),
                 "id": self.new_id("line"),
                 "name": rng.choice(METRICS)["name"],
                 "quantity": float(rng.randint(1, 5000)),
@@ -305,6 +278,7 @@ class OrbData(OrbLedger, OrbExtras):
         if status == "draft" and subscription is not None:
             dated = int(parse_iso(subscription["current_billing_period_end_date"]))
         return {
+            **orb_object(Invoice),
             "_created": created,
             "id": self.new_id("invoice"),
             "invoice_number": f"ORB-{index:06d}",
@@ -316,10 +290,6 @@ class OrbData(OrbLedger, OrbExtras):
             "issued_at": iso_z(created + 600) if issued else None,
             "paid_at": iso_z(created + 2 * DAY) if status in ("paid", "synced") else None,
             "voided_at": iso_z(created + DAY) if status == "void" else None,
-            "sync_failed_at": None,
-            "payment_failed_at": None,
-            "payment_started_at": None,
-            "scheduled_issue_at": None,
             "eligible_to_issue_at": iso_z(created),
             "created_at": iso_z(created),
             "currency": "USD",
@@ -329,14 +299,7 @@ class OrbData(OrbLedger, OrbExtras):
             "line_items": lines,
             "invoice_source": "subscription" if subscription else "one_off",
             "auto_collection": {"enabled": True, "next_attempt_at": None, "previously_attempted_at": None},
-            "hosted_invoice_url": None,
-            "invoice_pdf": None,
-            "memo": None,
-            "discounts": [],
-            "credit_notes": [],
-            "customer_balance_transactions": [],
             "will_auto_issue": status == "draft",
-            "metadata": {},
         }
 
     def _seed_credit_notes(self, rng: random.Random, count: int) -> list[JsonObject]:
@@ -350,23 +313,19 @@ class OrbData(OrbLedger, OrbExtras):
             amount = money(float(invoice["total"]) * rng.choice((0.1, 0.5, 1.0)))
             objects.append(
                 {
+                    **orb_object(CreditNote),
                     "_created": created,
                     "id": self.new_id("credit_note"),
                     "created_at": iso_z(created),
                     "credit_note_number": f"CN-{index:05d}",
-                    "credit_note_pdf": None,
                     "customer": invoice["customer"],
                     "invoice_id": invoice["id"],
-                    "line_items": [],
-                    "memo": None,
-                    "minimum_amount_refunded": None,
                     "reason": rng.choice(
                         ("Duplicate", "Fraudulent", "Order change", "Product unsatisfactory")
                     ),
                     "subtotal": amount,
                     "total": amount,
                     "type": rng.choice(("refund", "adjustment")),
-                    "voided_at": None,
                     "discounts": [],
                 }
             )
@@ -378,6 +337,7 @@ class OrbData(OrbLedger, OrbExtras):
             archived = rng.random() < 0.15
             objects.append(
                 {
+                    **orb_object(Coupon),
                     "_created": spread_created(rng, self.now),
                     "id": self.new_id("coupon"),
                     "redemption_code": f"ORB{index:04d}",
@@ -389,7 +349,6 @@ class OrbData(OrbLedger, OrbExtras):
                     },
                     "times_redeemed": rng.randint(0, 30),
                     "duration_in_months": rng.choice((None, 3, 12)),
-                    "max_redemptions": None,
                     "archived_at": iso_z(self.now - DAY) if archived else None,
                 }
             )

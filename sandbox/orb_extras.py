@@ -16,7 +16,15 @@ from __future__ import annotations
 
 import random
 
+from orb.types.billable_metric import BillableMetric
+from orb.types.customers.balance_transaction_list_response import BalanceTransactionListResponse
+from orb.types.customers.credit_list_response import CreditListResponse
+from orb.types.license_list_response import LicenseListResponse
+from orb.types.license_type_list_response import LicenseTypeListResponse
+from orb.types.subscription_fetch_schedule_response import SubscriptionFetchScheduleResponse
+
 from sandbox.clock import iso_z, parse_iso
+from sandbox.orb_objects import orb_object
 from sandbox.seed import DAY, between
 from sandbox.store import Collection, JsonObject
 
@@ -62,19 +70,16 @@ class OrbExtras:
             )
             objects.append(
                 {
+                    **orb_object(BillableMetric),
                     "_created": self.now - (len(ALL_METRICS) - index) * DAY,
                     "id": metric["id"],
                     "name": metric["name"],
-                    "description": None,
                     "item": {
                         "id": self.new_id("item"),
                         "name": metric["name"],
                         "created_at": iso_z(self.now),
                     },
-                    "metadata": {},
                     "sql": f"SELECT {aggregate} FROM events WHERE event_name = 'inference'",
-                    "status": "active",
-                    "parameter_definitions": None,
                 }
             )
         return objects
@@ -94,19 +99,14 @@ class OrbExtras:
             "unit_config": {"unit_amount": "2.00"},
         }
         self.collections["prices"].insert(-created, price)
-        embedded = {
-            "id": price["id"],
-            "name": price["name"],
-            "billable_metric": price["billable_metric"],
-            "invoice_grouping_key": UNIQUE_GROUPING_KEY,
-        }
         # Subscriptions embed their plan's price list (the same list): they charge the metric too.
         for plan in self.generated["plans"][::3]:
-            plan["prices"].append(embedded)
+            plan["prices"].append(dict(price))
 
     def _seed_license_types(self, rng: random.Random, count: int) -> list[JsonObject]:
         return [
             {
+                **orb_object(LicenseTypeListResponse),
                 "_created": self.now - (10 - index) * DAY,
                 "id": self.new_id("license_type"),
                 "name": name,
@@ -127,6 +127,7 @@ class OrbExtras:
                 created = between(rng, start, self.now - 60)
                 objects.append(
                     {
+                        **orb_object(LicenseListResponse),
                         "_created": created,
                         "id": self.new_id("license"),
                         "external_license_id": f"user-{index}-{seat}",
@@ -147,18 +148,14 @@ class OrbExtras:
             found = blocks.get(block["id"])
             if found is None:
                 found = blocks[block["id"]] = {
+                    **orb_object(CreditListResponse),
                     "_created": int(parse_iso(entry["created_at"])),
                     "_parent": f"{entry['customer']['id']}|{entry['currency']}",
                     "id": block["id"],
-                    "balance": 0.0,
                     "credit_block_source": "manual",
                     "effective_date": entry["created_at"],
                     "expiry_date": block["expiry_date"],
-                    "filters": [],
-                    "maximum_initial_balance": None,
-                    "metadata": {},
                     "per_unit_cost_basis": block["per_unit_cost_basis"],
-                    "status": "active",
                 }
             found["balance"] = max(0.0, float(found["balance"]) + float(entry["amount"]))
             found["_created"] = min(int(found["_created"]), int(parse_iso(entry["created_at"])))
@@ -174,17 +171,16 @@ class OrbExtras:
                 amount = float(rng.choice((-25, -10, 5, 40)))
                 objects.append(
                     {
+                        **orb_object(BalanceTransactionListResponse),
                         "_created": created,
                         "_parent": customer["id"],
                         "id": self.new_id("balance_transaction"),
                         "action": "manual_adjustment" if number == 0 else "applied_to_invoice",
                         "amount": f"{amount:.2f}",
                         "created_at": iso_z(created),
-                        "credit_note": None,
                         "description": "Goodwill credit" if number == 0 else None,
                         "starting_balance": f"{balance:.2f}",
                         "ending_balance": f"{balance + amount:.2f}",
-                        "invoice": None,
                         "type": "increment" if amount > 0 else "decrement",
                     }
                 )
@@ -226,6 +222,7 @@ class OrbExtras:
         subscription: JsonObject, plan: JsonObject, created: int, start: str, end: str | None
     ) -> JsonObject:
         return {
+            **orb_object(SubscriptionFetchScheduleResponse),
             "_created": created,
             "_parent": subscription["id"],
             "id": f"{subscription['id']}|{start}",

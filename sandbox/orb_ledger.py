@@ -5,7 +5,10 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from orb.types.customers.credits.ledger_list_response import LedgerListResponse
+
 from sandbox.clock import iso_z, parse_iso
+from sandbox.orb_objects import orb_variant
 from sandbox.seed import DAY, between, hex_id
 from sandbox.store import Collection, JsonObject
 
@@ -76,6 +79,7 @@ class OrbLedger:
             "id": self.new_id("block"),
             "expiry_date": iso_z(self.now + 180 * DAY),
             "per_unit_cost_basis": "1.00",
+            "filters": [],
         }
         entries: list[JsonObject] = []
         for sequence, (kind, when) in enumerate(zip(kinds, times, strict=True), start=1):
@@ -87,6 +91,7 @@ class OrbLedger:
                 "credit_block_expiry": -min(balance, 100.0),
             }.get(kind, 0.0)
             entry: JsonObject = {
+                **orb_variant(LedgerListResponse, "entry_type", kind),
                 "_created": when,
                 "id": self.new_id("ledger"),
                 "ledger_sequence_number": sequence,
@@ -102,7 +107,6 @@ class OrbLedger:
                 "created_at": iso_z(when),
                 "credit_block": dict(block),
                 "description": f"{kind.replace('_', ' ').capitalize()} entry",
-                "metadata": {},
             }
             balance += delta
             entry.update(self._ledger_extras(rng, kind, when, customer, len(entries), event))
@@ -126,7 +130,7 @@ class OrbLedger:
                 event_id = self._usage_event(rng, customer, when - 60)["id"]
             elif choice == 1:
                 event_id = f"missing-{hex_id(self.seed, 'orb-missing', self._counter)}"
-            return {"event_id": event_id, "invoice_id": None, "price_id": None}
+            return {"event_id": event_id}
         if kind in ("expiration_change", "void_initiated"):
             extras: dict[str, Any] = {"new_block_expiry_date": iso_z(when + 90 * DAY)}
             if kind == "void_initiated":
