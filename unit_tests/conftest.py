@@ -11,6 +11,8 @@ from airbyte_cdk.sources.streams.http import rate_limiting
 from airbyte_cdk.test.mock_http import HttpMocker
 from hypothesis import settings
 
+from unit_tests.entrypoint import MockedApi
+
 # Every run draws the same examples: derandomized (each test's seed comes from the test itself) and without
 # an example database (no example of an earlier run comes back). Keep a case found worth it as an `@example`.
 settings.register_profile("repeatable", derandomize=True, database=None)
@@ -26,7 +28,11 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
 
 @pytest.fixture
-def http_mocker() -> Iterator[HttpMocker]:
-    """The CDK's mock of every HTTP request; on leaving, it checks each mocked request was made."""
+def api(sleeps: list[float]) -> Iterator[MockedApi]:
+    """The requests a test's reads must make, answered by the CDK's `HttpMocker`; after the test, each must
+    have been made once per answer. Retry waits are recorded, not slept, so a request nobody mocked fails
+    the read at once."""
     with HttpMocker() as mocker:
-        yield mocker
+        mocked = MockedApi(mocker)
+        yield mocked
+    mocked.verify()

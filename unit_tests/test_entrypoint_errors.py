@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput
-from airbyte_cdk.test.mock_http import HttpMocker, HttpRequest, HttpResponse
+from airbyte_cdk.test.mock_http import HttpRequest, HttpResponse
 from airbyte_cdk.test.mock_http.request import ANY_QUERY_PARAMS
 
-from unit_tests.entrypoint import read_stream
+from unit_tests.entrypoint import MockedApi, read_stream
 
 WORDS = "the API's own words"
 
@@ -68,16 +68,16 @@ INTEGRATOR_IO = Api(
 )
 
 
-def _read(api: Api) -> EntrypointOutput:
-    return read_stream(api.config(), api.stream)
+def _read(vendor: Api) -> EntrypointOutput:
+    return read_stream(vendor.config(), vendor.stream)
 
 
-def _answers(http_mocker: HttpMocker, api: Api, *responses: HttpResponse) -> None:
-    http_mocker.get(HttpRequest(api.url, query_params=ANY_QUERY_PARAMS), list(responses))
+def _answers(api: MockedApi, vendor: Api, *responses: HttpResponse) -> None:
+    api.get(HttpRequest(vendor.url, query_params=ANY_QUERY_PARAMS), *responses)
 
 
 @pytest.mark.parametrize(
-    ("api", "status", "failure_type", "says"),
+    ("vendor", "status", "failure_type", "says"),
     [
         (STRIPE, 400, FailureType.system_error, "please report this"),
         (STRIPE, 401, FailureType.config_error, "`stripe.client_secret`"),
@@ -94,30 +94,30 @@ def _answers(http_mocker: HttpMocker, api: Api, *responses: HttpResponse) -> Non
     ids=lambda value: value.name if isinstance(value, Api) else str(value),
 )
 def test_given_a_client_error_when_read_then_the_stream_fails_at_once_saying_what_to_fix(
-    http_mocker: HttpMocker, api: Api, status: int, failure_type: FailureType, says: str, sleeps: list[float]
+    api: MockedApi, vendor: Api, status: int, failure_type: FailureType, says: str, sleeps: list[float]
 ) -> None:
-    _answers(http_mocker, api, HttpResponse(api.error(status), status))
-    output = _read(api)
+    _answers(api, vendor, HttpResponse(vendor.error(status), status))
+    output = _read(vendor)
     assert not output.records
     errors = [message.trace.error for message in output.errors if message.trace and message.trace.error]
     # The stream's own error, then the sync's summary of the streams that failed.
     (error,) = [
-        error for error in errors if error.stream_descriptor and error.stream_descriptor.name == api.stream
+        error for error in errors if error.stream_descriptor and error.stream_descriptor.name == vendor.stream
     ]
     assert error.failure_type == failure_type
     assert says in error.message
     assert error.message.endswith(f" said: {WORDS}")
-    assert api.secret not in repr(list(output.get_message_iterator()))
+    assert vendor.secret not in repr(list(output.get_message_iterator()))
     assert sleeps == []  # not retried
 
 
-@pytest.mark.parametrize("api", [STRIPE, ORB, INTEGRATOR_IO], ids=lambda api: api.name)
+@pytest.mark.parametrize("vendor", [STRIPE, ORB, INTEGRATOR_IO], ids=lambda vendor: vendor.name)
 @pytest.mark.parametrize("status", [429, 500, 502, 503])
 def test_given_a_transient_error_when_read_then_retried_and_nothing_lost(
-    http_mocker: HttpMocker, api: Api, status: int, sleeps: list[float]
+    api: MockedApi, vendor: Api, status: int, sleeps: list[float]
 ) -> None:
-    _answers(http_mocker, api, HttpResponse(api.error(status), status), HttpResponse(api.page(), 200))
-    output = _read(api)
+    _answers(api, vendor, HttpResponse(vendor.error(status), status), HttpResponse(vendor.page(), 200))
+    output = _read(vendor)
     assert not output.errors
     assert len(output.records) == 1
     assert len(sleeps) == 1  # one wait, then the answer

@@ -6,7 +6,8 @@
   arrive without it, and integrator.io's `Link` to another host is not followed.
 - Plain http only to loopback addresses.
 - Retries are bounded in count (with growing, jittered waits) and in time (a `Retry-After` that keeps
-  asking to wait gives up after `MAX_RETRY_TIME`).
+  asking to wait gives up after `MAX_RETRY_TIME`): reads through the entry point, the CDK's `HttpMocker`
+  answering.
 """
 
 from __future__ import annotations
@@ -25,11 +26,12 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-import requests_mock
 from airbyte_cdk.models import FailureType, Status, SyncMode
 from airbyte_cdk.sources.streams.http import rate_limiting
 from airbyte_cdk.test.catalog_builder import CatalogBuilder
 from airbyte_cdk.test.entrypoint_wrapper import read
+from airbyte_cdk.test.mock_http import HttpRequest, HttpResponse
+from airbyte_cdk.test.mock_http.request import ANY_QUERY_PARAMS
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from backoff import _sync as backoff_sync
 from cryptography import x509
@@ -40,7 +42,7 @@ from cryptography.x509.oid import NameOID
 from source_billing import SourceBilling
 from source_billing.config import BillingConfig
 from source_billing.http.errors import MAX_RETRIES, MAX_RETRY_TIME
-from unit_tests.orb.builders import V1, read_slices, stream
+from unit_tests.entrypoint import MockedApi, read_stream, stream_error
 
 SECRETS = {
     "stripe": ("client_secret", "sk_test_S3NT1NEL0f00d"),
@@ -267,17 +269,25 @@ def test_given_plain_http_to_any_other_host_when_parsed_then_refused_asking_for_
 
 # --- retry bounds ---------------------------------------------------------------------------------------
 
+ORB_ITEMS = HttpRequest("https://api.withorb.com/v1/items", query_params=ANY_QUERY_PARAMS)
+
+
+def _orb_items_failing(api: MockedApi, failure: HttpResponse, attempts: int) -> FailureType:
+    """How a read of `orb_items` fails when every attempt gets `failure`, once it made `attempts`."""
+    api.get(ORB_ITEMS, failure, times=attempts)
+    output = read_stream({"orb": {"api_key": "orb_SENTINEL0key"}}, "orb_items")
+    api.verify()
+    assert not output.records
+    failure_type = stream_error(output, "orb_items").failure_type
+    assert isinstance(failure_type, FailureType)
+    return failure_type
+
 
 def test_given_an_api_that_keeps_failing_when_read_then_max_retries_with_growing_jittered_waits(
-    sleeps: list[float],
+    api: MockedApi, sleeps: list[float]
 ) -> None:
-    items = stream("orb_items")
-    with requests_mock.Mocker(case_sensitive=True) as mock:
-        mock.get(f"{V1}/items", status_code=503, json={"status": 503})
-        with pytest.raises(AirbyteTracedException) as failed:
-            read_slices(items, SyncMode.full_refresh)
-        assert mock.call_count == MAX_RETRIES + 1
-    assert failed.value.failure_type == FailureType.transient_error
+    failed = _orb_items_failing(api, HttpResponse(json.dumps({"status": 503}), 503), MAX_RETRIES + 1)
+    assert failed == FailureType.transient_error
     assert len(sleeps) == MAX_RETRIES
     for attempt, slept in enumerate(sleeps, start=1):
         ceiling = min(60.0, 2.0 ** (attempt - 1))
@@ -300,21 +310,17 @@ class FakeClock:
 
 
 def test_given_an_api_that_keeps_asking_to_wait_when_read_then_the_request_gives_up_after_the_time_bound(
-    monkeypatch: pytest.MonkeyPatch,
+    api: MockedApi, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clock = FakeClock()
     monkeypatch.setattr(rate_limiting, "time", SimpleNamespace(sleep=clock.sleep, time=lambda: clock.elapsed))
     fake_datetime = SimpleNamespace(datetime=SimpleNamespace(now=clock.now))
     monkeypatch.setattr(backoff_sync, "datetime", fake_datetime)
     monkeypatch.setattr(backoff_sync, "time", SimpleNamespace(sleep=clock.sleep))
-    items = stream("orb_items")
-    with requests_mock.Mocker(case_sensitive=True) as mock:
-        mock.get(f"{V1}/items", status_code=429, headers={"Retry-After": "240"}, json={"status": 429})
-        with pytest.raises(AirbyteTracedException) as failed:
-            read_slices(items, SyncMode.full_refresh)
-        attempts = mock.call_count
-    assert failed.value.failure_type == FailureType.transient_error
     # Attempts start at 0, 241, 482 and 723 s (each wait is Retry-After plus the CDK's second); the one that
     # started after MAX_RETRY_TIME (600 s) is the last, well before the retry count would end it.
-    assert attempts == 4 < MAX_RETRIES + 1
+    attempts = 4
+    asking = HttpResponse(json.dumps({"status": 429}), 429, {"Retry-After": "240"})
+    assert _orb_items_failing(api, asking, attempts) == FailureType.transient_error
+    assert attempts < MAX_RETRIES + 1
     assert clock.elapsed == 3 * 241 > MAX_RETRY_TIME.total_seconds()

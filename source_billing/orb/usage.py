@@ -85,8 +85,8 @@ class SubscriptionUsageStream(PartitionedOrbStream):
         cursor_field: list[str] | None = None,
         stream_state: Mapping[str, Any] | None = None,
     ) -> Iterable[Mapping[str, Any] | None]:
-        now = this_second()
-        for subscription in self._subscriptions.read_records(SyncMode.full_refresh):
+        subscriptions, now = self._subscriptions.read_records(SyncMode.full_refresh), this_second()
+        for subscription in subscriptions:
             if isinstance(subscription, Mapping):
                 stream_slice = self._slice(subscription, now, sync_mode)
                 if stream_slice is not None:

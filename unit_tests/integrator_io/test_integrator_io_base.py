@@ -1,39 +1,67 @@
-"""integrator.io's base stream against mocked HTTP: `Link` paging, 204, region hosts, the rate budget, and
-one test per failure."""
+"""integrator.io's base stream through the connector's entry point: `Link` paging, 204, region hosts, one test
+per failure, and the rate budget."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 import requests
-import requests_mock
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.streams.call_rate import CallRateLimitHit
+from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, discover
+from airbyte_cdk.test.mock_http import HttpRequest, HttpResponse
+from airbyte_cdk.test.mock_http.request import ANY_QUERY_PARAMS
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_billing import SourceBilling
 from source_billing.integrator_io import check
-from source_billing.integrator_io import streams as integrator_io_streams
 from source_billing.integrator_io.base import REQUESTS_PER_SECOND, integrator_io_api
-from unit_tests.integrator_io.helpers import BASE, EU_BASE, TOKEN, config, connector, link, read, stream
+from unit_tests.entrypoint import MockedApi, read_stream, records, requests_sent, stream_error
+from unit_tests.integrator_io.helpers import (
+    BASE,
+    EU_BASE,
+    NOW_MILLIS,
+    TOKEN,
+    answer,
+    config,
+    connector,
+    link,
+    settings,
+)
 
 FLOWS = f"{BASE}/v1/flows"
+FLOWS_STREAM = "integrator_io_flows"
 LOGGER = logging.getLogger("airbyte")
 
 
-def test_given_link_header_when_read_then_the_next_url_is_followed_exactly_as_given() -> None:
+def _kept_secret(output: EntrypointOutput) -> bool:
+    return TOKEN not in repr(list(output.get_message_iterator()))
+
+
+def test_given_link_header_when_read_then_the_next_url_is_followed_exactly_as_given(
+    api: MockedApi, caplog: pytest.LogCaptureFixture
+) -> None:
     next_url = f"{BASE}/v1/flows?cursor=eyJwIjoiL3YxL2Zsb3dzIn0%2B%3D%3D&state=a%2Fb"
-    with requests_mock.Mocker() as mock:
-        mock.get(FLOWS, json=[{"_id": "f1"}, {"_id": "f2"}], headers=link(next_url))
-        mock.get(next_url, json=[{"_id": "f3"}])
-        records = read(stream("flows"))
-        first, second = mock.request_history
-    assert [r["_id"] for r in records] == ["f1", "f2", "f3"]
-    assert first.url == FLOWS, "no page-size or other parameter: the API documents none"
-    assert second.url == next_url
-    assert second.headers["Authorization"] == f"Bearer {TOKEN}"
+    # No page-size or other parameter on the first page: the API documents none.
+    api.get(HttpRequest(FLOWS), answer([{"_id": "f1"}, {"_id": "f2"}], headers=link(next_url)))
+    api.get(HttpRequest(next_url, headers={"Authorization": f"Bearer {TOKEN}"}), answer([{"_id": "f3"}]))
+    with caplog.at_level(logging.DEBUG, logger="airbyte"):
+        output = read_stream(settings(), FLOWS_STREAM)
+    assert [r["_id"] for r in records(output)] == ["f1", "f2", "f3"]
+    assert [url for url, _ in requests_sent(caplog)] == [FLOWS, next_url]
+
+
+def _refused_link(api: MockedApi, first_url: str, next_url: str, **section: Any) -> None:
+    """A read whose first page links the next one to `next_url`: refused, and nothing sent there (an
+    unmocked request fails the read with another message)."""
+    api.get(HttpRequest(first_url), answer([{"_id": "f1"}], headers=link(next_url)))
+    output = read_stream(settings(**section), FLOWS_STREAM)
+    error = stream_error(output, FLOWS_STREAM)
+    assert error.failure_type == FailureType.system_error
+    assert "another host" in error.message
+    assert _kept_secret(output)
 
 
 @pytest.mark.parametrize(
@@ -45,57 +73,51 @@ def test_given_link_header_when_read_then_the_next_url_is_followed_exactly_as_gi
     ],
     ids=["other host", "plain http", "other port"],
 )
-def test_given_link_to_another_origin_when_read_then_refused_without_sending_the_token(next_url: str) -> None:
-    with requests_mock.Mocker() as mock:
-        mock.get(FLOWS, json=[{"_id": "f1"}], headers=link(next_url))
-        with pytest.raises(AirbyteTracedException) as caught:
-            read(stream("flows"))
-        assert mock.call_count == 1
-    assert caught.value.failure_type == FailureType.system_error
-    assert "another host" in str(caught.value.message)
+def test_given_link_to_another_origin_when_read_then_refused_without_sending_the_token(
+    api: MockedApi, next_url: str
+) -> None:
+    _refused_link(api, FLOWS, next_url)
 
 
-def test_given_eu_region_when_the_link_points_at_the_us_host_then_refused() -> None:
-    with requests_mock.Mocker() as mock:
-        mock.get(f"{EU_BASE}/v1/flows", json=[{"_id": "f1"}], headers=link(f"{BASE}/v1/flows?cursor=1"))
-        with pytest.raises(AirbyteTracedException):
-            read(stream("flows", region="eu"))
-        assert mock.call_count == 1
+def test_given_eu_region_when_the_link_points_at_the_us_host_then_refused(api: MockedApi) -> None:
+    _refused_link(api, f"{EU_BASE}/v1/flows", f"{BASE}/v1/flows?cursor=1", region="eu")
 
 
-def test_given_204_when_read_then_no_records_and_no_error() -> None:
-    with requests_mock.Mocker() as mock:
-        mock.get(FLOWS, status_code=204)
-        assert read(stream("flows")) == []
-        assert mock.call_count == 1
+def test_given_204_when_read_then_no_records_and_no_error(api: MockedApi) -> None:
+    api.get(HttpRequest(FLOWS), answer(status=204))
+    output = read_stream(settings(), FLOWS_STREAM)
+    assert not output.records
+    assert not output.errors
 
 
-def test_given_200_whose_body_is_not_a_list_when_read_then_specific_error() -> None:
-    with requests_mock.Mocker() as mock:
-        mock.get(FLOWS, json={"flows": []})
-        with pytest.raises(AirbyteTracedException) as caught:
-            read(stream("flows"))
-    assert "integrator_io_flows with something other than a JSON list" in str(caught.value.message)
+def test_given_200_whose_body_is_not_a_list_when_read_then_specific_error(api: MockedApi) -> None:
+    api.get(HttpRequest(FLOWS), answer({"flows": []}))
+    output = read_stream(settings(), FLOWS_STREAM)
+    error = stream_error(output, FLOWS_STREAM)
+    assert "integrator_io_flows with something other than a JSON list" in error.message
 
 
-def test_given_region_eu_when_checked_and_every_stream_read_then_every_request_goes_to_the_eu_host() -> None:
-    eu = config(region="eu")
-    paths = ["tokenInfo", "connectors", "integrations", "flows", "jobs"]
-    paths += [f"connectors/{connector(1)['_id']}/{child}" for child in ("licenses", "installBase")]
-    with requests_mock.Mocker() as mock:  # an unregistered URL (any other host) raises NoMockAddress
-        mock.get(f"{EU_BASE}/v1/tokenInfo", json={"_userId": "u1", "scope": "*"})
-        mock.get(f"{EU_BASE}/v1/connectors", json=[connector(1)])
-        for path in paths[2:]:
-            mock.get(f"{EU_BASE}/v1/{path}", json=[{"_id": "x1", "createdAt": "2024-01-01T00:00:00.000Z"}])
-        assert check(eu, LOGGER) is None
-        streams = integrator_io_streams(eu)
-        for each in streams:
-            assert read(each), each.name
-        hosts = {urlsplit(request.url).hostname for request in mock.request_history}
-        requested = {urlsplit(request.url).path.removeprefix("/v1/") for request in mock.request_history}
-    assert hosts == {"api.eu.integrator.io"}
-    assert requested == set(paths)
-    assert len(streams) == 6
+def test_given_region_eu_when_checked_and_every_stream_read_then_every_request_goes_to_the_eu_host(
+    api: MockedApi,
+) -> None:
+    # Only the EU host answers: a request to any other host (or path) fails its read.
+    owned = connector(1)["_id"]
+    created = [{"_id": "x1", "createdAt": "2024-01-01T00:00:00.000Z"}]
+    api.get(HttpRequest(f"{EU_BASE}/v1/tokenInfo"), answer({"_userId": "u1", "scope": "*"}))
+    # Listed by the check, the connectors stream, and each of the two children streams for itself.
+    api.get(HttpRequest(f"{EU_BASE}/v1/connectors"), answer([connector(1)]), times=4)
+    for path in ("integrations", "flows", f"connectors/{owned}/licenses", f"connectors/{owned}/installBase"):
+        api.get(HttpRequest(f"{EU_BASE}/v1/{path}"), answer(created))
+    api.get(HttpRequest(f"{EU_BASE}/v1/jobs", query_params={"createdAt_lte": NOW_MILLIS}), answer(created))
+    assert check(config(region="eu"), LOGGER) is None
+    catalog = discover(SourceBilling(), settings(region="eu")).catalog.catalog
+    assert catalog is not None
+    names = [stream.name for stream in catalog.streams]
+    assert len(names) == 6
+    for name in names:
+        output = read_stream(settings(region="eu"), name)
+        assert records(output), name
+        assert not output.errors, name
 
 
 @pytest.mark.parametrize(
@@ -126,22 +148,6 @@ def test_given_region_eu_when_checked_and_every_stream_read_then_every_request_g
             "full-access API token of the account that publishes the connectors",
         ),
         (
-            "flows",
-            "flows",
-            403,
-            {"errors": [{"code": "forbidden", "message": "Not allowed"}]},
-            FailureType.config_error,
-            "refused access to /v1/flows (HTTP 403)",
-        ),
-        (
-            "integrations",
-            "integrations",
-            404,
-            {"errors": [{"code": "not_found", "message": "Not found"}]},
-            FailureType.config_error,
-            "`integrator_io.api_base_url`",
-        ),
-        (
             "jobs",
             "jobs",
             400,
@@ -152,6 +158,7 @@ def test_given_region_eu_when_checked_and_every_stream_read_then_every_request_g
     ],
 )
 def test_given_client_error_when_read_then_fails_at_once_with_specific_message(
+    api: MockedApi,
     name: str,
     path: str,
     status: int,
@@ -160,15 +167,14 @@ def test_given_client_error_when_read_then_fails_at_once_with_specific_message(
     expected: str,
     sleeps: list[float],
 ) -> None:
-    with requests_mock.Mocker() as mock:
-        mock.get(f"{EU_BASE}/v1/connectors", json=[connector(1)])
-        mock.get(f"{EU_BASE}/v1/{path}", status_code=status, json=body)
-        with pytest.raises(AirbyteTracedException) as caught:
-            read(stream(name, region="eu"))
-        assert [request.path for request in mock.request_history].count(f"/v1/{path}".lower()) == 1
-    assert caught.value.failure_type == failure_type
-    assert expected in str(caught.value.message)
-    assert TOKEN not in str(caught.value.message)
+    if path.startswith("connectors/"):
+        api.get(HttpRequest(f"{EU_BASE}/v1/connectors"), answer([connector(1)]))
+    api.get(HttpRequest(f"{EU_BASE}/v1/{path}", query_params=ANY_QUERY_PARAMS), answer(body, status))
+    output = read_stream(settings(region="eu"), f"integrator_io_{name}")
+    error = stream_error(output, f"integrator_io_{name}")
+    assert error.failure_type == failure_type
+    assert expected in error.message
+    assert _kept_secret(output)
     assert sleeps == []
 
 
@@ -178,13 +184,11 @@ def test_given_client_error_when_read_then_fails_at_once_with_specific_message(
     ids=["bare message", "errors list"],
 )
 def test_given_401_on_token_info_when_checked_then_config_error_naming_the_region(
-    body: dict[str, Any], sleeps: list[float]
+    api: MockedApi, body: dict[str, Any], sleeps: list[float]
 ) -> None:
-    with requests_mock.Mocker() as mock:
-        mock.get(f"{BASE}/v1/tokenInfo", status_code=401, json=body)
-        with pytest.raises(AirbyteTracedException) as caught:
-            check(config(), LOGGER)
-        assert mock.call_count == 1
+    api.get(HttpRequest(f"{BASE}/v1/tokenInfo"), answer(body, 401))
+    with pytest.raises(AirbyteTracedException) as caught:
+        check(config(), LOGGER)
     message = str(caught.value.message)
     assert caught.value.failure_type == FailureType.config_error
     assert "region `us`" in message
@@ -193,68 +197,63 @@ def test_given_401_on_token_info_when_checked_then_config_error_naming_the_regio
     assert TOKEN not in message
 
 
-def test_given_a_token_without_connector_access_when_checked_then_the_full_access_message() -> None:
-    with requests_mock.Mocker() as mock:
-        mock.get(f"{BASE}/v1/tokenInfo", json={"_userId": "u1", "scope": "limited"})
-        mock.get(f"{BASE}/v1/connectors", status_code=403, json={"errors": [{"code": "forbidden"}]})
-        with pytest.raises(AirbyteTracedException) as caught:
-            check(config(), LOGGER)
+def test_given_a_token_without_connector_access_when_checked_then_the_full_access_message(
+    api: MockedApi,
+) -> None:
+    api.get(HttpRequest(f"{BASE}/v1/tokenInfo"), answer({"_userId": "u1", "scope": "limited"}))
+    api.get(HttpRequest(f"{BASE}/v1/connectors"), answer({"errors": [{"code": "forbidden"}]}, 403))
+    with pytest.raises(AirbyteTracedException) as caught:
+        check(config(), LOGGER)
     assert caught.value.failure_type == FailureType.config_error
     assert "full-access API token of the account that publishes the connectors" in str(caught.value.message)
 
 
 def test_given_a_connector_deleted_during_the_sync_when_its_licenses_answer_404_then_skipped_with_reason(
-    caplog: pytest.LogCaptureFixture, sleeps: list[float]
+    api: MockedApi, sleeps: list[float]
 ) -> None:
     gone, kept = connector(1)["_id"], connector(2)["_id"]
-    with requests_mock.Mocker() as mock:
-        mock.get(f"{BASE}/v1/connectors", json=[connector(1), connector(2)])
-        mock.get(
-            f"{BASE}/v1/connectors/{gone}/licenses",
-            status_code=404,
-            json={"errors": [{"code": "not_found", "message": f"Connector not found: {gone}"}]},
-        )
-        mock.get(f"{BASE}/v1/connectors/{kept}/licenses", json=[{"_id": "l1"}])
-        with caplog.at_level(logging.INFO):
-            records = read(stream("licenses"))
-    assert records == [{"_id": "l1", "_connectorId": kept}]
-    assert "the connector was deleted during the sync" in caplog.text
+    api.get(HttpRequest(f"{BASE}/v1/connectors"), answer([connector(1), connector(2)]))
+    api.get(
+        HttpRequest(f"{BASE}/v1/connectors/{gone}/licenses"),
+        answer({"errors": [{"code": "not_found", "message": f"Connector not found: {gone}"}]}, 404),
+    )
+    api.get(HttpRequest(f"{BASE}/v1/connectors/{kept}/licenses"), answer([{"_id": "l1"}]))
+    output = read_stream(settings(), "integrator_io_licenses")
+    assert records(output) == [{"_id": "l1", "_connectorId": kept}]
+    assert not output.errors
+    assert output.is_in_logs("the connector was deleted during the sync")
     assert sleeps == []
 
 
 @pytest.mark.parametrize(
     ("failure", "expected_wait"),
     [
-        (
-            {
-                "status_code": 429,
-                "headers": {"Retry-After": "7"},
-                "json": {"errors": [{"code": "rate_limited", "message": "Too many requests"}]},
-            },
+        pytest.param(
+            answer(
+                {"errors": [{"code": "rate_limited", "message": "Too many requests"}]},
+                429,
+                {"Retry-After": "7"},
+            ),
             7 + 1,
+            id="429 with Retry-After",
         ),
-        ({"status_code": 429, "json": {"errors": [{"code": "rate_limited"}]}}, None),
-        ({"status_code": 500, "json": {"errors": [{"code": "internal_error"}]}}, None),
-        ({"exc": requests.exceptions.ConnectionError("connection reset by peer")}, None),
-        ({"status_code": 200, "text": '[{"_id": "f1"'}, None),
+        pytest.param(answer({"errors": [{"code": "rate_limited"}]}, 429), None, id="429 without"),
+        pytest.param(answer({"errors": [{"code": "internal_error"}]}, 500), None, id="500"),
+        # A body broken in transit: its compression cannot be decoded (a transport error, as a reset is).
+        pytest.param(HttpResponse(b"\x00cut", 200, {"Content-Encoding": "gzip"}), None, id="broken body"),
+        pytest.param(HttpResponse('[{"_id": "f1"', 200), None, id="truncated body"),
     ],
-    ids=["429 with Retry-After", "429 without", "500", "connection reset", "truncated body"],
 )
 def test_given_transient_failure_when_read_then_retried_after_backoff_and_succeeds(
-    failure: dict[str, Any], expected_wait: float | None, sleeps: list[float]
+    api: MockedApi, failure: HttpResponse, expected_wait: float | None, sleeps: list[float]
 ) -> None:
-    with requests_mock.Mocker() as mock:
-        mock.get(FLOWS, [failure, {"json": [{"_id": "f1"}]}])
-        records = read(stream("flows"))
-        assert mock.call_count == 2
-    assert [r["_id"] for r in records] == ["f1"]
+    api.get(HttpRequest(FLOWS), failure, answer([{"_id": "f1"}]))
+    output = read_stream(settings(), FLOWS_STREAM)
+    assert not output.errors
+    assert [r["_id"] for r in records(output)] == ["f1"]
     assert len(sleeps) == 1
-    if expected_wait is not None:
-        assert sleeps[0] == expected_wait
-    else:
-        assert (
-            1 < sleeps[0] <= 2
-        )  # exponential backoff with jitter on the first attempt, plus the CDK's second
+    # Retry-After and the CDK's second; else exponential backoff with jitter on the first attempt, and it.
+    assert sleeps[0] == expected_wait if expected_wait is not None else 1 < sleeps[0] <= 2
 
 
 def test_given_the_rate_budget_when_calls_exceed_it_within_a_second_then_the_next_call_must_wait() -> None:

@@ -1,39 +1,68 @@
-"""Builders for offline Orb tests: configuration, streams, Orb-shaped pages and objects."""
+"""Builders for Orb reads through the connector's entry point: configurations, requests with their exact
+query, and Orb-shaped answers and objects."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from airbyte_cdk.models import AirbyteMessage, SyncMode
+from airbyte_cdk.test.mock_http import HttpRequest, HttpResponse
 
-from source_billing.config import BillingConfig
-from source_billing.orb import streams as orb_streams
-from source_billing.orb.base import OrbStream
+from unit_tests.entrypoint import MockedApi
 
-BASE = "https://api.orb.test"
-V1 = f"{BASE}/v1"
-API_KEY = "orb_SENTINEL_KEY"
+V1 = "https://api.withorb.com/v1"
+API_KEY = "orb_SENTINEL0key"
+LIMIT = {"limit": "100"}
+"""The query of a list's first page: Orb's largest page."""
 
+AUTHORIZED = {"Authorization": f"Bearer {API_KEY}"}
+"""The header of every request to Orb."""
 
-def orb_config(**orb: Any) -> dict[str, Any]:
-    """A raw configuration with only an Orb section."""
-    return {"orb": {"api_key": API_KEY, "api_base_url": BASE, **orb}}
+REJECTED = "Orb rejected a request the connector made (HTTP 400)"
+"""What a stream's failure says of Orb's 400."""
 
-
-def stream(name: str, **orb: Any) -> OrbStream:
-    """One Orb stream of a configuration."""
-    parsed = BillingConfig.parse(orb_config(**orb))
-    assert parsed.orb is not None
-    return next(s for s in orb_streams(parsed.orb) if s.name == name)
+Query = Mapping[str, str | list[str]]
 
 
-def page(items: list[dict[str, Any]], next_cursor: str | None = None) -> dict[str, Any]:
+def orb_config(**settings: Any) -> dict[str, Any]:
+    """A configuration with only an Orb section."""
+    return {"orb": {"api_key": API_KEY, **settings}}
+
+
+def answer(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> HttpResponse:
+    """An answer with a JSON body."""
+    return HttpResponse(json.dumps(body), status, headers or {})
+
+
+def page(items: Sequence[Mapping[str, Any]], next_cursor: str | None = None) -> HttpResponse:
     """One page of an Orb list."""
-    return {
-        "data": items,
-        "pagination_metadata": {"has_more": next_cursor is not None, "next_cursor": next_cursor},
-    }
+    return answer(
+        {
+            "data": list(items),
+            "pagination_metadata": {"has_more": next_cursor is not None, "next_cursor": next_cursor},
+        }
+    )
+
+
+def error(status: int, detail: str = "the API's own words") -> HttpResponse:
+    """An Orb error answer."""
+    return answer({"status": status, "title": "T", "detail": detail}, status)
+
+
+def request(path: str, query: Query | None = None, body: Mapping[str, Any] | None = None) -> HttpRequest:
+    """A request to Orb's `/v1/{path}` with the API key: with exactly the query given (none when None), or
+    with a JSON body."""
+    return HttpRequest(f"{V1}/{path}", query_params=query, headers=AUTHORIZED, body=body)
+
+
+def pages(api: MockedApi, path: str, query: Query, objects: Sequence[Mapping[str, Any]]) -> None:
+    """A list as Orb pages it: 100 objects a page, each next page asked for with the first page's query and
+    the `cursor` the page before gave (here the offset)."""
+    for at in range(0, max(len(objects), 1), 100):
+        following = str(at + 100) if at + 100 < len(objects) else None
+        cursor = {"cursor": str(at)} if at else {}
+        api.get(request(path, {**query, **cursor}), page(objects[at : at + 100], following))
 
 
 def customer(n: int, created_at: str = "2024-01-01T00:00:00Z") -> dict[str, Any]:
@@ -60,26 +89,6 @@ def entry(
         "amount": -1.0,
         "event_id": event_id,
     }
-
-
-def read_slices(
-    target: OrbStream, sync_mode: SyncMode = SyncMode.incremental
-) -> tuple[list[dict[str, Any]], list[AirbyteMessage]]:
-    """Read every slice as the concurrent framework does (records, then close), returning records and the
-    other messages."""
-    records: list[dict[str, Any]] = []
-    messages: list[AirbyteMessage] = []
-    for stream_slice in list(target.stream_slices(sync_mode=sync_mode)):
-        assert stream_slice is not None
-        for item in target.read_records(SyncMode.full_refresh, stream_slice=stream_slice):
-            if isinstance(item, Mapping):
-                records.append(dict(item))
-            else:
-                assert isinstance(item, AirbyteMessage)
-                messages.append(item)
-        if sync_mode == SyncMode.incremental:
-            target.close_slice(stream_slice)
-    return records, messages
 
 
 def ids(records: Iterable[Mapping[str, Any]]) -> list[str]:

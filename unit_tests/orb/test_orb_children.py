@@ -1,15 +1,16 @@
-"""Orb lists read per customer or subscription: licenses re-read while their subscription is open, credit
-blocks in each ledger currency, balance transactions, schedules with a built id, and the plain lists of
-metrics and license types."""
+"""Orb lists read per customer or subscription, through the connector's entry point: licenses re-read while
+their subscription is open, credit blocks in each ledger currency, balance transactions, schedules with a
+built id, and the plain lists of metrics and license types."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import requests_mock
+import pytest
 from airbyte_cdk.models import SyncMode
 
-from unit_tests.orb.builders import V1, customer, ids, page, read_slices, stream
+from unit_tests.entrypoint import NOW, MockedApi, final_state, read_stream, records, stream_error
+from unit_tests.orb.builders import LIMIT, REJECTED, customer, error, ids, orb_config, page, request
 
 
 def _subscription(n: int, status: str = "active", created_at: str = "2024-01-01T00:00:00Z") -> dict[str, Any]:
@@ -28,123 +29,114 @@ def _license(n: int, subscription: int, status: str = "active") -> dict[str, Any
     }
 
 
-def _licenses_api(licenses: list[dict[str, Any]]) -> Any:
-    def answer(request: Any, context: Any) -> dict[str, Any]:
-        wanted = request.qs["subscription_id"][0]
-        return page([lic for lic in licenses if lic["subscription_id"] == wanted])
-
-    return answer
+def _licenses(api: MockedApi, subscription: int, *licenses: dict[str, Any]) -> None:
+    """A subscription's licenses, asked for by naming it."""
+    api.get(request("licenses", {**LIMIT, "subscription_id": f"sub_{subscription}"}), page(licenses))
 
 
-def test_given_subscriptions_when_licenses_are_read_then_one_request_per_subscription_naming_it() -> None:
-    licenses = stream("orb_licenses")
-    with requests_mock.Mocker(case_sensitive=True) as mock:
-        mock.get(f"{V1}/subscriptions", json=page([_subscription(1), _subscription(2, "ended")]))
-        listed = mock.get(f"{V1}/licenses", json=_licenses_api([_license(1, 1), _license(2, 2, "inactive")]))
-        records, _ = read_slices(licenses, SyncMode.full_refresh)
-        queries = [request.qs for request in listed.request_history]
-    assert ids(records) == ["lic_1", "lic_2"]
-    assert queries == [
-        {"limit": ["100"], "subscription_id": ["sub_1"]},
-        {"limit": ["100"], "subscription_id": ["sub_2"]},
-    ]
+def test_given_subscriptions_when_licenses_are_read_then_one_request_per_subscription_naming_it(
+    api: MockedApi,
+) -> None:
+    api.get(request("subscriptions", LIMIT), page([_subscription(1), _subscription(2, "ended")]))
+    _licenses(api, 1, _license(1, 1))
+    _licenses(api, 2, _license(2, 2, "inactive"))
+    output = read_stream(orb_config(), "orb_licenses")
+    assert not output.errors
+    assert sorted(ids(records(output))) == ["lic_1", "lic_2"]
 
 
-def test_given_a_licenses_state_when_synced_then_open_new_and_formerly_open_subscriptions_read_again() -> (
-    None
-):
-    licenses = stream("orb_licenses")
-    licenses.state = {"open_subscription_ids": ["sub_3"], "synced_from": "2024-05-01T00:00:00Z"}
+def test_given_a_licenses_state_when_synced_then_open_new_and_formerly_open_subscriptions_read_again(
+    api: MockedApi,
+) -> None:
     subscriptions = [
         _subscription(1),  # open: its licenses still change
-        _subscription(2, "ended"),  # ended before the last sync: not read again
+        _subscription(2, "ended"),  # ended before the last sync: not read again (no request)
         _subscription(3, "ended"),  # open at the last sync, ended since: read once more
         _subscription(4, "ended", created_at="2024-05-02T00:00:00Z"),  # created since the last sync
         _subscription(5, "upcoming"),
     ]
-    everything = [_license(n, n, "active" if n in (1, 5) else "inactive") for n in range(1, 6)]
-    with requests_mock.Mocker(case_sensitive=True) as mock:
-        mock.get(f"{V1}/subscriptions", json=page(subscriptions))
-        mock.get(f"{V1}/licenses", json=_licenses_api(everything))
-        records, _ = read_slices(licenses)
-    assert sorted(ids(records)) == ["lic_1", "lic_3", "lic_4", "lic_5"]
-    assert licenses.state["open_subscription_ids"] == ["sub_1", "sub_5"]
-    assert licenses.state["synced_from"] > "2024-05-01T00:00:00Z"
+    api.get(request("subscriptions", LIMIT), page(subscriptions))
+    for n in (1, 3, 4, 5):
+        _licenses(api, n, _license(n, n, "active" if n in (1, 5) else "inactive"))
+    saved = {"open_subscription_ids": ["sub_3"], "synced_from": "2024-05-01T00:00:00Z"}
+    output = read_stream(orb_config(), "orb_licenses", SyncMode.incremental, saved)
+    assert not output.errors
+    assert sorted(ids(records(output))) == ["lic_1", "lic_3", "lic_4", "lic_5"]
+    assert final_state(output) == {"open_subscription_ids": ["sub_1", "sub_5"], "synced_from": NOW}
 
 
-def test_given_a_licenses_sync_that_breaks_off_when_a_slice_is_not_closed_then_the_state_stays() -> None:
-    licenses = stream("orb_licenses")
+def test_given_a_licenses_sync_that_breaks_off_when_a_subscription_fails_then_the_state_stays(
+    api: MockedApi,
+) -> None:
+    api.get(request("subscriptions", LIMIT), page([_subscription(1), _subscription(2)]))
+    _licenses(api, 1, _license(1, 1))
+    api.get(request("licenses", {**LIMIT, "subscription_id": "sub_2"}), error(400))
     saved = {"open_subscription_ids": ["sub_1"], "synced_from": "2024-05-01T00:00:00Z"}
-    licenses.state = dict(saved)
-    with requests_mock.Mocker(case_sensitive=True) as mock:
-        mock.get(f"{V1}/subscriptions", json=page([_subscription(1), _subscription(2)]))
-        mock.get(f"{V1}/licenses", json=_licenses_api([_license(1, 1)]))
-        slices = list(licenses.stream_slices(sync_mode=SyncMode.incremental))
-        first = slices[0]
-        assert first is not None
-        list(licenses.read_records(SyncMode.full_refresh, stream_slice=first))
-        licenses.close_slice(first)
-    assert licenses.state == saved, "one subscription of the two is still unread"
+    output = read_stream(orb_config(), "orb_licenses", SyncMode.incremental, saved)
+    assert stream_error(output, "orb_licenses").message.startswith(REJECTED)
+    assert final_state(output) == saved, "one subscription of the two is still unread"
 
 
-def test_given_customers_when_credit_blocks_are_read_then_every_block_in_each_candidate_currency() -> None:
-    blocks = stream("orb_credit_blocks")
-    with requests_mock.Mocker(case_sensitive=True) as mock:
-        mock.get(f"{V1}/customers", json=page([{**customer(1), "currency": "USD"}, customer(2)]))
-        mock.get(f"{V1}/prices", json=page([{"id": "p1", "currency": "USD", "credit_allocation": None}]))
-
-        def answer(request: Any, context: Any) -> dict[str, Any]:
-            currency = request.qs.get("currency", ["credits"])[0]
-            return page([{"id": f"blk_{request.path.split('/')[3]}_{currency}", "balance": 1.0}])
-
-        credits = mock.get(requests_mock.ANY, json=answer)
-        mock.get(f"{V1}/customers", json=page([{**customer(1), "currency": "USD"}, customer(2)]))
-        mock.get(f"{V1}/prices", json=page([{"id": "p1", "currency": "USD", "credit_allocation": None}]))
-        records, _ = read_slices(blocks, SyncMode.full_refresh)
-        block_queries = [r.qs for r in credits.request_history if r.path.endswith("/credits")]
-    assert sorted((r["customer_id"], r["currency"], r["id"]) for r in records) == [
+def test_given_customers_when_credit_blocks_are_read_then_every_block_in_each_candidate_currency(
+    api: MockedApi,
+) -> None:
+    api.get(request("customers", LIMIT), page([{**customer(1), "currency": "USD"}, customer(2)]))
+    api.get(request("prices", LIMIT), page([{"id": "p1", "currency": "USD", "credit_allocation": None}]))
+    for customer_id in ("cus_1", "cus_2"):
+        for currency in ("credits", "USD"):
+            # Credits is Orb's default ledger: no `currency` names it.
+            named = {} if currency == "credits" else {"currency": currency}
+            query = {**LIMIT, "include_all_blocks": "true", **named}
+            block = {"id": f"blk_{customer_id}_{currency}", "balance": 1.0}
+            api.get(request(f"customers/{customer_id}/credits", query), page([block]))
+    output = read_stream(orb_config(), "orb_credit_blocks")
+    assert not output.errors
+    assert sorted((r["customer_id"], r["currency"], r["id"]) for r in records(output)) == [
         ("cus_1", "USD", "blk_cus_1_USD"),
         ("cus_1", "credits", "blk_cus_1_credits"),
         ("cus_2", "USD", "blk_cus_2_USD"),
         ("cus_2", "credits", "blk_cus_2_credits"),
     ]
-    assert all(query["include_all_blocks"] == ["true"] for query in block_queries)
 
 
-def test_given_schedule_entries_without_ids_when_read_then_each_gets_subscription_and_start_date_as_id() -> (
-    None
-):
-    schedules = stream("orb_subscription_schedules")
-    entries = [
+def test_given_schedule_entries_without_ids_when_read_then_each_gets_subscription_and_start_date_as_id(
+    api: MockedApi,
+) -> None:
+    entries: list[dict[str, Any]] = [
         {"start_date": "2024-01-01T00:00:00Z", "end_date": "2024-07-01T00:00:00Z", "plan": {"id": "plan_a"}},
         {"start_date": "2024-07-01T00:00:00Z", "end_date": None, "plan": {"id": "plan_b"}},
     ]
-    with requests_mock.Mocker(case_sensitive=True) as mock:
-        mock.get(f"{V1}/subscriptions", json=page([_subscription(1)]))
-        mock.get(f"{V1}/subscriptions/sub_1/schedule", json=page(entries))
-        records, _ = read_slices(schedules, SyncMode.full_refresh)
-    assert ids(records) == ["sub_1|2024-01-01T00:00:00Z", "sub_1|2024-07-01T00:00:00Z"]
-    assert {r["subscription_id"] for r in records} == {"sub_1"}
+    api.get(request("subscriptions", LIMIT), page([_subscription(1)]))
+    api.get(request("subscriptions/sub_1/schedule", LIMIT), page(entries))
+    output = read_stream(orb_config(), "orb_subscription_schedules")
+    assert ids(records(output)) == ["sub_1|2024-01-01T00:00:00Z", "sub_1|2024-07-01T00:00:00Z"]
+    assert {r["subscription_id"] for r in records(output)} == {"sub_1"}
 
 
-def test_given_customers_when_balance_transactions_are_read_then_each_names_its_customer() -> None:
-    transactions = stream("orb_customer_balance_transactions")
-    with requests_mock.Mocker(case_sensitive=True) as mock:
-        mock.get(f"{V1}/customers", json=page([customer(1), customer(2)]))
-        mock.get(f"{V1}/customers/cus_1/balance_transactions", json=page([{"id": "cbt_1"}], "next"))
-        mock.get(f"{V1}/customers/cus_1/balance_transactions?cursor=next", json=page([{"id": "cbt_2"}]))
-        mock.get(f"{V1}/customers/cus_2/balance_transactions", json=page([]))
-        records, _ = read_slices(transactions, SyncMode.full_refresh)
-    assert [(r["id"], r["customer_id"]) for r in records] == [("cbt_1", "cus_1"), ("cbt_2", "cus_1")]
+def test_given_customers_when_balance_transactions_are_read_then_each_names_its_customer(
+    api: MockedApi,
+) -> None:
+    api.get(request("customers", LIMIT), page([customer(1), customer(2)]))
+    api.get(request("customers/cus_1/balance_transactions", LIMIT), page([{"id": "cbt_1"}], "next"))
+    api.get(
+        request("customers/cus_1/balance_transactions", {**LIMIT, "cursor": "next"}), page([{"id": "cbt_2"}])
+    )
+    api.get(request("customers/cus_2/balance_transactions", LIMIT), page([]))
+    output = read_stream(orb_config(), "orb_customer_balance_transactions")
+    assert [(r["id"], r["customer_id"]) for r in records(output)] == [("cbt_1", "cus_1"), ("cbt_2", "cus_1")]
 
 
-def test_given_metrics_and_license_types_when_read_then_plain_lists_without_time_filters() -> None:
-    with requests_mock.Mocker(case_sensitive=True) as mock:
-        metrics = mock.get(f"{V1}/metrics", json=page([{"id": "bm_1", "status": "archived"}]))
-        types = mock.get(f"{V1}/license_types", json=page([{"id": "lt_1", "grouping_key": "user_id"}]))
-        metric_records, _ = read_slices(stream("orb_billable_metrics"), SyncMode.full_refresh)
-        type_records, _ = read_slices(stream("orb_license_types"), SyncMode.full_refresh)
-    assert ids(metric_records) == ["bm_1"]
-    assert ids(type_records) == ["lt_1"]
-    assert metrics.last_request.qs == {"limit": ["100"]}
-    assert types.last_request.qs == {"limit": ["100"]}
+@pytest.mark.parametrize(
+    ("stream", "path", "listed"),
+    [
+        ("orb_billable_metrics", "metrics", {"id": "bm_1", "status": "archived"}),
+        ("orb_license_types", "license_types", {"id": "lt_1", "grouping_key": "user_id"}),
+    ],
+)
+def test_given_metrics_and_license_types_when_read_then_plain_lists_without_time_filters(
+    api: MockedApi, stream: str, path: str, listed: dict[str, Any]
+) -> None:
+    api.get(request(path, LIMIT), page([listed]))
+    # Even with a start date.
+    output = read_stream(orb_config(start_date="2024-01-01T00:00:00Z"), stream)
+    assert records(output) == [listed]
