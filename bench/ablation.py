@@ -4,26 +4,23 @@ to see which earn their place). The connector's code is unchanged; the rule is r
 before the sync starts.
 
 Rules (`RULES`):
-- `equal-share`: streams held back by one limit keep even levels (`FairThreadPool._held_median`); off, a
-  held-back stream grows and never yields a worker to an even share.
-- `held-back`: a stream whose limit holds it back stops growing (`Pacing.throttled`); off, no stream ever
-  counts as held back (which also turns off the even share, the spare workers and the idle splits).
-- `congestion`: a stream whose answers slow down stops growing (`Pacing.congested`).
-- `output-queue`: no stream grows while the output queue is full (`FairThreadPool._output_backed_up`).
-- `spare-workers`: a held-back stream gives back a worker it does not need when another stream waits.
+- `held-back`: a stream whose limit holds it back stops growing, and its dense windows do not split
+  (`Pacing.throttled`); off, no stream ever counts as held back.
 - `idle-split`: a read with pages left hands half to another worker once its limits have room.
+
+Four more rules were removed after two ablations on 2026-12-06 showed none of them worth anything on the
+bench's catalogs (README): even levels for the streams a shared limit holds back, spare workers given back,
+no growth while a stream's answers slow down, no growth while the output queue is full.
 """
 
 from __future__ import annotations
 
-import math
 import sys
 from collections.abc import Sequence
 from typing import Any
 from unittest.mock import patch
 
 from source_billing.http import base_stream, budget
-from source_billing.runtime import scheduling
 from source_billing.runtime.run import run
 
 
@@ -33,11 +30,7 @@ def _false(*_: Any) -> bool:
 
 # Each rule: where it lives, and what stands in for it when it is off.
 RULES: dict[str, tuple[object, str, Any]] = {
-    "equal-share": (scheduling.FairThreadPool, "_held_median", lambda *_: math.inf),
     "held-back": (budget.Pacing, "throttled", _false),
-    "congestion": (budget.Pacing, "congested", _false),
-    "output-queue": (scheduling.FairThreadPool, "_output_backed_up", _false),
-    "spare-workers": (scheduling, "SPARE_WORKERS", math.inf),
     "idle-split": (base_stream.WindowedStream, "split_idle", lambda *_: None),
 }
 

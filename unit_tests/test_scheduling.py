@@ -6,13 +6,11 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
 from queue import Queue
 from typing import Any
 from unittest.mock import Mock
 
 import pytest
-import requests
 from airbyte_cdk.sources.streams.concurrent.partitions.partition import Partition
 
 from source_billing.http.budget import Pacing
@@ -25,13 +23,10 @@ WAIT = 5.0
 
 @dataclass
 class FakePacing:
-    """What the pool reads of a stream's pacing: answers so far, whether it waits for its budget, and for
-    what share of its time."""
+    """What the pool reads of a stream's pacing: answers so far, and whether it waits for its budget."""
 
     answered: int = 0
     waiting_for_budget: bool = False
-    waiting_share: float = 0.0
-    held_by: object = None  # the limit that held it back: the same for every stream here
     listeners: list[Callable[[], None]] = field(default_factory=list)
 
     def on_answer(self, listener: Callable[[], None]) -> None:
@@ -39,9 +34,6 @@ class FakePacing:
 
     def throttled(self) -> bool:
         return self.waiting_for_budget
-
-    def congested(self) -> bool:
-        return False
 
     def answer(self) -> None:
         self.answered += 1
@@ -98,8 +90,7 @@ def slices() -> Slices:
 @pytest.fixture
 def pool(monkeypatch: pytest.MonkeyPatch, slices: Slices) -> Iterator[FairThreadPool]:
     monkeypatch.setattr(scheduling, "GROWTH_INTERVAL_SECONDS", 0.0)
-    monkeypatch.setattr(scheduling, "SHRINK_INTERVAL_SECONDS", 0.0)
-    pool = FairThreadPool(4, logging.getLogger("test"), Queue(maxsize=10))
+    pool = FairThreadPool(4, logging.getLogger("test"))
     yield pool
     _finish(pool, slices)
 
@@ -171,7 +162,7 @@ def test_given_a_slice_that_ends_when_its_stream_has_more_then_it_is_replaced_at
 
 
 def test_given_a_task_that_raises_when_run_then_the_cdk_check_raises_its_error() -> None:
-    pool = FairThreadPool(2, logging.getLogger("test"), Queue(maxsize=10))
+    pool = FairThreadPool(2, logging.getLogger("test"))
 
     def fail(_: Any) -> None:
         raise ValueError("boom")
@@ -182,7 +173,7 @@ def test_given_a_task_that_raises_when_run_then_the_cdk_check_raises_its_error()
 
 
 def test_given_answers_in_quick_succession_when_a_stream_could_grow_then_it_grows_once_per_interval() -> None:
-    pool = FairThreadPool(4, logging.getLogger("test"), Queue(maxsize=10))
+    pool = FairThreadPool(4, logging.getLogger("test"))
     slices, pacing = Slices(), FakePacing()
     _pace(pool, "customers", pacing)
     slices.submit(pool, *["customers"] * 4)
@@ -190,23 +181,6 @@ def test_given_answers_in_quick_succession_when_a_stream_could_grow_then_it_grow
     for _ in range(3):
         pacing.answer()
     assert pool.load("customers").level == 2
-    _finish(pool, slices)
-
-
-@pytest.mark.parametrize(("waiting", "level"), [(9, 2), (10, 1)])
-def test_given_records_waiting_for_output_when_a_stream_could_grow_then_it_grows_unless_the_queue_is_full(
-    waiting: int, level: int
-) -> None:
-    output: Queue[str] = Queue(maxsize=10)
-    pool = FairThreadPool(4, logging.getLogger("test"), output)
-    slices, pacing = Slices(), FakePacing()
-    _pace(pool, "customers", pacing)
-    slices.submit(pool, *["customers"] * 3)
-    slices.wait_for(1)
-    for _ in range(waiting):
-        output.put("record")
-    pacing.answer()
-    assert pool.load("customers").level == level
     _finish(pool, slices)
 
 
@@ -228,99 +202,3 @@ def test_given_real_pacing_when_a_request_is_answered_then_throttled_says_whethe
     assert pacing.answered == 1
     layer.saturated.return_value = False  # another stream sharing the limit ended: it has room again
     assert not pacing.throttled()
-
-
-def test_given_requests_that_wait_as_long_as_they_take_when_answered_then_half_the_time_is_waiting() -> None:
-    budget = Mock()
-    budget.clock = FakeClock()
-    budget.acquire.side_effect = lambda *_: budget.clock.sleep(0.05)
-    pacing = Pacing(budget)
-    answer = requests.Response()
-    answer.elapsed = timedelta(seconds=0.05)
-    for _ in range(3):
-        pacing.acquire_call(Mock())
-        pacing.update_from_response(Mock(), answer)
-    assert pacing.waiting_share == pytest.approx(0.5, abs=0.1)
-
-
-@pytest.mark.parametrize(("waiting_share", "level_after"), [(0.8, 2), (0.5, 3)])
-def test_given_a_held_back_stream_when_a_slice_ends_while_another_waits_for_a_worker_then_it_gives_up_a_spare(
-    pool: FairThreadPool, slices: Slices, waiting_share: float, level_after: int
-) -> None:
-    gate = threading.Event()
-    ledger, plans = FakePacing(), FakePacing()
-    _pace(pool, "ledger", ledger)
-    _pace(pool, "plans", plans)
-    pool.submit(lambda _: gate.wait(WAIT), _partition("ledger"))
-    slices.submit(pool, "ledger", "ledger", "plans")
-    _grow(ledger, 2)
-    _grow(plans, 1)
-    slices.wait_for(3)
-    assert (pool.load("ledger"), pool.load("plans")) == ((3, 3), (2, 1))
-    ledger.waiting_for_budget, ledger.waiting_share = True, waiting_share  # now its limit holds it back
-    slices.submit(pool, "plans")  # all 4 workers busy: plans waits below its level
-    gate.set()  # one ledger slice ends
-    assert slices.wait_for(4) == ["ledger", "ledger", "plans", "plans"]
-    # 3 workers waiting 80% of their time wait 2.4 workers' time: 2 would read as fast, so the ledger gives
-    # the spare back. At 50%, 1.5 workers' time: it keeps its level (alone on its limit, no other
-    # held-back stream asks for an even share), and reads at 3 again once a worker is free.
-    assert pool.load("ledger").level == level_after
-    slices.release.set()
-
-
-def test_given_a_held_back_stream_with_a_spare_when_no_stream_waits_for_a_worker_then_it_keeps_its_level(
-    pool: FairThreadPool, slices: Slices
-) -> None:
-    gate, ledger = threading.Event(), FakePacing()
-    _pace(pool, "ledger", ledger)
-    pool.submit(lambda _: gate.wait(WAIT), _partition("ledger"))
-    slices.submit(pool, *["ledger"] * 2)
-    _grow(ledger, 2)
-    slices.wait_for(2)
-    ledger.waiting_for_budget, ledger.waiting_share = True, 0.8
-    slices.submit(pool, "ledger")  # waits: 3 in flight at level 3
-    gate.set()
-    # One worker free: the spare absorbs answers that come late, so the ended slice is replaced.
-    assert slices.wait_for(3) == ["ledger"] * 3
-    assert pool.load("ledger") == (3, 3)
-
-
-def test_given_streams_held_back_by_a_shared_limit_when_a_slice_of_the_busiest_ends_then_it_yields_a_worker(
-    pool: FairThreadPool, slices: Slices
-) -> None:
-    gate = threading.Event()
-    busy, quiet = FakePacing(), FakePacing(waiting_for_budget=True)
-    _pace(pool, "customers", busy)
-    _pace(pool, "invoices", quiet)
-    slices.submit(pool, "invoices", "customers")
-    pool.submit(lambda _: gate.wait(WAIT), _partition("customers"))
-    _grow(busy, 1)
-    slices.submit(pool, "prices")  # the fourth worker
-    slices.wait_for(3)
-    busy.waiting_for_budget = True
-    slices.submit(pool, "plans")  # waits for the worker the ended slice frees, once the pool settled it
-    gate.set()
-    assert "plans" in slices.wait_for(4)
-    # customers (2 slices) was above the held-back streams' median (invoices: 1): its ended slice is not
-    # replaced, so both now read with one slice each and share the limit equally.
-    assert pool.load("customers") == (1, 1)
-    assert pool.load("invoices") == (1, 1)
-
-
-def test_given_streams_sharing_a_limit_when_one_with_fewer_slices_is_answered_then_it_catches_up() -> None:
-    pool = FairThreadPool(6, logging.getLogger("test"), Queue(maxsize=10))
-    slices = Slices()
-    pacings = {name: FakePacing() for name in ("charges", "refunds", "prices")}
-    for name, pacing in pacings.items():
-        _pace(pool, name, pacing)
-    slices.submit(pool, *("charges", "charges", "refunds", "refunds", "prices", "prices"))
-    _grow(pacings["charges"], 1)
-    _grow(pacings["refunds"], 1)
-    slices.wait_for(5)  # prices reads one slice, its second waits
-    for pacing in pacings.values():
-        pacing.waiting_for_budget = True  # the account's limit now holds all three back
-    pacings["prices"].answer()
-    # Held back like the others, but with half their share of the limit: it grows to their level.
-    assert slices.wait_for(6) == ["charges", "charges", "prices", "prices", "refunds", "refunds"]
-    assert pool.load("prices").level == 2
-    _finish(pool, slices)

@@ -24,7 +24,6 @@ from functools import lru_cache
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-import requests
 from airbyte_cdk.sources.streams.call_rate import (
     AbstractCallRatePolicy,
     APIBudget,
@@ -43,12 +42,6 @@ SATURATED = 0.97
 SATURATION_SECONDS = 0.25
 SATURATION_SLOTS = 10
 THROTTLED_SECONDS = 0.25
-# A stream's answers are congested when their moving average (each answer weighing RECENT_WEIGHT) exceeds
-# CONGESTED_RATIO times the average of its first FIRST_ANSWERS answers plus CONGESTED_MARGIN_SECONDS.
-RECENT_WEIGHT = 0.2
-FIRST_ANSWERS = 10
-CONGESTED_RATIO = 1.5
-CONGESTED_MARGIN_SECONDS = 0.005
 # After each 429 a layer spaces its slots SLOWER_AFTER_429 times more, up to SLOWEST times its nominal; the
 # extra spacing halves every RECOVERY_HALF_LIFE_SECONDS without another 429 (the jitter that bunched the
 # requests, such as a moment of CPU contention, passes). In seconds whatever the limit: every limit counts a
@@ -282,9 +275,7 @@ def _refused(request: Any, layer: Spacing, wait: float) -> CallRateLimitHit:
 class Pacing(APIBudget):
     """One stream's view of its API's shared budget, which tells the scheduler whether another worker
     would make the stream faster: not when a limit that gives out nearly all its slots holds its requests
-    back (`throttled`: it reads as fast as its limits allow; `waiting_share` says how much of its workers'
-    time goes to waiting), nor when its answers take much longer than its first ones did (`congested`:
-    the API, or this process's CPU, is the bound, and more requests in flight would only queue)."""
+    back (`throttled`: it reads as fast as its limits allow)."""
 
     def __init__(self, budget: LayeredBudget) -> None:
         super().__init__(policies=[])
@@ -293,11 +284,6 @@ class Pacing(APIBudget):
         self._waited_at = -math.inf
         self._held_by: Spacing | None = None
         self._answered = 0
-        self._first_total = 0.0
-        self._usual = math.inf
-        self._recent = 0.0
-        self._recent_wait = 0.0
-        self._acquired = 0
         self._listeners: list[Callable[[], None]] = []
         self._lock = threading.Lock()
 
@@ -316,21 +302,10 @@ class Pacing(APIBudget):
             and held_by.saturated()
         )
 
-    def congested(self) -> bool:
-        """Whether the stream's recent answers take much longer than its first ones did."""
-        return self._recent > CONGESTED_RATIO * self._usual + CONGESTED_MARGIN_SECONDS
-
     @property
     def held_by(self) -> Spacing | None:
         """The limit that last held one of the stream's requests back."""
         return self._held_by
-
-    @property
-    def waiting_share(self) -> float:
-        """The share of its recent requests' time the stream spent waiting for the budget (moving averages
-        of the wait before each request and of the time to its answer)."""
-        wait, took = self._recent_wait, self._recent
-        return wait / (wait + took) if wait > 0 else 0.0
 
     @property
     def answered(self) -> int:
@@ -338,30 +313,17 @@ class Pacing(APIBudget):
         return self._answered
 
     def acquire_call(self, request: Any, block: bool = True, timeout: float | None = None) -> None:
-        start = self._clock.monotonic()
         held_by = self._budget.acquire(request, block)
-        now = self._clock.monotonic()
         if held_by is not None:
-            self._held_by, self._waited_at = held_by, now
-        with self._lock:
-            self._acquired += 1
-            waited, recent = now - start, self._recent_wait
-            self._recent_wait = waited if self._acquired == 1 else recent + RECENT_WEIGHT * (waited - recent)
+            self._held_by, self._waited_at = held_by, self._clock.monotonic()
 
     def get_matching_policy(self, request: Any) -> AbstractCallRatePolicy | None:
         return self._budget.get_matching_policy(request)
 
     def update_from_response(self, request: Any, response: Any) -> None:
         self._budget.update_from_response(request, response)
-        took = response.elapsed.total_seconds() if isinstance(response, requests.Response) else 0.0
         with self._lock:
             self._answered += 1
-            recent = self._recent + RECENT_WEIGHT * (took - self._recent)
-            self._recent = took if self._answered == 1 else recent
-            if self._answered <= FIRST_ANSWERS:
-                self._first_total += took
-                if self._answered == FIRST_ANSWERS:
-                    self._usual = self._first_total / FIRST_ANSWERS
             listeners = list(self._listeners)
         for listener in listeners:
             listener()

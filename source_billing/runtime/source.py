@@ -86,7 +86,7 @@ class SourceBilling(ConcurrentSourceAdapter):
         self._state_manager = ConnectorStateManager()
         self._catalog: ConfiguredAirbyteCatalog | None = None
         self._queue: Queue[QueueItem] = Queue()
-        self._pool = FairThreadPool(DEFAULT_MAX_CONCURRENCY, LOGGER, self._queue)
+        self._pool = FairThreadPool(DEFAULT_MAX_CONCURRENCY, LOGGER)
         super().__init__(_concurrent_source(self._pool, self._queue, self._messages))
 
     @property
@@ -141,7 +141,7 @@ class SourceBilling(ConcurrentSourceAdapter):
         queue: Queue[QueueItem] = OutputQueue(maxsize=QUEUE_SIZE)
         self._queue = queue
         self._messages = ConcurrentMessageRepository(queue, InMemoryMessageRepository())
-        self._pool = FairThreadPool(parsed.max_concurrency, LOGGER, queue)
+        self._pool = FairThreadPool(parsed.max_concurrency, LOGGER)
         self._concurrent_source = _concurrent_source(self._pool, queue, self._messages)
         self._state_manager = ConnectorStateManager(state)
         self._catalog = catalog
