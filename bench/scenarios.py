@@ -53,7 +53,6 @@ DEFAULT_SCALE = 20
 CPU_STREAM = "customers"
 # The CPU-bound run's account limits, raised out of reach (the most the spec allows).
 UNLIMITED_STRIPE = {"requests_per_second": 100_000, "endpoint_requests_per_second": 100_000}
-CPU_RECORDS = 200_000
 MEMORY_RECORDS = (20_000, 200_000)
 
 

@@ -43,7 +43,6 @@ UNIQUE_METRIC: JsonObject = {
 UNIQUE_GROUPING_KEY = "region"
 ALL_METRICS: tuple[JsonObject, ...] = (*DECOMPOSABLE_METRICS, UNIQUE_METRIC)
 LICENSE_TYPES = (("Seat", "user_id"), ("Workspace", "workspace_id"))
-OPEN_SUBSCRIPTIONS = ("active", "upcoming")
 
 
 class OrbExtras:
