@@ -29,7 +29,7 @@ from bench.frozen_sandbox import FrozenSandboxProcess
 from bench.report import Table
 from bench.results import ConnectorRun
 from bench.targets import Check, ceiling_check, percent
-from bench.warmup import stripe_pages
+from bench.warmup import STRIPE_VERSIONS, stripe_pages
 from sandbox.process import SandboxProcess
 from source_billing import SourceBilling
 from source_billing.config import BillingConfig
@@ -73,13 +73,16 @@ def medium_sandbox(max_seconds: float, events: int | None = MEDIUM_OBJECTS) -> S
 
 
 def warm_medium(sandbox: SandboxProcess) -> int:
-    """Read the medium catalog's lists once with latency and limits off (see `bench.warmup`)."""
+    """Read the medium catalog's lists with latency and limits off, in both shapes (see `bench.warmup`)."""
     base = sandbox.base_url("stripe")
     sandbox.control("POST", "config", {"latency_ms": 0, "rate_limits": False})
     try:
         with ThreadPoolExecutor(4) as pool:
             counts = pool.map(
-                lambda name: sum(len(page) for page in stripe_pages(base, name)), MEDIUM_STREAMS
+                lambda name: sum(
+                    len(page) for version in STRIPE_VERSIONS for page in stripe_pages(base, name, version)
+                ),
+                MEDIUM_STREAMS,
             )
             return sum(counts)
     finally:

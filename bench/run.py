@@ -316,9 +316,7 @@ def peers_suite(sandbox: SandboxProcess, options: Options, outcome: Outcome) -> 
 def costs_suite(options: Options, outcome: Outcome) -> None:
     """Request costs (`bench.costs`): the medium-stream catalog rate-limited, then a no-change sync."""
     with costs.medium_sandbox(max_seconds=options.timeout + 600) as sandbox:
-        print(
-            f"bench: medium catalog warmed up ({costs.warm_medium(sandbox):,} objects read once)", flush=True
-        )
+        print(f"bench: medium catalog warmed up ({costs.warm_medium(sandbox):,} objects read)", flush=True)
         medium = run_ours_rate_limited(
             sandbox, options.out / "runs" / "medium", options, {"stripe": costs.MEDIUM_STREAMS}
         )
@@ -406,7 +404,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     lifetime = 3 * options.timeout + 2 * options.peer_timeout + 900
     with scenarios.rate_limited_sandbox(max_seconds=lifetime) as sandbox:
         read, seconds = warm_up(sandbox)
-        print(f"bench: sandbox warmed up ({read:,} objects read once in {seconds:.1f} s)", flush=True)
+        print(f"bench: sandbox warmed up ({read:,} objects read in {seconds:.1f} s)", flush=True)
         suite_run = (
             peers_suite if options.peers else ablation_suite if options.ablation else rate_limited_suite
         )

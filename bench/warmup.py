@@ -4,7 +4,10 @@ The sandbox serialises each object on its first read and filters a parent's chil
 connector's licenses) on the first request for them: measured on the benchmark's data, a cold license
 page took 105 ms against 58 ms warm. A real API has no such first-read cost, and the connector measured
 first would pay it for the ones after it, so every API's data is walked once here, and every measured
-run sees the same warm sandbox whose only delay is the configured latency.
+run sees the same warm sandbox whose only delay is the configured latency. Stripe's lists are walked in
+both shapes the sandbox renders (`STRIPE_VERSIONS`): the account's default version, which peers read
+in, and the one the connector pins, in which invoices, subscriptions, charges and payment intents are
+serialised apart (their fields moved in 2025-03-31.basil).
 """
 
 from __future__ import annotations
@@ -20,17 +23,23 @@ from urllib.parse import urlencode
 from bench import scenarios
 from sandbox import credentials
 from sandbox.process import SandboxProcess
+from source_billing.config import STRIPE_DEFAULT_API_VERSION
 
 WORKERS = 4
 TIMEOUT = 60.0
 # Lists that hide some objects unless asked (canceled subscriptions; draft and void Orb invoices).
 STRIPE_PARAMS: Mapping[str, Mapping[str, str]] = {"subscriptions": {"status": "all"}}
 ORB_INVOICE_STATUSES = ("draft", "issued", "paid", "synced", "void")
+# The account's default version (no header), and the version the connector pins.
+STRIPE_VERSIONS = (None, STRIPE_DEFAULT_API_VERSION)
 
 
-def _get(url: str, token: str) -> tuple[Any, str | None]:
+def _get(url: str, token: str, version: str | None = None) -> tuple[Any, str | None]:
     """The decoded body (None for 204) and the `rel="next"` URL of a Link header, if any."""
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    headers = {"Authorization": f"Bearer {token}"}
+    if version is not None:
+        headers["Stripe-Version"] = version
+    request = urllib.request.Request(url, headers=headers)
     with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
         body = response.read()
         link = response.headers.get("Link") or ""
@@ -38,11 +47,12 @@ def _get(url: str, token: str) -> tuple[Any, str | None]:
     return (json.loads(body) if body else None), following
 
 
-def stripe_pages(base: str, name: str) -> Iterator[list[dict[str, Any]]]:
-    """Every page of one Stripe list (`starting_after` while `has_more`)."""
+def stripe_pages(base: str, name: str, version: str | None = None) -> Iterator[list[dict[str, Any]]]:
+    """Every page of one Stripe list (`starting_after` while `has_more`), in `version` (None: the
+    account's default)."""
     query = {**STRIPE_PARAMS.get(name, {}), "limit": "100"}
     while True:
-        page, _ = _get(f"{base}/v1/{name}?{urlencode(query)}", credentials.STRIPE_LIVE_KEY)
+        page, _ = _get(f"{base}/v1/{name}?{urlencode(query)}", credentials.STRIPE_LIVE_KEY, version)
         yield page["data"]
         if not page["has_more"] or not page["data"]:
             return
@@ -74,7 +84,9 @@ def jobs(sandbox: SandboxProcess) -> list[Callable[[], int]]:
     stripe, orb, integrator = (sandbox.base_url(api) for api in ("stripe", "orb", "integrator"))
 
     def stripe_list(name: str) -> Callable[[], int]:
-        return lambda: sum(len(page) for page in stripe_pages(stripe, name))
+        return lambda: sum(
+            len(page) for version in STRIPE_VERSIONS for page in stripe_pages(stripe, name, version)
+        )
 
     def orb_lists() -> int:
         read = 0
