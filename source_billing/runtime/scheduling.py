@@ -67,10 +67,17 @@ class _Lane:
 
 
 class FairThreadPool(ThreadPoolManager):
-    """A `ThreadPoolManager` that starts a slice only when its stream can use another worker."""
+    """A `ThreadPoolManager` that starts a slice only when its stream can use another worker.
+
+    It implements every method the concurrent source calls (`submit`, `check_for_errors_and_shutdown`,
+    `prune_to_validate_has_reached_futures_limit`, and `is_done`) on its own executor and futures, so it
+    relies on none of the base class's private members."""
 
     def __init__(self, workers: int, logger: logging.Logger) -> None:
-        super().__init__(ThreadPoolExecutor(max_workers=workers, thread_name_prefix="workerpool"), logger)
+        executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="workerpool")
+        super().__init__(executor, logger)
+        self._executor = executor
+        self._submitted: list[Future[Any]] = []
         self._workers = workers
         self._lanes: dict[str, _Lane] = {}
         # The lanes with slices waiting, in round-robin order.
@@ -98,8 +105,8 @@ class FairThreadPool(ThreadPoolManager):
 
     def submit(self, function: Callable[..., Any], *args: Any) -> None:
         future: Future[Any] = Future()
-        self._futures.append(future)
         with self._dispatch_lock:
+            self._submitted.append(future)
             if args and isinstance(args[0], Partition):
                 stream = args[0].stream_name()
                 lane = self._lanes.setdefault(stream, _Lane())
@@ -137,7 +144,7 @@ class FairThreadPool(ThreadPoolManager):
             self._running += 1
             if lane is not None:
                 lane.in_flight += 1
-            self._threadpool.submit(self._run, lane, task)
+            self._executor.submit(self._run, lane, task)
 
     def _next(self) -> tuple[_Lane | None, Task] | None:
         if self._others:
@@ -169,7 +176,29 @@ class FairThreadPool(ThreadPoolManager):
                 self._running -= 1
                 self._dispatch()
 
-    def _shutdown(self) -> None:
+    def prune_to_validate_has_reached_futures_limit(self) -> bool:
+        """Whether as many tasks wait or run as the CDK lets partition generation queue (it pauses then);
+        the tasks that ended without an error are forgotten first."""
+        with self._dispatch_lock:
+            self._submitted = [future for future in self._submitted if not _ended_well(future)]
+            return len(self._submitted) >= self.DEFAULT_MAX_QUEUE_SIZE
+
+    def is_done(self) -> bool:
+        """Whether every task submitted has ended."""
+        with self._dispatch_lock:
+            return all(future.done() for future in self._submitted)
+
+    def check_for_errors_and_shutdown(self) -> None:
+        """At the end of a read: wait for every task (as the CDK's check does), stop the workers, then
+        raise what the tasks raised."""
+        with self._dispatch_lock:
+            submitted = list(self._submitted)
+        errors = [future.exception() for future in submitted if not future.cancelled()]
+        self._stop()
+        if raised := [error for error in errors if error is not None]:
+            raise RuntimeError(f"Failed reading with errors: {raised}")
+
+    def _stop(self) -> None:
         with self._dispatch_lock:
             for future, _, _ in itertools.chain(
                 self._others, *(lane.waiting for lane in self._queued.values())
@@ -177,4 +206,8 @@ class FairThreadPool(ThreadPoolManager):
                 future.cancel()
             self._others.clear()
             self._queued.clear()
-        super()._shutdown()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _ended_well(future: Future[Any]) -> bool:
+    return future.done() and not future.cancelled() and future.exception() is None
