@@ -9,34 +9,19 @@ is Orb's, not written by hand.
 
 from __future__ import annotations
 
-import datetime
 import typing
-from collections.abc import Callable
 from functools import cache
-from types import NoneType
 from typing import Any
 
 from pydantic import BaseModel
 
+from sandbox.sdk_objects import Template, build, plain_empty, template
 from sandbox.store import JsonObject
-
-Template = tuple[JsonObject, tuple[tuple[str, Callable[[], Any]], ...]]
-"""A model's immutable empty values, and the makers of its mutable ones (lists, maps, nested objects)."""
-
-_SCALARS: dict[Any, Any] = {
-    bool: False,
-    int: 0,
-    float: 0.0,
-    str: "",
-    object: None,
-    datetime.datetime: "1970-01-01T00:00:00Z",
-    datetime.date: "1970-01-01",
-}
 
 
 def orb_object(model: type[BaseModel]) -> JsonObject:
     """A new object of an SDK model with every field empty."""
-    return _build(_template(model))
+    return build(_template(model))
 
 
 def orb_variant(union: Any, field: str, value: str) -> JsonObject:
@@ -59,40 +44,15 @@ def _variants(union: Any, field: str) -> dict[str, type[BaseModel]]:
 
 @cache
 def _template(model: type[BaseModel]) -> Template:
-    constants: JsonObject = {}
-    makers: list[tuple[str, Callable[[], Any]]] = []
-    for name, info in model.model_fields.items():
-        empty = _empty(info.annotation)
-        if callable(empty):
-            makers.append((info.alias or name, empty))
-        else:
-            constants[info.alias or name] = empty
-    return constants, tuple(makers)
-
-
-def _build(template: Template) -> JsonObject:
-    constants, makers = template
-    obj = dict(constants)
-    for name, make in makers:
-        obj[name] = make()
-    return obj
+    hints = {info.alias or name: info.annotation for name, info in model.model_fields.items()}
+    return template(hints, _empty)
 
 
 def _empty(hint: Any) -> Any:
     """The empty value of a field's type: a constant, or a maker of a new mutable value."""
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin is typing.Annotated:
-        return _empty(args[0])
-    if origin is typing.Union:
-        return None if NoneType in args else _empty(args[0])
-    if origin is typing.Literal:
-        return args[0]
-    if origin is list:
-        return list
-    if origin is dict:
-        return dict
-    if hint in _SCALARS:
-        return _SCALARS[hint]
     if isinstance(hint, type) and issubclass(hint, BaseModel):
         return lambda: orb_object(hint)
-    raise ValueError(f"no empty value for {hint!r}: teach sandbox/orb_objects.py this type")
+    try:
+        return plain_empty(hint, _empty)
+    except LookupError:
+        raise ValueError(f"no empty value for {hint!r}: teach sandbox/orb_objects.py this type") from None

@@ -14,22 +14,17 @@ deleted object's payload is built apart).
 from __future__ import annotations
 
 import typing
-from collections.abc import Callable
-from decimal import Decimal
+from collections.abc import Mapping
 from functools import cache
-from types import NoneType
 from typing import Any
 
 from stripe._object_classes import get_object_class
 from stripe._stripe_object import StripeObject, UntypedStripeObject
 
+from sandbox.sdk_objects import Template, build, plain_empty, template
 from sandbox.store import JsonObject
 from sandbox.stripe_versions import BASIL_CHANGES
 from scripts.stripe_sdk import fields
-
-Empty = Callable[[], Any]
-Template = tuple[JsonObject, tuple[tuple[str, Empty], ...]]
-"""An object's immutable empty values, and the makers of its mutable ones (lists, maps, nested objects)."""
 
 INCLUDABLE: dict[str, frozenset[str]] = {
     "charge": frozenset({"refunds"}),
@@ -47,12 +42,10 @@ INCLUDABLE: dict[str, frozenset[str]] = {
 }
 """Fields of a kind that only ``expand[]`` includes."""
 
-_SCALARS: dict[Any, Any] = {bool: False, int: 0, float: 0.0, str: "", Decimal: ""}
-
 
 def stripe_object(kind: str) -> JsonObject:
     """A new object of a kind (its ``object`` value, e.g. ``invoice``) with every field empty."""
-    return _build(_template(kind))
+    return build(_template(kind))
 
 
 @cache
@@ -68,51 +61,28 @@ def _template(kind: str) -> Template:
     if kind == "payment_method":
         # One hash of details, named after the method's type (`card`): the factory sets it.
         left_out.update(typing.get_args(typing.get_args(hints["type"])[0]))
-    return _class_template({name: hint for name, hint in hints.items() if name not in left_out}, {})
+    return template({name: hint for name, hint in hints.items() if name not in left_out}, _empty)
 
 
-def _class_template(hints: dict[str, Any], bindings: dict[Any, Any], kind: str | None = None) -> Template:
-    constants: JsonObject = {} if kind is None else {"object": kind}
-    makers: list[tuple[str, Empty]] = []
-    for name, hint in hints.items():
-        empty = _empty(hint, bindings)
-        if callable(empty):
-            makers.append((name, empty))
-        else:
-            constants[name] = empty
-    return constants, tuple(makers)
-
-
-def _build(template: Template) -> JsonObject:
-    constants, makers = template
-    obj = dict(constants)
-    for name, make in makers:
-        obj[name] = make()
-    return obj
-
-
-def _empty(hint: Any, bindings: dict[Any, Any]) -> Any:
-    """The empty value of a field's type: a constant, or a maker of a new mutable value."""
+def _empty(hint: Any, bindings: Mapping[Any, Any] | None = None) -> Any:
+    """The empty value of a field's type (``bindings``: a generic class's type variables)."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if isinstance(hint, typing.TypeVar):
-        return _empty(bindings[hint], bindings)
-    if origin is typing.Union:
-        # Nullable: null. `Union[Literal[...], str]` and `ExpandableField[X]` (an id): their first member.
-        return None if NoneType in args else _empty(args[0], bindings)
-    if origin is typing.Literal:
-        return args[0]
-    if origin is list:
-        return list
+        return _empty((bindings or {})[hint])
     if origin is UntypedStripeObject:
         return dict
-    if hint in _SCALARS:
-        return _SCALARS[hint]
     if isinstance(hint, type) and issubclass(hint, StripeObject):
-        nested = _class_template(fields(hint), {})
-        return lambda: _build(nested)
+        nested = template(fields(hint), _empty)
+        return lambda: build(nested)
     if isinstance(origin, type) and issubclass(origin, StripeObject):
         # A generic object (`ListObject["InvoiceLineItem"]`): its fields with the type arguments filled in.
         bound = dict(zip(getattr(origin, "__parameters__", ()), args, strict=True))
-        generic = _class_template(fields(origin), bound, getattr(origin, "OBJECT_NAME", None))
-        return lambda: _build(generic)
-    raise ValueError(f"no empty value for {hint!r}: teach sandbox/stripe_objects.py this type")
+        kind = getattr(origin, "OBJECT_NAME", None)
+        generic = template(
+            fields(origin), lambda member: _empty(member, bound), {"object": kind} if kind else None
+        )
+        return lambda: build(generic)
+    try:
+        return plain_empty(hint, lambda member: _empty(member, bindings))
+    except LookupError:
+        raise ValueError(f"no empty value for {hint!r}: teach sandbox/stripe_objects.py this type") from None
