@@ -100,6 +100,17 @@ class SandboxProcess:
         self.stop()
         raise RuntimeError(f"sandbox did not start within {self.startup_timeout}s: {error[-2000:]}")
 
+    def wait(self, timeout: float) -> int:
+        """Wait for the subprocess to exit by itself (``--max-seconds``); its exit code.
+
+        Raises:
+            RuntimeError: The sandbox is not running.
+            subprocess.TimeoutExpired: It is still running after ``timeout`` seconds.
+        """
+        if self._process is None:
+            raise RuntimeError("the sandbox is not running")
+        return self._process.wait(timeout)
+
     def stop(self, timeout: float = 5.0) -> None:
         """Terminate the subprocess (SIGTERM, then SIGKILL after ``timeout``) and clean up."""
         process, self._process = self._process, None

@@ -37,9 +37,7 @@ def test_given_sandbox_process_when_used_as_context_then_it_serves_and_stops() -
 def test_given_max_seconds_when_running_then_the_process_exits_by_itself(tmp_path: Path) -> None:
     sandbox = SandboxProcess(scale=2, max_seconds=0.5).start()
     try:
-        process = sandbox._process
-        assert process is not None
-        assert process.wait(timeout=15) == 0
+        assert sandbox.wait(timeout=15) == 0
     finally:
         sandbox.stop()
 
