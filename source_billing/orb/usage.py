@@ -269,11 +269,6 @@ class GroupingRefusedError(Exception):
     """Orb refused to group a billable metric's usage by the configured key."""
 
 
-def billable_metric_ids(subscription: Mapping[str, Any]) -> list[str]:
-    """The billable metrics a subscription is charged for: its plan's prices and its price intervals'."""
-    return sorted(billable_metric_grouping_keys(subscription))
-
-
 def billable_metric_grouping_keys(subscription: Mapping[str, Any]) -> dict[str, set[str]]:
     """The billable metrics a subscription is charged for (its plan's prices and its price intervals'), each
     with the invoice grouping keys of its prices."""

@@ -9,7 +9,7 @@ from typing import Any
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput
 
-from source_billing.orb.usage import billable_metric_ids, usage_id
+from source_billing.orb.usage import billable_metric_grouping_keys, usage_id
 from unit_tests.entrypoint import MockedApi, final_state, read_stream, records, warnings
 from unit_tests.orb.builders import LIMIT, answer, error, ids, orb_config, page, request
 
@@ -163,12 +163,12 @@ def test_given_group_values_with_separators_when_keyed_then_ids_stay_distinct() 
 def test_given_a_subscription_when_its_metrics_are_listed_then_plan_prices_and_price_intervals_count() -> (
     None
 ):
-    assert billable_metric_ids(_subscription(1, NOW, metrics=("bm_b", "bm_a"))) == [
+    assert sorted(billable_metric_grouping_keys(_subscription(1, NOW, metrics=("bm_b", "bm_a")))) == [
         "bm_a",
         "bm_b",
         "bm_interval",
     ]
-    assert billable_metric_ids({"plan": None, "price_intervals": []}) == []
+    assert billable_metric_grouping_keys({"plan": None, "price_intervals": []}) == {}
 
 
 def test_given_a_unique_count_metric_when_grouped_by_another_key_then_read_ungrouped_once_refused(
