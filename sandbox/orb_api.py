@@ -53,7 +53,6 @@ class OrbList:
         filters: Query parameter -> matcher (all values of the parameter are passed).
         defaults: Filters applied when their parameter is absent (Orb hides some objects by default).
         retrieve: Whether ``GET path/{id}`` exists.
-        ledger_limit: Whether it counts against the 10/s ledger-and-usage budget.
         parent: The collection ``{parent}`` is an id of.
         partition: A query parameter and its default that, after the parent's id, name the objects'
             parent in the store (``customer|currency`` for credit blocks, which do not name their currency).
@@ -67,7 +66,6 @@ class OrbList:
     filters: dict[str, Matcher] = field(default_factory=dict)
     defaults: dict[str, Matcher] = field(default_factory=dict)
     retrieve: bool = True
-    ledger_limit: bool = False
     parent: str = "customers"
     partition: tuple[str, str] | None = None
     required: tuple[str, ...] = ()
@@ -125,7 +123,6 @@ ORB_LISTS: tuple[OrbList, ...] = (
         # Without `currency` Orb reads the customer's ledger in credits, its default custom unit.
         defaults={"currency": lambda obj, _values: obj.get("currency") == "credits"},
         retrieve=False,
-        ledger_limit=True,
     ),
     OrbList("billable_metrics", "/v1/metrics", filters={"status": _equals("status")}),
     OrbList("license_types", "/v1/license_types", time_fields=()),

@@ -128,10 +128,6 @@ class EmailPool:
         """The pool's n-th address."""
         return f"user{n}@example.com"
 
-    def stripe(self, index: int, account_slot: int = 0) -> str:
-        """E-mail of the index-th Stripe customer of an account (slot 0 = platform)."""
-        return self.email(account_slot * 1_000_000 + index)
-
     def orb(self, index: int) -> str:
         """E-mail of the index-th Orb customer."""
         return self.email(self.stripe_customers // 2 + index)

@@ -492,11 +492,6 @@ class StripeAccountData:
             self.events.insert(order_value(now, self._next_sequence()), event)
 
 
-def event_visible(event: JsonObject, now: int) -> bool:
-    """Whether an event is still listed (Stripe keeps events for 30 days)."""
-    return int(event["created"]) >= now - EVENT_RETENTION
-
-
 INCLUDABLE: dict[tuple[str, str], StripeResource] = {
     (RESOURCES_BY_NAME[row.parent].object, row.includable): row
     for row in STRIPE_RESOURCES

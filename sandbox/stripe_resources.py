@@ -135,7 +135,6 @@ STRIPE_RESOURCES: tuple[StripeResource, ...] = (
         parent_param="subscription",
         per_parent=few(1, 3),
         fill_parent=billing.fill_subscription,
-        embedded_field="items",
         retrievable=True,
     ),
     R(
@@ -168,7 +167,6 @@ STRIPE_RESOURCES: tuple[StripeResource, ...] = (
         parent="invoices",
         per_parent=billing.invoice_lines_count,
         fill_parent=billing.fill_invoice,
-        embedded_field="lines",
     ),
     R(
         "invoiceitems",
@@ -198,7 +196,6 @@ STRIPE_RESOURCES: tuple[StripeResource, ...] = (
         parent="credit_notes",
         per_parent=few(1, 3),
         fill_parent=billing.fill_credit_note,
-        embedded_field="lines",
     ),
     R(
         "payment_intents",

@@ -30,7 +30,6 @@ class StripeResource:
         parent_param: Query parameter that names the parent when the path does not (required then).
         per_parent: Children of one parent when seeding: ``(ctx, parent) -> count``.
         fill_parent: Updates the parent (totals, embedded first page) from all its children, in list order.
-        embedded_field: Field of the parent that always embeds the first page of this child list.
         includable: Field of the parent that ``expand[]`` fills with the first page of this child list.
         newest_first: Children are listed newest ``created`` first (else in the order they were added).
         events: Event types emitted on create, update and delete (None where Stripe has none).
@@ -78,7 +77,6 @@ class StripeResource:
     parent_param: str | None = None
     per_parent: Callable[[SeedContext, JsonObject], int] | None = None
     fill_parent: FillParent | None = None
-    embedded_field: str | None = None
     includable: str | None = None
     newest_first: bool = False
     events: EventTypes = (None, None, None)

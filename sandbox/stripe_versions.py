@@ -26,8 +26,6 @@ BASIL = "2025-03-31.basil"
 CURRENT = "2026-10-28.endive"
 """The version of the official ``stripe`` package the connector's schemas are generated from."""
 
-SHAPES = ("legacy", "basil")
-
 
 def shape_of(version: str) -> str:
     """``basil`` for versions from 2025-03-31 on (their date prefix sorts), else ``legacy``."""
