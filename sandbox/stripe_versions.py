@@ -1,8 +1,9 @@
 """Stripe API versions: each account's version history, and the ONE renderer of objects by version.
 
-Objects are stored in one canonical shape: today's fields (``stripe_objects``), less those basil derives
-from older ones, plus the 2023-08-16 fields basil moved; a field added without a breaking change is in
-every version, as in Stripe (a subscription item's own billing period is one). ``render`` turns a stored
+Objects are stored in one canonical shape: today's fields (``stripe_objects``) less those basil derives
+from older ones, plus the 2023-08-16 fields basil removed. The fields basil added that no older field
+holds (a subscription item's own billing period) are left out of older versions; every other field is in
+every version, as a field Stripe adds without a breaking change is. ``render`` turns a stored
 object into the shape of a version: since ``2025-03-31.basil`` an invoice names its subscription under
 ``parent``, a subscription's billing period sits on its items, invoice lines and invoice items carry
 ``pricing`` and ``parent`` instead of ``price``/``type``/``subscription``/``proration``, and charges and
