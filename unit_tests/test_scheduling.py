@@ -202,3 +202,18 @@ def test_given_real_pacing_when_a_request_is_answered_then_throttled_says_whethe
     assert pacing.answered == 1
     layer.saturated.return_value = False  # another stream sharing the limit ended: it has room again
     assert not pacing.throttled()
+
+
+def test_given_tasks_when_they_end_then_is_done_and_the_futures_limit_say_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(FairThreadPool, "DEFAULT_MAX_QUEUE_SIZE", 2)
+    pool, gate = FairThreadPool(1, logging.getLogger("test")), threading.Event()
+    pool.submit(gate.wait, WAIT)
+    pool.submit(lambda: None)  # waits for the one worker
+    assert not pool.is_done()
+    assert pool.prune_to_validate_has_reached_futures_limit()  # two tasks wait or run: the limit
+    gate.set()
+    pool.check_for_errors_and_shutdown()  # waits for both
+    assert pool.is_done()
+    assert not pool.prune_to_validate_has_reached_futures_limit()  # both ended well: forgotten

@@ -40,8 +40,8 @@ from airbyte_cdk.sources.streams.concurrent.partitions.partition import Partitio
 from source_billing.http.budget import Pacing
 
 # A stream's level grows by one at most every GROWTH_INTERVAL_SECONDS / level: at one slice in flight, a
-# tenth of a second shows what the last worker added in the budget (and in the output queue) before the
-# next is added; at ten, the same tenth of a second sees ten answers.
+# tenth of a second shows what the last worker added in the budget before the next is added; at ten, the
+# same tenth of a second sees ten answers.
 GROWTH_INTERVAL_SECONDS = 0.1
 
 Task = tuple["Future[Any]", Callable[..., Any], tuple[Any, ...]]
@@ -178,9 +178,10 @@ class FairThreadPool(ThreadPoolManager):
 
     def prune_to_validate_has_reached_futures_limit(self) -> bool:
         """Whether as many tasks wait or run as the CDK lets partition generation queue (it pauses then);
-        the tasks that ended without an error are forgotten first."""
+        at that many, the tasks that ended without an error are forgotten first."""
         with self._dispatch_lock:
-            self._submitted = [future for future in self._submitted if not _ended_well(future)]
+            if len(self._submitted) >= self.DEFAULT_MAX_QUEUE_SIZE:
+                self._submitted = [future for future in self._submitted if not _ended_well(future)]
             return len(self._submitted) >= self.DEFAULT_MAX_QUEUE_SIZE
 
     def is_done(self) -> bool:
