@@ -69,9 +69,9 @@ class _Lane:
 class FairThreadPool(ThreadPoolManager):
     """A `ThreadPoolManager` that starts a slice only when its stream can use another worker.
 
-    It implements every method the concurrent source calls (`submit`, `check_for_errors_and_shutdown`,
-    `prune_to_validate_has_reached_futures_limit`, and `is_done`) on its own executor and futures, so it
-    relies on none of the base class's private members."""
+    It implements each public method of the base (`submit`, `check_for_errors_and_shutdown` and
+    `prune_to_validate_has_reached_futures_limit`, which the concurrent source calls, and `is_done`) on its
+    own executor and futures, so it relies on none of the base class's private members."""
 
     def __init__(self, workers: int, logger: logging.Logger) -> None:
         executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="workerpool")
