@@ -7,8 +7,9 @@ every version, as a field Stripe adds without a breaking change is. ``render`` t
 object into the shape of a version: since ``2025-03-31.basil`` an invoice names its subscription under
 ``parent``, a subscription's billing period sits on its items, invoice lines and invoice items carry
 ``pricing`` and ``parent`` instead of ``price``/``type``/``subscription``/``proration``, and charges and
-payment intents lose ``invoice`` (``/v1/invoice_payments`` links them). Field names follow the official
-``stripe`` package's typed resources (16.x, ``2026-10-28.endive``).
+payment intents lose ``invoice`` (``/v1/invoice_payments`` links them); a product's ``features`` are its
+``marketing_features`` (a 2024-04-10 rename, on basil's side of the two shapes). Field names follow the
+official ``stripe`` package's typed resources (16.x, ``2026-10-28.endive``).
 
 An account's default version applies to requests without ``Stripe-Version``; an event keeps the version
 that was the account's default when it was created, with ``data.object`` rendered in it.
@@ -275,6 +276,8 @@ BASIL_CHANGES: dict[str, ShapeChange] = {
         removed=("current_period_end", "current_period_start", "discount"), derive=_subscription
     ),
     "subscription_item": ShapeChange(added=("current_period_end", "current_period_start")),
+    # 2024-04-10 renamed a product's `features` (the sandbox has two shapes: it falls on basil's side).
+    "product": ShapeChange(removed=("features",), added=("marketing_features",)),
     "charge": ShapeChange(removed=("invoice",)),
     "payment_intent": ShapeChange(removed=("invoice",)),
 }
