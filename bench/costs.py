@@ -29,7 +29,7 @@ from bench.frozen_sandbox import FrozenSandboxProcess
 from bench.report import Table
 from bench.results import ConnectorRun
 from bench.targets import Check, ceiling_check, percent
-from bench.warmup import STRIPE_VERSIONS, stripe_pages
+from bench.warmup import stripe_list_read
 from sandbox.process import SandboxProcess
 from source_billing import SourceBilling
 from source_billing.config import BillingConfig
@@ -78,12 +78,7 @@ def warm_medium(sandbox: SandboxProcess) -> int:
     sandbox.control("POST", "config", {"latency_ms": 0, "rate_limits": False})
     try:
         with ThreadPoolExecutor(4) as pool:
-            counts = pool.map(
-                lambda name: sum(
-                    len(page) for version in STRIPE_VERSIONS for page in stripe_pages(base, name, version)
-                ),
-                MEDIUM_STREAMS,
-            )
+            counts = pool.map(lambda name: stripe_list_read(base, name), MEDIUM_STREAMS)
             return sum(counts)
     finally:
         sandbox.control("POST", "config", {"latency_ms": scenarios.LATENCY_MS, "rate_limits": True})

@@ -6,8 +6,8 @@ page took 105 ms against 58 ms warm. A real API has no such first-read cost, and
 first would pay it for the ones after it, so every API's data is walked once here, and every measured
 run sees the same warm sandbox whose only delay is the configured latency. Stripe's lists are walked in
 both shapes the sandbox renders (`STRIPE_VERSIONS`): the account's default version, which peers read
-in, and the one the connector pins, in which invoices, subscriptions, charges and payment intents are
-serialised apart (their fields moved in 2025-03-31.basil).
+in, and the one the connector pins, in which the objects whose fields moved between versions (invoices,
+subscriptions, products...: `sandbox.stripe_versions.BASIL_CHANGES`) are serialised apart.
 """
 
 from __future__ import annotations
@@ -59,6 +59,11 @@ def stripe_pages(base: str, name: str, version: str | None = None) -> Iterator[l
         query["starting_after"] = page["data"][-1]["id"]
 
 
+def stripe_list_read(base: str, name: str) -> int:
+    """Walk one Stripe list in each of `STRIPE_VERSIONS`; the objects read."""
+    return sum(len(page) for version in STRIPE_VERSIONS for page in stripe_pages(base, name, version))
+
+
 def orb_pages(base: str, path: str, params: str = "") -> Iterator[list[dict[str, Any]]]:
     """Every page of one Orb list (`cursor` while `has_more`)."""
     cursor = ""
@@ -84,9 +89,7 @@ def jobs(sandbox: SandboxProcess) -> list[Callable[[], int]]:
     stripe, orb, integrator = (sandbox.base_url(api) for api in ("stripe", "orb", "integrator"))
 
     def stripe_list(name: str) -> Callable[[], int]:
-        return lambda: sum(
-            len(page) for version in STRIPE_VERSIONS for page in stripe_pages(stripe, name, version)
-        )
+        return lambda: stripe_list_read(stripe, name)
 
     def orb_lists() -> int:
         read = 0
