@@ -105,12 +105,6 @@ def _pace(pool: FairThreadPool, stream: str, pacing: FakePacing) -> None:
     pool.pace(stream, pacing)  # the pool reads only what FakePacing has
 
 
-def _grow(pacing: FakePacing, times: int) -> None:
-    """Answers while the stream uses its level and nothing holds it back: one more worker each."""
-    for _ in range(times):
-        pacing.answer()
-
-
 def test_given_one_stream_queued_first_when_workers_free_then_each_stream_starts_one_slice(
     pool: FairThreadPool, slices: Slices
 ) -> None:
