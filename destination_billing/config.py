@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import copy
 import pkgutil
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
-from source_billing.config import BillingConfig, config_error
+from source_billing.config import BillingConfig
 
 DOCUMENTATION_URL = "https://docs.airbyte.com/integrations/destinations/billing"
 DEFAULT_MAX_RETIRE_SHARE = 0.1
@@ -39,7 +38,6 @@ KEY_DESCRIPTIONS = {
         "integrator.io > Resources > API tokens: licenses can only be created and changed by the publisher."
     ),
 }
-METADATA_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,39}$")
 
 
 @dataclass(frozen=True)
@@ -64,46 +62,20 @@ class DestinationConfig:
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> DestinationConfig:
-        """Validate a raw config and build the typed one.
+        """The typed config of a raw one that meets the spec (the entry point checks it first).
 
         Raises:
             AirbyteTracedException: a `config_error` naming the field and what to change.
         """
-        apis = BillingConfig.parse(raw)
-        share = raw.get("max_retire_share", DEFAULT_MAX_RETIRE_SHARE)
-        if share is None:
-            share = DEFAULT_MAX_RETIRE_SHARE
-        if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1:
-            raise config_error(
-                "`max_retire_share` must be a number from 0 to 1 (0.1 lets one run expire or cancel at most "
-                "a tenth of what exists)."
-            )
-        match_key = raw.get("stripe_customer_match_key") or None
-        if match_key is not None and (not isinstance(match_key, str) or not METADATA_KEY.match(match_key)):
-            raise config_error(
-                "`stripe_customer_match_key` must be a Stripe metadata key of letters, digits and _ "
-                "(at most 40 characters), such as `account_id`."
-            )
-        path = raw.get("rejected_records_path") or None
-        if path is not None and not isinstance(path, str):
-            raise config_error("`rejected_records_path` must be a file path string.")
+        share = raw.get("max_retire_share")
         return cls(
-            apis=apis,
-            dry_run=_flag(raw, "dry_run"),
-            max_retire_share=float(share),
-            allow_license_delete=_flag(raw, "allow_license_delete"),
-            rejected_records_path=path,
-            stripe_customer_match_key=match_key,
+            apis=BillingConfig.parse(raw),
+            dry_run=bool(raw.get("dry_run")),
+            max_retire_share=DEFAULT_MAX_RETIRE_SHARE if share is None else float(share),
+            allow_license_delete=bool(raw.get("allow_license_delete")),
+            rejected_records_path=raw.get("rejected_records_path") or None,
+            stripe_customer_match_key=raw.get("stripe_customer_match_key") or None,
         )
-
-
-def _flag(raw: Mapping[str, Any], key: str) -> bool:
-    value = raw.get(key, False)
-    if value is None:
-        return False
-    if not isinstance(value, bool):
-        raise config_error(f"`{key}` must be true or false.")
-    return value
 
 
 DESTINATION_SETTINGS: dict[str, Any] = {
@@ -161,6 +133,7 @@ DESTINATION_SETTINGS: dict[str, Any] = {
         ),
         "type": "string",
         "pattern": "^$|^[A-Za-z_][A-Za-z0-9_]{0,39}$",
+        "pattern_descriptor": "a metadata key of letters, digits and _ (at most 40 characters)",
         "examples": ["account_id"],
         "order": 7,
     },

@@ -1,16 +1,16 @@
 """The connector's configuration: parsed once, validated with messages a user can act on.
 
-The JSON schema in `spec.yaml` catches shape errors (types, enums, bounds) before any of this runs; this
-module adds what a schema cannot say clearly: that at least one API is configured, that dates are real
-RFC 3339 instants in the past, that a base URL is http(s) and plain http only on loopback. Every problem
-is raised as a `config_error` trace naming the field, never quoting a secret.
+The JSON schema in `spec.yaml` is the one check of shapes (types, enums, patterns, bounds), run before
+any of this; this module adds what a schema cannot say clearly: that at least one API is configured, that
+a key has no white space and is of the right kind, that dates are real RFC 3339 instants in the past, that
+a base URL is http(s) and plain http only on loopback. Every problem is raised as a `config_error` trace
+naming the field, never quoting a secret.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,12 +24,11 @@ STRIPE_DEFAULT_BASE_URL = "https://api.stripe.com"
 ORB_DEFAULT_BASE_URL = "https://api.withorb.com"
 INTEGRATOR_IO_BASE_URLS = {"us": "https://api.integrator.io", "eu": "https://api.eu.integrator.io"}
 DEFAULT_MAX_CONCURRENCY = 32
-MOST_CONCURRENCY = 128
+MOST_CONCURRENCY = 128  # the spec's `max_concurrency` maximum
 # Stripe's documented limits (https://docs.stripe.com/rate-limits); an account may have them raised.
 STRIPE_LIVE_REQUESTS_PER_SECOND = 100
 STRIPE_TEST_REQUESTS_PER_SECOND = 25
 STRIPE_ENDPOINT_REQUESTS_PER_SECOND = 25
-MAX_REQUESTS_PER_SECOND = 100_000
 NO_API_CONFIGURED = (
     "No API is configured: add a `stripe`, `orb` or `integrator_io` section with its API key "
     "(at least one of the three)."
@@ -43,6 +42,7 @@ def config_error(message: str) -> AirbyteTracedException:
     )
 
 
+# The objects Stripe Search covers (the spec's `search_streams` enum), each with Search's own rate limit.
 SEARCHABLE_STRIPE_OBJECTS = (
     "charges",
     "customers",
@@ -52,7 +52,6 @@ SEARCHABLE_STRIPE_OBJECTS = (
     "products",
     "subscriptions",
 )
-STREAM_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
 @dataclass(frozen=True)
@@ -141,16 +140,15 @@ class BillingConfig:
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> BillingConfig:
-        """Validate a raw config and build the typed one.
+        """The typed config of a raw one that meets the spec (both connectors' entry points check it
+        first: `runtime.inputs.spec_violation`), with the checks the spec's schema cannot make.
 
         Raises:
             AirbyteTracedException: a `config_error` naming the field and what to change.
         """
-        if not isinstance(raw, Mapping):
-            raise config_error("The configuration must be a JSON object.")
-        stripe = _parse_stripe(_section(raw, "stripe"))
-        orb = _parse_orb(_section(raw, "orb"))
-        integrator_io = _parse_integrator_io(_section(raw, "integrator_io"))
+        stripe = _parse_stripe(raw.get("stripe"))
+        orb = _parse_orb(raw.get("orb"))
+        integrator_io = _parse_integrator_io(raw.get("integrator_io"))
         apis = tuple(
             name
             for name, section in (("stripe", stripe), ("orb", orb), ("integrator_io", integrator_io))
@@ -162,9 +160,7 @@ class BillingConfig:
             stripe=stripe,
             orb=orb,
             integrator_io=integrator_io,
-            max_concurrency=_integer(
-                raw, "max_concurrency", "", DEFAULT_MAX_CONCURRENCY, minimum=1, maximum=MOST_CONCURRENCY
-            ),
+            max_concurrency=_given(raw, "max_concurrency", DEFAULT_MAX_CONCURRENCY),
             configured_apis=apis,
         )
 
@@ -190,13 +186,10 @@ def without_unset_fields(value: Any, schema: Mapping[str, Any]) -> Any:
     return value
 
 
-def _section(raw: Mapping[str, Any], name: str) -> Mapping[str, Any] | None:
-    value = raw.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, Mapping):
-        raise config_error(f"`{name}` must be an object of settings for that API.")
-    return value
+def _given(section: Mapping[str, Any], key: str, default: Any = None) -> Any:
+    """A setting's value; `default` when it is left out, null or empty (all mean unset)."""
+    value = section.get(key)
+    return default if value is None or value == "" else value
 
 
 def _secret(section: Mapping[str, Any], key: str, api: str, where_to_find: str) -> str:
@@ -211,66 +204,17 @@ def _secret(section: Mapping[str, Any], key: str, api: str, where_to_find: str) 
     return value
 
 
-def _integer(
-    section: Mapping[str, Any], key: str, api: str, default: int, *, minimum: int, maximum: int | None = None
-) -> int:
-    value = section.get(key, default)
-    name = f"{api}.{key}" if api else key
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise config_error(f"`{name}` must be a whole number, got {type(value).__name__}.")
-    if value < minimum or (maximum is not None and value > maximum):
-        bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
-        raise config_error(f"`{name}` must be {bound}, got {value}.")
-    return value
-
-
-def _optional_integer(
-    section: Mapping[str, Any], key: str, api: str, *, minimum: int, maximum: int
-) -> int | None:
-    if section.get(key) is None:
-        return None
-    return _integer(section, key, api, minimum, minimum=minimum, maximum=maximum)
-
-
-def _string_list(section: Mapping[str, Any], key: str, api: str) -> tuple[str, ...]:
-    value = section.get(key) or []
-    if (
-        not isinstance(value, Sequence)
-        or isinstance(value, str)
-        or not all(isinstance(v, str) and v for v in value)
-    ):
-        raise config_error(f"`{api}.{key}` must be a list of non-empty strings.")
-    return tuple(value)
-
-
-def _optional_string(section: Mapping[str, Any], key: str, api: str) -> str | None:
-    value = section.get(key)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise config_error(f"`{api}.{key}` must be a string.")
-    return value
-
-
 def _start_date(section: Mapping[str, Any], api: str) -> pendulum.DateTime | None:
-    value = section.get("start_date")
-    if value is None or value == "":
+    value = _given(section, "start_date")
+    if value is None:
         return None
     example = "for example 2024-01-01T00:00:00Z"
-    if not isinstance(value, str):
-        raise config_error(f"`{api}.start_date` must be an RFC 3339 date-time string, {example}.")
     try:
         parsed = pendulum.parse(value, strict=True)
     except (ValueError, pendulum.parsing.exceptions.ParserError):
-        raise config_error(
-            f"`{api}.start_date` is not an RFC 3339 date-time ({example}): {value!r}."
-        ) from None
+        parsed = None  # a date the spec's pattern lets through, such as 2024-13-01T00:00:00Z
     if not isinstance(parsed, pendulum.DateTime):
-        raise config_error(f"`{api}.start_date` must be a date and time, {example}; got {value!r}.")
-    if "T" not in value.upper():
-        raise config_error(f"`{api}.start_date` needs a time and time zone, {example}; got {value!r}.")
+        raise config_error(f"`{api}.start_date` is not an RFC 3339 date-time ({example}): {value!r}.")
     parsed = parsed.in_tz("UTC")
     if parsed > pendulum.now("UTC"):
         raise config_error(
@@ -281,11 +225,9 @@ def _start_date(section: Mapping[str, Any], api: str) -> pendulum.DateTime | Non
 
 
 def _base_url(section: Mapping[str, Any], api: str, default: str) -> str:
-    value = section.get("api_base_url")
-    if value is None or value == "":
+    value = _given(section, "api_base_url")
+    if value is None:
         return default
-    if not isinstance(value, str):
-        raise config_error(f"`{api}.api_base_url` must be a URL string such as {default}.")
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise config_error(
@@ -335,105 +277,54 @@ def _parse_stripe(section: Mapping[str, Any] | None) -> StripeConfig | None:
             "`stripe.client_secret` must be a Stripe secret key (starting with sk_) or restricted "
             "key (rk_); publishable keys (pk_) cannot read data."
         )
-    account_ids = _string_list(section, "account_ids", "stripe")
-    for account_id in account_ids:
-        if not account_id.startswith("acct_"):
-            raise config_error(
-                f"`stripe.account_ids` must hold Connect account ids starting with acct_; got {account_id!r}."
-            )
+    account_ids = tuple(_given(section, "account_ids", ()))
     if len(set(account_ids)) != len(account_ids):
         raise config_error(
             "`stripe.account_ids` lists the same account twice: list each Connect account once."
         )
-    api_version = _optional_string(section, "api_version", "stripe") or STRIPE_DEFAULT_API_VERSION
     return StripeConfig(
         client_secret=secret,
         account_ids=account_ids,
         start_date=_start_date(section, "stripe"),
-        lookback_window_days=_integer(section, "lookback_window_days", "stripe", 0, minimum=0, maximum=3650),
-        slice_range_days=_optional_integer(section, "slice_range_days", "stripe", minimum=1, maximum=3650),
-        refresh_interval_hours=_integer(
-            section, "refresh_interval_hours", "stripe", 24, minimum=0, maximum=8760
-        ),
-        api_version=api_version,
+        lookback_window_days=_given(section, "lookback_window_days", 0),
+        slice_range_days=_given(section, "slice_range_days"),
+        refresh_interval_hours=_given(section, "refresh_interval_hours", 24),
+        api_version=_given(section, "api_version", STRIPE_DEFAULT_API_VERSION),
         api_base_url=_base_url(section, "stripe", STRIPE_DEFAULT_BASE_URL),
         search_streams=tuple(
-            _search_stream(entry, index) for index, entry in enumerate(_entries(section, "search_streams"))
+            _search_stream(entry, index) for index, entry in enumerate(_given(section, "search_streams", ()))
         ),
         custom_streams=tuple(
-            _custom_stream(entry, index) for index, entry in enumerate(_entries(section, "custom_streams"))
+            _custom_stream(entry, index) for index, entry in enumerate(_given(section, "custom_streams", ()))
         ),
-        requests_per_second=_optional_integer(
-            section, "requests_per_second", "stripe", minimum=1, maximum=MAX_REQUESTS_PER_SECOND
-        ),
-        endpoint_requests_per_second=_integer(
-            section,
-            "endpoint_requests_per_second",
-            "stripe",
-            STRIPE_ENDPOINT_REQUESTS_PER_SECOND,
-            minimum=1,
-            maximum=MAX_REQUESTS_PER_SECOND,
+        requests_per_second=_given(section, "requests_per_second"),
+        endpoint_requests_per_second=_given(
+            section, "endpoint_requests_per_second", STRIPE_ENDPOINT_REQUESTS_PER_SECOND
         ),
     )
 
 
-def _entries(section: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
-    value = section.get(key) or []
-    if not isinstance(value, list) or not all(isinstance(entry, Mapping) for entry in value):
-        raise config_error(f"`stripe.{key}` must be a list of objects.")
-    return value
-
-
-def _stream_name(entry: Mapping[str, Any], where: str) -> str:
-    name = entry.get("name")
-    if not isinstance(name, str) or not STREAM_NAME.match(name):
-        raise config_error(
-            f"`{where}.name` must be a stream name in lower snake_case (letters, digits, _), such as "
-            f"`large_charges`; got {name!r}."
-        )
-    return name
-
-
 def _search_stream(entry: Mapping[str, Any], index: int) -> StripeSearchStream:
-    where = f"stripe.search_streams[{index}]"
-    name = _stream_name(entry, where)
-    searched = entry.get("object")
-    if searched not in SEARCHABLE_STRIPE_OBJECTS:
+    query = entry["query"]
+    if not query.strip():
         raise config_error(
-            f"`{where}.object` must be one of {', '.join(SEARCHABLE_STRIPE_OBJECTS)} (the objects Stripe "
-            f"Search covers); got {searched!r}."
+            f"`stripe.search_streams[{index}].query` is empty: write a Stripe Search query such as "
+            "`status:'succeeded' AND amount>1000` (https://docs.stripe.com/search#search-query-language)."
         )
-    query = entry.get("query")
-    if not isinstance(query, str) or not query.strip():
-        raise config_error(
-            f"`{where}.query` must be a Stripe Search query such as `status:'succeeded' AND amount>1000` "
-            "(https://docs.stripe.com/search#search-query-language)."
-        )
-    return StripeSearchStream(name=name, object=str(searched), query=query)
+    return StripeSearchStream(name=entry["name"], object=entry["object"], query=query)
 
 
 def _custom_stream(entry: Mapping[str, Any], index: int) -> StripeCustomStream:
-    where = f"stripe.custom_streams[{index}]"
-    name = _stream_name(entry, where)
-    path = entry.get("path")
-    if not isinstance(path, str) or not re.fullmatch(r"/v1(/[a-z0-9_]+)+", path):
-        raise config_error(
-            f"`{where}.path` must be the path of a Stripe list endpoint without parameters, such as "
-            f"`/v1/tax_codes`; got {path!r}."
-        )
     params = entry.get("params") or {}
-    if not isinstance(params, Mapping) or not all(
-        isinstance(value, str | int | bool) and not isinstance(key, int) for key, value in params.items()
-    ):
-        raise config_error(
-            f"`{where}.params` must be an object of query parameters with string or number values."
-        )
     reserved = {"limit", "starting_after", "ending_before"} & set(params)
     if reserved or any(str(key).startswith("created") for key in params):
-        raise config_error(f"`{where}.params` may not set pagination or `created` (the connector sets them).")
+        raise config_error(
+            f"`stripe.custom_streams[{index}].params` may not set pagination or `created` (the connector "
+            "sets them)."
+        )
     return StripeCustomStream(
-        name=name,
-        path=path,
+        name=entry["name"],
+        path=entry["path"],
         params=tuple(
             sorted((str(k), str(v).lower() if isinstance(v, bool) else str(v)) for k, v in params.items())
         ),
@@ -448,11 +339,11 @@ def _parse_orb(section: Mapping[str, Any] | None) -> OrbConfig | None:
             section, "api_key", "orb", "create an API key in Orb's web app under Developers > API keys."
         ),
         start_date=_start_date(section, "orb"),
-        lookback_window_days=_integer(section, "lookback_window_days", "orb", 0, minimum=0, maximum=3650),
-        numeric_event_properties_keys=_string_list(section, "numeric_event_properties_keys", "orb"),
-        string_event_properties_keys=_string_list(section, "string_event_properties_keys", "orb"),
-        subscription_usage_grouping_key=_optional_string(section, "subscription_usage_grouping_key", "orb"),
-        plan_id=_optional_string(section, "plan_id", "orb"),
+        lookback_window_days=_given(section, "lookback_window_days", 0),
+        numeric_event_properties_keys=tuple(_given(section, "numeric_event_properties_keys", ())),
+        string_event_properties_keys=tuple(_given(section, "string_event_properties_keys", ())),
+        subscription_usage_grouping_key=_given(section, "subscription_usage_grouping_key"),
+        plan_id=_given(section, "plan_id"),
         api_base_url=_base_url(section, "orb", ORB_DEFAULT_BASE_URL),
     )
 
@@ -460,12 +351,7 @@ def _parse_orb(section: Mapping[str, Any] | None) -> OrbConfig | None:
 def _parse_integrator_io(section: Mapping[str, Any] | None) -> IntegratorIoConfig | None:
     if section is None:
         return None
-    region = section.get("region") or "us"
-    if region not in INTEGRATOR_IO_BASE_URLS:
-        raise config_error(
-            "`integrator_io.region` must be `us` or `eu` (the region your integrator.io account "
-            f"lives in); got {region!r}."
-        )
+    region = _given(section, "region", "us")
     return IntegratorIoConfig(
         api_token=_secret(
             section,

@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_billing import SourceBilling
 from source_billing.config import INTEGRATOR_IO_BASE_URLS, NO_API_CONFIGURED, BillingConfig
+from source_billing.runtime.inputs import spec_violation
 
 STRIPE = {"client_secret": "sk_test_sentinel"}
+SPEC = SourceBilling().spec(logging.getLogger("test")).connectionSpecification
 
 
 def _config_error(raw: Any) -> str:
-    with pytest.raises(AirbyteTracedException) as caught:
-        BillingConfig.parse(raw)
-    assert caught.value.failure_type == FailureType.config_error
-    return str(caught.value.message)
+    """The error of a config, checked as the entry point checks it: against the spec, then parsed."""
+    problem = spec_violation(raw, SPEC)
+    if problem is None:
+        with pytest.raises(AirbyteTracedException) as caught:
+            BillingConfig.parse(raw)
+        problem = caught.value
+    assert problem.failure_type == FailureType.config_error
+    return str(problem.message)
 
 
 def test_given_no_api_section_when_parsed_then_config_error_says_what_to_add() -> None:
@@ -67,13 +75,20 @@ def test_given_stripe_limits_when_parsed_then_the_documented_ones_unless_raised(
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        ({"stripe": {}}, "`stripe.client_secret` is missing"),
+        ({"stripe": {}}, "`stripe.client_secret` is required"),
+        ({"stripe": {"client_secret": ""}}, "`stripe.client_secret` is missing or empty: copy a secret"),
         ({"stripe": {"client_secret": "pk_test_1"}}, "publishable keys"),
         ({"stripe": {"client_secret": "sk_test_1 "}}, "white space"),
-        ({"stripe": {**STRIPE, "account_ids": ["acc_1"]}}, "starting with acct_"),
+        (
+            {"stripe": {**STRIPE, "account_ids": ["acc_1"]}},
+            "`stripe.account_ids[0]` must have the form acct_",
+        ),
         ({"stripe": {**STRIPE, "account_ids": ["acct_1", "acct_1"]}}, "same account twice"),
         ({"stripe": {**STRIPE, "start_date": "2024-13-01T00:00:00Z"}}, "not an RFC 3339"),
-        ({"stripe": {**STRIPE, "start_date": "2024-01-01"}}, "needs a time"),
+        (
+            {"stripe": {**STRIPE, "start_date": "2024-01-01"}},
+            "`stripe.start_date` must have the form YYYY-MM-DDTHH:mm:ssZ",
+        ),
         ({"stripe": {**STRIPE, "start_date": "2999-01-01T00:00:00Z"}}, "in the future"),
         ({"stripe": {**STRIPE, "slice_range_days": 0}}, "`stripe.slice_range_days` must be between 1"),
         ({"stripe": {**STRIPE, "lookback_window_days": "3"}}, "whole number"),
@@ -81,9 +96,15 @@ def test_given_stripe_limits_when_parsed_then_the_documented_ones_unless_raised(
         ({"stripe": {**STRIPE, "api_base_url": "http://example.com"}}, "plain http"),
         ({"stripe": {**STRIPE, "api_base_url": "https://api.stripe.com/v1"}}, "without `/v1`"),
         ({"orb": {"api_key": ""}}, "`orb.api_key` is missing"),
-        ({"orb": {"api_key": "k", "numeric_event_properties_keys": "tokens"}}, "list of non-empty strings"),
-        ({"integrator_io": {"api_token": "t", "region": "apac"}}, "must be `us` or `eu`"),
-        ({"integrator_io": "token"}, "`integrator_io` must be an object"),
+        (
+            {"orb": {"api_key": "k", "numeric_event_properties_keys": "tokens"}},
+            "`orb.numeric_event_properties_keys` must be a list",
+        ),
+        (
+            {"integrator_io": {"api_token": "t", "region": "apac"}},
+            "`integrator_io.region` must be one of: us, eu",
+        ),
+        ({"integrator_io": "token"}, "`integrator_io` must be an object with `api_token`"),
         ({"stripe": STRIPE, "max_concurrency": 0}, "`max_concurrency` must be between 1"),
         ({"stripe": {**STRIPE, "requests_per_second": 0}}, "`stripe.requests_per_second` must be between 1"),
         ({"stripe": {**STRIPE, "endpoint_requests_per_second": 2.5}}, "whole number"),
@@ -149,18 +170,30 @@ def test_given_search_and_custom_streams_when_parsed_then_typed_entries() -> Non
 @pytest.mark.parametrize(
     ("entry", "key", "expected"),
     [
-        ({"name": "Big Charges", "object": "charges", "query": "a:1"}, "search_streams", "lower snake_case"),
-        ({"name": "x", "object": "refunds", "query": "a:1"}, "search_streams", "must be one of charges"),
+        (
+            {"name": "Big Charges", "object": "charges", "query": "a:1"},
+            "search_streams",
+            "must have the form lower_snake_case",
+        ),
+        ({"name": "x", "object": "refunds", "query": "a:1"}, "search_streams", "must be one of: charges"),
         ({"name": "x", "object": "charges", "query": " "}, "search_streams", "Stripe Search query"),
-        ({"name": "x", "path": "/v1/customers/{id}/sources"}, "custom_streams", "without parameters"),
-        ({"name": "x", "path": "v1/tax_codes"}, "custom_streams", "without parameters"),
+        (
+            {"name": "x", "path": "/v1/customers/{id}/sources"},
+            "custom_streams",
+            "must have the form /v1/list_name",
+        ),
+        ({"name": "x", "path": "v1/tax_codes"}, "custom_streams", "must have the form /v1/list_name"),
         ({"name": "x", "path": "/v1/tax_codes", "params": {"limit": 5}}, "custom_streams", "pagination"),
         (
             {"name": "x", "path": "/v1/tax_codes", "params": {"created[gte]": 5}},
             "custom_streams",
             "pagination",
         ),
-        ({"name": "x", "path": "/v1/tax_codes", "params": {"a": [1]}}, "custom_streams", "string or number"),
+        (
+            {"name": "x", "path": "/v1/tax_codes", "params": {"a": [1]}},
+            "custom_streams",
+            "must be a string, a whole number or a boolean",
+        ),
     ],
 )
 def test_given_bad_extra_stream_when_parsed_then_config_error_names_the_entry(

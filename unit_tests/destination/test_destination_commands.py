@@ -135,12 +135,21 @@ def test_given_a_stream_asking_for_an_operation_not_offered_when_written_then_re
     assert mock.call_count == 0
 
 
-def test_given_an_invalid_share_when_written_then_a_config_error_names_the_setting() -> None:
+def test_given_an_invalid_share_when_written_then_a_config_error_names_the_setting(tmp_path: Path) -> None:
+    config_file, catalog_file = tmp_path / "config.json", tmp_path / "catalog.json"
+    config_file.write_text(json.dumps(config(max_retire_share=3)))
+    configured = catalog(("x", "integrator_io_licenses", UPDATE))
+    catalog_file.write_text(json.dumps(ConfiguredAirbyteCatalogSerializer.dump(configured)))
+    destination = DestinationBilling()
+    arguments = destination.parse_args(
+        ["write", "--config", str(config_file), "--catalog", str(catalog_file)]
+    )
+
     with pytest.raises(AirbyteTracedException) as refused:
-        write(config(max_retire_share=3), catalog(("x", "integrator_io_licenses", UPDATE)), [])
+        list(destination.run_cmd(arguments))
 
     assert refused.value.failure_type == FailureType.config_error
-    assert "`max_retire_share`" in refused.value.message
+    assert refused.value.message == "`max_retire_share` must be between 0 and 1."
 
 
 def test_given_a_rejected_token_when_checked_then_failed_with_the_source_message() -> None:
