@@ -93,18 +93,6 @@ def warning(message: str) -> AirbyteMessage:
     return AirbyteMessage(type=Type.LOG, log=AirbyteLogMessage(level=Level.WARN, message=message))
 
 
-def parse_orb_timestamp(value: Any) -> pendulum.DateTime:
-    """An Orb timestamp (`2024-01-01T00:00:00Z`, `...+00:00`, with or without fractions) in UTC.
-
-    Raises:
-        ValueError: the value is not a date and time.
-    """
-    parsed = pendulum.parse(str(value))
-    if not isinstance(parsed, pendulum.DateTime):
-        raise ValueError(f"Not an Orb timestamp: {value!r}")
-    return parsed.in_tz("UTC")
-
-
 class OrbStream(ApiStream):
     """An Orb list endpoint read in full: Orb's pagination, auth, errors and budget, and nothing else."""
 

@@ -31,15 +31,9 @@ from source_billing.http.errors import (
     ErrorMapping,
     response_json,
 )
+from source_billing.incremental.cursors import parse_iso_timestamp
 from source_billing.incremental.slice_results import SliceResults
-from source_billing.orb.base import (
-    OrbApi,
-    OrbWindowedStream,
-    orb_error_mapping,
-    orb_timestamp,
-    parse_orb_timestamp,
-    warning,
-)
+from source_billing.orb.base import OrbApi, OrbWindowedStream, orb_error_mapping, orb_timestamp, warning
 
 OPEN_IDS = "open_ids"
 STATUS_FILTER = "status[]"
@@ -151,12 +145,12 @@ class ChangeTrackingStream(OrbWindowedStream):
             super().close_slice(stream_slice)
 
     def _refresh(self, stream_slice: Mapping[str, Any]) -> Iterable[StreamData]:
-        covered_from = parse_orb_timestamp(stream_slice["covered_from"])
-        covered_to = parse_orb_timestamp(stream_slice["covered_to"])
+        covered_from = parse_iso_timestamp(stream_slice["covered_from"])
+        covered_to = parse_iso_timestamp(stream_slice["covered_to"])
 
         def uncovered(record: Mapping[str, Any]) -> bool:
             value = record.get(self.cursor_field)
-            return value is None or not covered_from <= parse_orb_timestamp(value) < covered_to
+            return value is None or not covered_from <= parse_iso_timestamp(value) < covered_to
 
         seen: set[str] = set()
         for record in super().read_slice(stream_slice):

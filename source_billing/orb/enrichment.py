@@ -21,7 +21,8 @@ import pendulum
 from airbyte_cdk.sources.streams.core import StreamData
 
 from source_billing.config import OrbConfig, config_error
-from source_billing.orb.base import orb_timestamp, parse_orb_timestamp, warning
+from source_billing.incremental.cursors import parse_iso_timestamp
+from source_billing.orb.base import orb_timestamp, warning
 
 MAX_EVENT_IDS = 500  # Orb's limit per search
 MAX_TIMEFRAME = timedelta(days=30)  # Orb's limit on a search's timeframe
@@ -175,7 +176,7 @@ def plan_searches(batch: Sequence[MutableMapping[str, Any]]) -> list[_Search]:
     entries of one event go together, so no id is searched twice."""
     by_event: dict[str, _Search] = {}
     for entry in batch:
-        moment = parse_orb_timestamp(entry["created_at"])
+        moment = parse_iso_timestamp(entry["created_at"])
         found = by_event.get(str(entry["event_id"]))
         if found is None:
             found = by_event[str(entry["event_id"])] = _Search(first=moment, last=moment)

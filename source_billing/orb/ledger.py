@@ -15,7 +15,7 @@ from airbyte_cdk.sources.streams.core import StreamData
 
 from source_billing.http.errors import REQUEST_TIMEOUT, response_json
 from source_billing.incremental.cursors import PartitionedCursor, parse_iso_timestamp
-from source_billing.orb.base import OrbApi, OrbStream, orb_error_mapping, orb_timestamp, parse_orb_timestamp
+from source_billing.orb.base import OrbApi, OrbStream, orb_error_mapping, orb_timestamp
 from source_billing.orb.currencies import (
     CREDITS,
     AccountCurrencies,
@@ -107,7 +107,7 @@ class CreditsLedgerEntriesStream(OrbStream):
         start = self._start_date
         saved = self._cursor.value(partition) if incremental else None
         if saved is not None:
-            resume = self.resume_from(parse_orb_timestamp(saved))
+            resume = self.resume_from(parse_iso_timestamp(saved))
             start = resume if start is None else max(start, resume)
         return None if start is None else orb_timestamp(start)
 
@@ -162,7 +162,7 @@ class CreditsLedgerEntriesStream(OrbStream):
             if isinstance(record, MutableMapping):
                 record[CUSTOMER_ID] = customer_id
                 if record.get("entry_status") == "pending":
-                    created = orb_timestamp(parse_orb_timestamp(record["created_at"]))
+                    created = orb_timestamp(parse_iso_timestamp(record["created_at"]))
                     if oldest_pending is None or created < oldest_pending:
                         oldest_pending = created
             yield record

@@ -26,7 +26,8 @@ from typing import Any
 import pendulum
 from airbyte_cdk.models import SyncMode
 
-from source_billing.orb.base import OrbApi, orb_timestamp, parse_orb_timestamp
+from source_billing.incremental.cursors import parse_iso_timestamp
+from source_billing.orb.base import OrbApi, orb_timestamp
 from source_billing.orb.children import PARENT, OrbChildObject, OrbChildStream
 
 OPEN_IDS = "open_subscription_ids"
@@ -69,7 +70,7 @@ class ParentTrackingStream(OrbChildStream):
         value = value or {}
         saved_open, synced_from = value.get(OPEN_IDS), value.get(SYNCED_FROM)
         try:
-            valid_from = None if synced_from is None else orb_timestamp(parse_orb_timestamp(synced_from))
+            valid_from = None if synced_from is None else orb_timestamp(parse_iso_timestamp(synced_from))
         except (TypeError, ValueError):
             valid_from = None  # unreadable: read every subscription's list again
         open_ids = frozenset(str(i) for i in saved_open) if isinstance(saved_open, list) else frozenset()
@@ -82,12 +83,12 @@ class ParentTrackingStream(OrbChildStream):
             self._pending, self._seen_open, self._listed = set(), set(), False
             every = sync_mode != SyncMode.incremental or self._synced_from is None
             saved_open = self._saved_open
-            since = None if every else self.resume_from(parse_orb_timestamp(self._synced_from))
+            since = None if every else self.resume_from(parse_iso_timestamp(self._synced_from))
         for parent in super().parents(sync_mode):
             parent_id = str(parent["id"])
             is_open = parent.get("status") in self._open_statuses
             created = parent.get("created_at")
-            new = since is None or created is None or parse_orb_timestamp(created) >= since
+            new = since is None or created is None or parse_iso_timestamp(created) >= since
             if not (is_open or parent_id in saved_open or new):
                 continue
             with self._lock:

@@ -27,15 +27,8 @@ from airbyte_cdk.sources.streams.core import StreamData
 from airbyte_cdk.sources.streams.http.error_handlers import ErrorResolution, ResponseAction
 
 from source_billing.http.pages import Records
-from source_billing.incremental.cursors import this_second
-from source_billing.orb.base import (
-    OrbApi,
-    OrbStream,
-    orb_error_mapping,
-    orb_timestamp,
-    parse_orb_timestamp,
-    warning,
-)
+from source_billing.incremental.cursors import parse_iso_timestamp, this_second
+from source_billing.orb.base import OrbApi, OrbStream, orb_error_mapping, orb_timestamp, warning
 from source_billing.orb.cursors import PartitionedOrbStream
 
 NAME = "orb_subscription_usage"
@@ -104,18 +97,18 @@ class SubscriptionUsageStream(PartitionedOrbStream):
             metrics = [(metric, self._grouping_key in found) for metric, found in sorted(keys.items())]
             if not metrics:
                 return None
-        start = parse_orb_timestamp(subscription["start_date"])
+        start = parse_iso_timestamp(subscription["start_date"])
         if self._start_date is not None:
             start = max(start, self._start_date)
         end = now
         ended = subscription.get("end_date")
-        if ended is not None and parse_orb_timestamp(ended) <= now:
-            end = parse_orb_timestamp(ended)
+        if ended is not None and parse_iso_timestamp(ended) <= now:
+            end = parse_iso_timestamp(ended)
         saved = self._cursor.value(subscription_id) if sync_mode == SyncMode.incremental else None
         if saved is not None:
-            if parse_orb_timestamp(saved) >= end:
+            if parse_iso_timestamp(saved) >= end:
                 return None  # ended, and read to its end
-            start = max(start, self.resume_from(parse_orb_timestamp(saved)))
+            start = max(start, self.resume_from(parse_iso_timestamp(saved)))
         if start >= end:
             return None  # upcoming
         return {
@@ -150,7 +143,7 @@ class SubscriptionUsageStream(PartitionedOrbStream):
                 last_day = record[CURSOR]
             yield record
         if last_day is not None:
-            self.observe(stream_slice, orb_timestamp(parse_orb_timestamp(last_day)))
+            self.observe(stream_slice, orb_timestamp(parse_iso_timestamp(last_day)))
 
     def _usage(self, stream_slice: Mapping[str, Any], ungrouped: set[str]) -> Iterator[StreamData]:
         """Every metric's usage: all of them ungrouped without a grouping key; else each grouped where Orb
@@ -194,8 +187,8 @@ class SubscriptionUsageStream(PartitionedOrbStream):
         Raises:
             GroupingRefusedError: Orb refused to group the metric (before any of its rows was yielded).
         """
-        end = parse_orb_timestamp(stream_slice["end"])
-        start = parse_orb_timestamp(stream_slice["start"])
+        end = parse_iso_timestamp(stream_slice["end"])
+        start = parse_iso_timestamp(stream_slice["start"])
         span = REQUEST_SPAN if metric is None else GROUPED_REQUEST_SPAN
         while start < end:
             part_end = min(start + span, end)
@@ -204,12 +197,12 @@ class SubscriptionUsageStream(PartitionedOrbStream):
             records = list(super().read_slice(part)) if metric is None else self._grouped_part(part)
             last_day = max((r[CURSOR] for r in records if isinstance(r, Mapping)), default=None)
             carry = last_day if part_end < end and last_day is not None else None
-            if carry is not None and parse_orb_timestamp(carry) <= start:
+            if carry is not None and parse_iso_timestamp(carry) <= start:
                 carry = None  # a part of one window: nothing to carry
             for record in records:
                 if carry is None or not isinstance(record, Mapping) or record[CURSOR] != carry:
                     yield record
-            start = parse_orb_timestamp(carry) if carry is not None else part_end
+            start = parse_iso_timestamp(carry) if carry is not None else part_end
 
     def _grouped_part(self, part: Mapping[str, Any]) -> list[StreamData]:
         """A part of one metric's grouped usage, through the client that tells Orb's refusal (400) apart.

@@ -10,7 +10,8 @@ from airbyte_cdk.models import SyncMode, Type
 from airbyte_cdk.sources.streams.call_rate import CallRateLimitHit
 from airbyte_cdk.test.mock_http import HttpResponse
 
-from source_billing.orb.base import orb_budget, orb_timestamp, parse_orb_timestamp
+from source_billing.incremental.cursors import parse_iso_timestamp
+from source_billing.orb.base import orb_budget, orb_timestamp
 from unit_tests.entrypoint import NOW, MockedApi, final_state, read_stream, records
 from unit_tests.orb.builders import LIMIT, answer, customer, ids, orb_config, page, pages, request
 
@@ -97,7 +98,7 @@ def test_given_orbs_budget_when_ledger_and_usage_are_called_then_they_share_10_p
 def test_given_a_dense_list_when_read_then_the_older_part_is_split_off_and_each_object_read_once(
     api: MockedApi,
 ) -> None:
-    newest = parse_orb_timestamp(NOW).subtract(days=1)
+    newest = parse_iso_timestamp(NOW).subtract(days=1)
     # 2,500 customers, three every 10 minutes (several in one second): 25 pages within the last 6 days.
     objects = [customer(n, orb_timestamp(newest.subtract(minutes=10 * (n // 3)))) for n in range(2_500)]
     # The window's own read keeps its filters page after page, through the 25 pages it keeps.
@@ -116,7 +117,7 @@ def test_given_a_dense_list_when_read_then_the_older_part_is_split_off_and_each_
 
 def test_given_a_sparse_list_when_read_then_one_window_reads_page_after_page(api: MockedApi) -> None:
     # 300 customers spread evenly since the start date: the first page reaches back a third of the way.
-    start, end = pendulum.datetime(2020, 1, 1), parse_orb_timestamp(NOW)
+    start, end = pendulum.datetime(2020, 1, 1), parse_iso_timestamp(NOW)
     step = (end - start) / 301
     objects = [customer(n, orb_timestamp(end - step * (n + 1))) for n in range(300)]
     # Three pages of one window, and no window split off (it would be a request not mocked).
