@@ -29,7 +29,13 @@ from requests.adapters import HTTPAdapter
 from source_billing.config import MOST_CONCURRENCY
 from source_billing.http.budget import Pacing
 from source_billing.http.context import ApiContext
-from source_billing.http.errors import REQUEST_TIMEOUT, ApiErrorHandler, ErrorMapping, RetryAfterBackoff
+from source_billing.http.errors import (
+    REQUEST_TIMEOUT,
+    ApiErrorHandler,
+    ErrorMapping,
+    RetryAfterBackoff,
+    response_json,
+)
 from source_billing.http.pages import Paginator, Records, Request
 from source_billing.incremental.cursors import DEFAULT_PARTITION, PartitionedCursor, this_second, windows
 from source_billing.runtime.progress import StreamStats
@@ -174,6 +180,28 @@ class ApiStream(HttpStream, ABC):
             if following is None:
                 return
             request = following if narrow is None else narrow(page, pages, following)
+
+    def fetch(
+        self,
+        url: str,
+        client: HttpClient | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> MutableMapping[str, Any] | None:
+        """One object, through `client` (by default the stream's own); None when the API no longer has it
+        (a 404 that the client's error mapping lets through)."""
+        _, response = (client or self._http_client).send_request(
+            "GET",
+            url,
+            request_kwargs={"timeout": REQUEST_TIMEOUT},
+            headers=dict(headers or {}),
+            params=dict(params or {}),
+        )
+        if response.status_code == 404:
+            return None
+        found: MutableMapping[str, Any] = response_json(response)
+        return found
 
     # HttpStream's own page loop (`read_records` of the CDK) is not used: the streams read through
     # `read_pages`. It still asks every HttpStream for these two.

@@ -68,8 +68,8 @@ class CircuitBreaker:
         """True once the API is taken as having stopped answering, for the rest of the sync."""
         return self._opened() is not None
 
-    def check(self, stream: str) -> None:
-        """Call before a slice sends anything.
+    def check(self, stream: str | None = None) -> None:
+        """Call before a slice sends anything (naming its stream), and before each attempt of a request.
 
         Raises:
             AirbyteTracedException: a `transient_error` when the API has stopped answering.
@@ -80,15 +80,6 @@ class CircuitBreaker:
     def adapter(self, transport: BaseAdapter) -> BreakerAdapter:
         """`transport`, reporting to this breaker: mount it on every session that sends to the API."""
         return BreakerAdapter(self, transport)
-
-    def before_attempt(self) -> None:
-        """Call before each attempt of a request.
-
-        Raises:
-            AirbyteTracedException: a `transient_error` when the API has stopped answering.
-        """
-        if self.is_open:
-            raise self.stopped()
 
     def answered(self) -> None:
         """An attempt got an HTTP answer, of any status: the API is up."""
@@ -178,7 +169,7 @@ class BreakerAdapter(BaseAdapter):
         cert: bytes | str | tuple[bytes | str, bytes | str] | None = None,
         proxies: Mapping[str, str] | None = None,
     ) -> requests.Response:
-        self._breaker.before_attempt()
+        self._breaker.check()
         try:
             response: requests.Response = self._transport.send(
                 request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies

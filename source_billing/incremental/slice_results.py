@@ -27,11 +27,6 @@ class SliceResults:
         with self._lock:
             self._values[_key(stream_slice)] = value
 
-    def get(self, stream_slice: Mapping[str, Any] | None) -> Any:
-        """The slice's result so far, or None."""
-        with self._lock:
-            return self._values.get(_key(stream_slice))
-
     def pop(self, stream_slice: Mapping[str, Any] | None) -> Any:
         """The slice's result, or None when its read did not finish; forgotten once taken."""
         with self._lock:

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any, ClassVar
 
 import pendulum
-from airbyte_cdk.models import AirbyteLogMessage, AirbyteMessage, FailureType, Level, Type
+from airbyte_cdk.models import AirbyteMessage, FailureType, Level
 from airbyte_cdk.sources.streams.core import StreamData
 from airbyte_cdk.sources.streams.http.requests_native_auth import TokenAuthenticator
 
@@ -23,6 +23,7 @@ from source_billing.http.context import ApiContext
 from source_billing.http.errors import ErrorMapping, common_error_mapping, fail, response_json
 from source_billing.http.pages import OrbCursor
 from source_billing.incremental.cursors import parse_iso_timestamp
+from source_billing.runtime.progress import log_message
 
 PAGE_SIZE = 100  # Orb's maximum
 REQUESTS_PER_SECOND = 100
@@ -90,7 +91,7 @@ def orb_timestamp(moment: pendulum.DateTime) -> str:
 
 def warning(message: str) -> AirbyteMessage:
     """A warning for the user, yielded among a slice's records (the source puts it on the output)."""
-    return AirbyteMessage(type=Type.LOG, log=AirbyteLogMessage(level=Level.WARN, message=message))
+    return log_message(message, Level.WARN)
 
 
 class OrbStream(ApiStream):
@@ -160,7 +161,6 @@ class OrbWindowedStream(OrbStream, WindowedStream):
             path=path,
             params=params,
             start_date=api.config.start_date,
-            lookback_window_days=api.config.lookback_window_days,
             slice_range_days=WHOLE_RANGE_DAYS if self._splits else YEAR_DAYS,
         )
 

@@ -26,11 +26,6 @@ from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams.core import StreamData
 from airbyte_cdk.sources.streams.http.error_handlers import ErrorResolution, ResponseAction
 
-from source_billing.http.errors import (
-    REQUEST_TIMEOUT,
-    ErrorMapping,
-    response_json,
-)
 from source_billing.incremental.cursors import parse_iso_timestamp
 from source_billing.incremental.slice_results import SliceResults
 from source_billing.orb.base import OrbApi, OrbWindowedStream, orb_error_mapping, orb_timestamp, warning
@@ -64,17 +59,14 @@ class ChangeTrackingStream(OrbWindowedStream):
         # Open ids seen by each slice, set by `read_records` and committed by `close_slice`.
         self._seen = SliceResults()
         super().__init__(api=api, name=name, path=path, cursor_field=cursor_field, params=params)
-        self._lookups = self.side_client(f"{name} lookups", self._lookup_error_mapping())
-
-    def _lookup_error_mapping(self) -> ErrorMapping:
         # An id from the previous sync may be gone: Orb deletes draft invoices it regenerates.
         gone = ErrorResolution(
             ResponseAction.IGNORE,
             None,
-            f"Orb answered 404 for an object of {self.name} that the previous sync saw open: it was "
+            f"Orb answered 404 for an object of {name} that the previous sync saw open: it was "
             "deleted since (Orb deletes the drafts it regenerates).",
         )
-        return {**orb_error_mapping(), 404: gone}
+        self._lookups = self.side_client(f"{name} lookups", {**orb_error_mapping(), 404: gone})
 
     @property
     def state(self) -> MutableMapping[str, Any]:
@@ -162,7 +154,7 @@ class ChangeTrackingStream(OrbWindowedStream):
                 yield record
         left = [object_id for object_id in stream_slice["tracked"] if object_id not in seen]
         for object_id in left:
-            found = self._fetch(object_id)
+            found = self.fetch(f"{self.url_base}{self.path()}/{quote(object_id, safe='')}", self._lookups)
             if found is None:
                 yield warning(
                     f"Orb no longer has {self.name} object {object_id}, which the previous sync saw open: "
@@ -175,15 +167,3 @@ class ChangeTrackingStream(OrbWindowedStream):
             if uncovered(found):
                 yield found
         self._seen.put(stream_slice, seen)
-
-    def _fetch(self, object_id: str) -> MutableMapping[str, Any] | None:
-        """One object by id, or None when Orb no longer has it."""
-        _, response = self._lookups.send_request(
-            "GET",
-            f"{self.url_base}{self.path()}/{quote(object_id, safe='')}",
-            request_kwargs={"timeout": REQUEST_TIMEOUT},
-        )
-        if response.status_code == 404:
-            return None
-        found: MutableMapping[str, Any] = response_json(response)
-        return found

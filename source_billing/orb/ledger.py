@@ -147,13 +147,12 @@ class CreditsLedgerEntriesStream(OrbStream):
 
     def _has_blocks(self, customer_id: str, currency: str) -> bool:
         """Whether the customer has, or had, a credit block in a currency (expired and depleted included)."""
-        _, response = self._blocks.send_request(
-            "GET",
+        blocks = self.fetch(
             f"{self.url_base}customers/{quote(customer_id, safe='')}/credits",
-            request_kwargs={"timeout": REQUEST_TIMEOUT},
+            self._blocks,
             params={**currency_param(currency), "include_all_blocks": "true", "limit": "1"},
         )
-        return bool(response_json(response).get("data"))
+        return bool((blocks or {}).get("data"))
 
     @staticmethod
     def _entries(records: Iterable[StreamData], customer_id: str, pending: list[str]) -> Iterator[StreamData]:

@@ -32,10 +32,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from airbyte_cdk.entrypoint import AirbyteEntrypoint
-from airbyte_cdk.models import AirbyteLogMessage, AirbyteMessage, FailureType, Level, Type
+from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_billing.runtime.inputs import spec_violation
+from source_billing.runtime.progress import log_message
 from source_billing.runtime.source import SourceBilling
 
 LOGGER = logging.getLogger("airbyte")
@@ -106,17 +107,8 @@ def read_per_api(apis: Sequence[str], launch: Callable[[str], None]) -> int:
             _child(api, write_end, launch, parent)
         os.close(write_end)
         processes.append(ApiProcess(api, pid, read_end))
-    _write_line(
-        AirbyteEntrypoint.airbyte_message_to_string(
-            AirbyteMessage(
-                type=Type.LOG,
-                log=AirbyteLogMessage(
-                    level=Level.INFO,
-                    message=f"Reading the streams of {', '.join(apis)} in a process per API.",
-                ),
-            )
-        )
-    )
+    starting = log_message(f"Reading the streams of {', '.join(apis)} in a process per API.")
+    _write_line(AirbyteEntrypoint.airbyte_message_to_string(starting))
     unfinished = _relay({process.output: process for process in processes})
     code = 0
     for process in processes:

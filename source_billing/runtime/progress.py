@@ -56,8 +56,8 @@ class SyncProgress:
     def __init__(
         self,
         stats: dict[str, StreamStats],
-        interval_seconds: float = DEFAULT_INTERVAL_SECONDS,
-        load: Callable[[str], Load] | None = None,
+        interval_seconds: float,
+        load: Callable[[str], Load],
     ) -> None:
         """
         Args:
@@ -98,7 +98,7 @@ class SyncProgress:
         elif status in (AirbyteStreamStatus.COMPLETE, AirbyteStreamStatus.INCOMPLETE):
             counted.finished = now
             outcome = "complete" if status == AirbyteStreamStatus.COMPLETE else "INCOMPLETE"
-            yield _log(
+            yield log_message(
                 f"Stream {stream} {outcome}: {counted.records} records, {counted.requests} requests, "
                 f"{counted.retries} retries ({counted.rate_limited} rate-limited), "
                 f"in {counted.elapsed(now):.1f} s."
@@ -111,16 +111,15 @@ class SyncProgress:
             if counted.started is None or counted.finished is not None:
                 continue
             elapsed = max(counted.elapsed(now), 1e-9)
-            reading = ""
-            if self._load is not None:
-                level, in_flight = self._load(stream)
-                reading = f", {in_flight} slices being read (of {level} at most now)"
-            yield _log(
+            level, in_flight = self._load(stream)
+            yield log_message(
                 f"Stream {stream} in progress: {counted.records} records, {counted.requests} requests "
                 f"({counted.requests / elapsed:.1f}/s), {counted.retries} retries, {counted.rate_limited} "
-                f"waits for rate limits{reading}, {elapsed:.0f} s so far."
+                f"waits for rate limits, {in_flight} slices being read (of {level} at most now), "
+                f"{elapsed:.0f} s so far."
             )
 
 
-def _log(text: str) -> AirbyteMessage:
-    return AirbyteMessage(type=Type.LOG, log=AirbyteLogMessage(level=Level.INFO, message=text))
+def log_message(text: str, level: Level = Level.INFO) -> AirbyteMessage:
+    """A log line for the user, as a message put on the output among the others."""
+    return AirbyteMessage(type=Type.LOG, log=AirbyteLogMessage(level=level, message=text))

@@ -338,17 +338,9 @@ class StripeStream(WindowedStream):
         """An object as the pinned API version shows it now (None once it no longer exists), with the same
         embedded lists as its list read (`expand[]=data.x` becomes `expand[]=x`)."""
         expand = {key: value.removeprefix("data.") for key, value in params.items() if key == "expand[]"}
-        _, response = self._child_client.send_request(
-            "GET",
-            self.url_base + template.format_map(changed),
-            request_kwargs={"timeout": REQUEST_TIMEOUT},
-            headers=dict(headers),
-            params=expand,
+        return self.fetch(
+            self.url_base + template.format_map(changed), self._child_client, headers=headers, params=expand
         )
-        if response.status_code == 404:
-            return None
-        found: MutableMapping[str, Any] = response_json(response)
-        return found
 
     def _events(self, partition: str, headers: Mapping[str, str]) -> Iterator[MutableMapping[str, Any]]:
         """This stream's events of the account since its cursor, newest first (from the account's one pass

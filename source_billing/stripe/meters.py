@@ -32,8 +32,6 @@ METER_EVENT_SUMMARIES = StripeObject(
         "subscriptions",
         "customer_id",
         "billing/meters/{id}/event_summaries",
-        params={"status": "all"},
-        created_filter=False,
     ),
 )
 
