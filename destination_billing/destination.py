@@ -14,8 +14,7 @@ import io
 import logging
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from functools import partial
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from airbyte_cdk.destinations import Destination
@@ -38,9 +37,9 @@ from destination_billing.config import DOCUMENTATION_URL, DestinationConfig, con
 from destination_billing.operations import OPERATIONS, Action, Operation, find_operation, stripe_endpoints
 from destination_billing.plan import ApiReads, Planner, Step, guard_problems
 from destination_billing.rejections import RejectionLog
-from source_billing import integrator_io, orb, stripe
 from source_billing.config import config_error
 from source_billing.runtime.inputs import read_catalog, spec_violation
+from source_billing.runtime.source import check_apis
 
 LOGGER = logging.getLogger("airbyte")
 SYNC_MODES = [DestinationSyncMode.update, DestinationSyncMode.soft_delete]
@@ -63,24 +62,9 @@ class DestinationBilling(Destination):
             parsed = DestinationConfig.parse(config)
         except AirbyteTracedException as error:
             return AirbyteConnectionStatus(status=Status.FAILED, message=error.message)
-        apis = parsed.apis
-        probes: list[tuple[str, Callable[[], str | None]]] = []
-        if apis.stripe:
-            probes.append(("Stripe", partial(stripe.check, apis.stripe, logger)))
-        if apis.orb:
-            probes.append(("Orb", partial(orb.check, apis.orb, logger)))
-        if apis.integrator_io:
-            probes.append(("integrator.io", partial(integrator_io.check, apis.integrator_io, logger)))
-        problems = []
-        for api, probe in probes:
-            try:
-                problem = probe()
-            except AirbyteTracedException as error:
-                problem = f"{api}: {error.message}"
-            if problem:
-                problems.append(problem)
+        problems = check_apis(parsed.apis, logger)
         if problems:
-            return AirbyteConnectionStatus(status=Status.FAILED, message=" ".join(problems))
+            return AirbyteConnectionStatus(status=Status.FAILED, message=problems)
         return AirbyteConnectionStatus(status=Status.SUCCEEDED)
 
     def discover(self, config: Mapping[str, Any]) -> DestinationCatalog:

@@ -9,32 +9,32 @@ from typing import Any
 
 import requests
 from airbyte_cdk.sources.streams.http.http_client import HttpClient
-from requests.auth import AuthBase
 
+from source_billing.http.context import ApiContext
 from source_billing.http.errors import REQUEST_TIMEOUT, ApiErrorHandler, ErrorMapping, RetryAfterBackoff
 
 CHECK_RETRIES = 2
 
 
 def probe(
-    *,
-    api: str,
-    url: str,
-    authenticator: AuthBase,
+    api: ApiContext[Any],
+    path: str,
     error_mapping: ErrorMapping,
     error_detail: Callable[[Any], str | None],
     logger: logging.Logger,
     headers: Mapping[str, str] | None = None,
 ) -> requests.Response:
-    """Send one GET; return the response, or raise the mapped `AirbyteTracedException`."""
+    """Send one GET to `path` below the API root; return the response, or raise the mapped
+    `AirbyteTracedException`."""
+    name = api.breaker.api
     client = HttpClient(
-        name=f"{api} check",
+        name=f"{name} check",
         logger=logger,
-        error_handler=ApiErrorHandler(logger, api, error_mapping, error_detail, max_retries=CHECK_RETRIES),
+        error_handler=ApiErrorHandler(logger, name, error_mapping, error_detail, max_retries=CHECK_RETRIES),
         backoff_strategy=RetryAfterBackoff(cap_seconds=4.0, max_retry_after_seconds=10.0),
-        authenticator=authenticator,
+        authenticator=api.authenticator,
     )
     _, response = client.send_request(
-        "GET", url, request_kwargs={"timeout": REQUEST_TIMEOUT}, headers=dict(headers or {})
+        "GET", api.url_base + path, request_kwargs={"timeout": REQUEST_TIMEOUT}, headers=dict(headers or {})
     )
     return response

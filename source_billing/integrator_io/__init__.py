@@ -35,12 +35,5 @@ def check(config: IntegratorIoConfig, logger: logging.Logger) -> str | None:
     """
     api = integrator_io_api(config)
     for path in CHECKED_PATHS:
-        probe(
-            api="integrator.io",
-            url=f"{api.url_base}{path}",
-            authenticator=api.authenticator,
-            error_mapping=integrator_io_error_mapping(config, path),
-            error_detail=integrator_io_error_detail,
-            logger=logger,
-        )
+        probe(api, path, integrator_io_error_mapping(config, path), integrator_io_error_detail, logger)
     return None

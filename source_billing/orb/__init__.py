@@ -25,13 +25,5 @@ def check(config: OrbConfig, logger: logging.Logger) -> str | None:
         AirbyteTracedException: the mapped failure, or a `config_error` for contradictory event keys.
     """
     EventProperties.from_config(config)
-    api = orb_api(config)
-    probe(
-        api="Orb",
-        url=f"{api.url_base}ping",
-        authenticator=api.authenticator,
-        error_mapping=orb_error_mapping(),
-        error_detail=orb_error_detail,
-        logger=logger,
-    )
+    probe(orb_api(config), "ping", orb_error_mapping(), orb_error_detail, logger)
     return None

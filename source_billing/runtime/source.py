@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from functools import partial
 from queue import Empty, Queue
+from types import ModuleType
 from typing import Any
 
 from airbyte_cdk.models import (
@@ -106,22 +107,8 @@ class SourceBilling(ConcurrentSourceAdapter):
             parsed = BillingConfig.parse(config)
         except AirbyteTracedException as error:
             return False, error.message
-        probes: list[tuple[str, str, Callable[[], str | None]]] = []
-        if parsed.stripe:
-            probes.append(
-                ("Stripe", parsed.stripe.api_base_url, partial(stripe.check, parsed.stripe, logger))
-            )
-        if parsed.orb:
-            probes.append(("Orb", parsed.orb.api_base_url, partial(orb.check, parsed.orb, logger)))
-        if parsed.integrator_io:
-            integrator = parsed.integrator_io
-            probes.append(
-                ("integrator.io", integrator.api_base_url, partial(integrator_io.check, integrator, logger))
-            )
-        problems = [problem for api, url, run in probes if (problem := _run_probe(api, url, run))]
-        if problems:
-            return False, " ".join(problems)
-        return True, None
+        problems = check_apis(parsed, logger)
+        return (False, problems) if problems else (True, None)
 
     def read(
         self,
@@ -160,14 +147,11 @@ class SourceBilling(ConcurrentSourceAdapter):
 
     def api_streams(self, config: Mapping[str, Any]) -> list[ApiStream]:
         """The streams of the configured APIs, as they are (not wrapped for concurrent reading)."""
-        parsed = BillingConfig.parse(config)
-        found: list[ApiStream] = []
-        if parsed.stripe:
-            found.extend(stripe.streams(parsed.stripe))
-        if parsed.orb:
-            found.extend(orb.streams(parsed.orb))
-        if parsed.integrator_io:
-            found.extend(integrator_io.streams(parsed.integrator_io))
+        found: list[ApiStream] = [
+            stream
+            for _, section, api in _configured(BillingConfig.parse(config))
+            for stream in api.streams(section)
+        ]
         names = [stream.name for stream in found]
         if clashes := sorted({name for name in names if names.count(name) > 1}):
             raise config_error(
@@ -234,13 +218,30 @@ def _concurrent_source(
     )
 
 
-def _run_probe(api: str, base_url: str, run: Callable[[], str | None]) -> str | None:
-    try:
-        return run()
-    except AirbyteTracedException as error:
-        if error.failure_type == FailureType.config_error:
-            return f"{api}: {error.message}"
-        return (
-            f"{api}: could not get an answer from {base_url} (host unreachable, timing out or failing): "
-            f"{error.message}"
-        )
+def _configured(parsed: BillingConfig) -> list[tuple[str, Any, ModuleType]]:
+    """Each configured API: its name, its section of the configuration, and its package."""
+    apis = (
+        ("Stripe", parsed.stripe, stripe),
+        ("Orb", parsed.orb, orb),
+        ("integrator.io", parsed.integrator_io, integrator_io),
+    )
+    return [(name, section, api) for name, section, api in apis if section is not None]
+
+
+def check_apis(parsed: BillingConfig, logger: logging.Logger) -> str | None:
+    """What is wrong with each configured API's credentials or host, a sentence naming each API; None when
+    every one answers (one cheap authenticated call each)."""
+    problems = []
+    for name, section, api in _configured(parsed):
+        try:
+            problem = api.check(section, logger)
+        except AirbyteTracedException as error:
+            problem = f"{name}: {error.message}"
+            if error.failure_type != FailureType.config_error:
+                problem = (
+                    f"{name}: could not get an answer from {section.api_base_url} (host unreachable, timing "
+                    f"out or failing): {error.message}"
+                )
+        if problem:
+            problems.append(problem)
+    return " ".join(problems) or None

@@ -56,15 +56,8 @@ def check(config: StripeConfig, logger: logging.Logger) -> str | None:
     api = stripe_api(config)
     mapping = {**stripe_error_mapping(), 403: ErrorResolution(ResponseAction.IGNORE, None, "checked below")}
     for account in config.account_ids or (DEFAULT_PARTITION,):
-        response = probe(
-            api="Stripe",
-            url=f"{api.url_base}account",
-            authenticator=api.authenticator,
-            error_mapping=mapping,
-            error_detail=stripe_error_detail,
-            logger=logger,
-            headers=stripe_headers(config, account),
-        )
+        headers = stripe_headers(config, account)
+        response = probe(api, "account", mapping, stripe_error_detail, logger, headers)
         if response.status_code == 403:
             body = response_json(response)
             if body.get("error", {}).get("code") == "account_invalid":
