@@ -81,6 +81,13 @@ def windows(start: pendulum.DateTime, end: pendulum.DateTime, size: pendulum.Dur
         cursor = upper
 
 
+def window_params(field: str, stream_slice: Mapping[str, Any]) -> dict[str, Any]:
+    """A slice's window as the APIs' filters on `field`: `field[gte]` its start, `field[lt]` its end (each
+    left out when the window is open on that side)."""
+    bounds = (("gte", stream_slice.get("start")), ("lt", stream_slice.get("end")))
+    return {f"{field}[{side}]": value for side, value in bounds if value is not None}
+
+
 class PartitionedCursor:
     """Cursor values per partition, advanced only over contiguous completed windows. Thread-safe.
 

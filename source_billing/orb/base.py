@@ -22,7 +22,7 @@ from source_billing.http.budget import LayeredBudget, Limit
 from source_billing.http.context import ApiContext
 from source_billing.http.errors import ErrorMapping, common_error_mapping, fail, response_json
 from source_billing.http.pages import OrbCursor
-from source_billing.incremental.cursors import parse_iso_timestamp
+from source_billing.incremental.cursors import parse_iso_timestamp, window_params
 from source_billing.runtime.progress import log_message
 
 PAGE_SIZE = 100  # Orb's maximum
@@ -175,12 +175,7 @@ class OrbWindowedStream(OrbStream, WindowedStream):
         return parse_iso_timestamp(value)
 
     def params(self, stream_slice: Mapping[str, Any]) -> dict[str, Any]:
-        params = super().params(stream_slice)
-        if stream_slice:
-            params[f"{self._cursor_field}[gte]"] = stream_slice["start"]
-            if stream_slice["end"] is not None:
-                params[f"{self._cursor_field}[lt]"] = stream_slice["end"]
-        return params
+        return super().params(stream_slice) | window_params(self._cursor_field, stream_slice)
 
     def read_slice(self, stream_slice: Mapping[str, Any]) -> Iterator[StreamData]:
         """A window's pages; after the first, a dense window hands its older part to another worker and this

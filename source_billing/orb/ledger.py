@@ -14,7 +14,7 @@ from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams.core import StreamData
 
 from source_billing.http.errors import REQUEST_TIMEOUT, response_json
-from source_billing.incremental.cursors import PartitionedCursor, parse_iso_timestamp
+from source_billing.incremental.cursors import PartitionedCursor, parse_iso_timestamp, window_params
 from source_billing.orb.base import OrbApi, OrbStream, orb_error_mapping, orb_timestamp
 from source_billing.orb.currencies import (
     CREDITS,
@@ -116,12 +116,11 @@ class CreditsLedgerEntriesStream(OrbStream):
 
     def params(self, stream_slice: Mapping[str, Any]) -> dict[str, Any]:
         params = super().params(stream_slice)
-        params.update(currency_param(stream_slice.get("currency", CREDITS)))
-        if stream_slice.get("start") is not None:
-            params["created_at[gte]"] = stream_slice["start"]
-        if stream_slice.get("end") is not None:
-            params["created_at[lt]"] = stream_slice["end"]
-        return params
+        return (
+            params
+            | currency_param(stream_slice.get("currency", CREDITS))
+            | window_params(CURSOR, stream_slice)
+        )
 
     def read_slice(self, stream_slice: Mapping[str, Any]) -> Iterator[StreamData]:
         customer_id = stream_slice["partition"]

@@ -21,7 +21,12 @@ from airbyte_cdk.sources.streams.http.http_client import HttpClient
 from source_billing.http.base_stream import FIRST_SPLIT_PAGES, Page, WindowedStream
 from source_billing.http.errors import REQUEST_TIMEOUT, response_json
 from source_billing.http.pages import Paginator, Request, StartingAfter
-from source_billing.incremental.cursors import DEFAULT_PARTITION, parse_unix_seconds, this_second
+from source_billing.incremental.cursors import (
+    DEFAULT_PARTITION,
+    parse_unix_seconds,
+    this_second,
+    window_params,
+)
 from source_billing.stripe.api import StripeApi, stripe_error_detail, stripe_error_mapping, stripe_headers
 from source_billing.stripe.declarations import Parent, StripeObject
 from source_billing.stripe.event_feed import EventFeed
@@ -180,7 +185,7 @@ class StripeStream(WindowedStream):
         partition = stream_slice.get("partition", DEFAULT_PARTITION)
         account_id = None if partition == DEFAULT_PARTITION else partition
         headers = stripe_headers(self._api.config, partition)
-        window = _created_params(stream_slice)
+        window = window_params("created", stream_slice)
         if stream_slice.get("events"):
             changes = (
                 self._feed(partition, headers)
@@ -247,7 +252,7 @@ class StripeStream(WindowedStream):
         """The request of a window's next page, from a higher lower bound once this read handed the older
         part of the window to another worker."""
         # Objects that filter on `created` but do not show it (invoice items show `date`) are not split.
-        reached = page.records[-1].get("created")
+        reached = page.records[-1].get("created") if page.records else None
         if not isinstance(reached, int) or pages < FIRST_SPLIT_PAGES:
             return following
         narrowed = (
@@ -431,15 +436,6 @@ class StripeStream(WindowedStream):
             found = self._reread(row.via.path, {"id": through}, {}, headers)
             self._via_parents[through] = None if found is None else found.get(row.parent_field)
         return self._via_parents[through]
-
-
-def _created_params(stream_slice: Mapping[str, Any]) -> dict[str, Any]:
-    params: dict[str, Any] = {}
-    if stream_slice.get("start") is not None:
-        params["created[gte]"] = stream_slice["start"]
-    if stream_slice.get("end") is not None:
-        params["created[lt]"] = stream_slice["end"]
-    return params
 
 
 def _for_account(partition: str) -> str:

@@ -9,12 +9,10 @@ accepts `created` filters.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from functools import cache
 from importlib import resources
 from typing import Any
-
-from airbyte_cdk.sources.streams.core import StreamData
 
 from source_billing.config import (
     STRIPE_DEFAULT_API_VERSION,
@@ -23,10 +21,9 @@ from source_billing.config import (
     StripeSearchStream,
     config_error,
 )
-from source_billing.http.pages import NextPage, Request
-from source_billing.incremental.cursors import DEFAULT_PARTITION
-from source_billing.stripe.api import StripeApi, stripe_headers
-from source_billing.stripe.base import ACCOUNT_ID_FIELD, PAGE_SIZE, StripeStream
+from source_billing.http.pages import NextPage
+from source_billing.stripe.api import StripeApi
+from source_billing.stripe.base import StripeStream
 from source_billing.stripe.declarations import StripeObject
 from source_billing.stripe.event_feed import EventFeed
 
@@ -47,29 +44,16 @@ class StripeSearch(StripeStream):
     paginator = NextPage()
 
     def __init__(self, *, api: StripeApi, events: EventFeed, search: StripeSearchStream) -> None:
-        self._query = search.query
         row = StripeObject(
             search.name,
             SEARCH_REFERENCE,
             path=f"{search.object}/search",
             cursor=None,
             created_filter=False,
+            params={"query": search.query},
             schema=search.object,
         )
         super().__init__(api=api, events=events, row=row)
-
-    def read_slice(self, stream_slice: Mapping[str, Any]) -> Iterator[StreamData]:
-        partition = stream_slice.get("partition", DEFAULT_PARTITION)
-        account_id = None if partition == DEFAULT_PARTITION else partition
-        request = Request(self.url_base + self.path(), {"query": self._query, "limit": PAGE_SIZE})
-        as_of = stream_slice.get("as_of")
-        for page in self.read_pages(
-            request, self.paginator, headers=stripe_headers(self._api.config, partition)
-        ):
-            for record in page.records:
-                record["updated"] = as_of
-                record[ACCOUNT_ID_FIELD] = account_id
-                yield record
 
 
 def custom_row(custom: StripeCustomStream) -> StripeObject:
