@@ -22,6 +22,8 @@ from source_billing.http.budget import LayeredBudget, Limit
 from source_billing.http.context import ApiContext
 from source_billing.http.errors import ErrorMapping, common_error_mapping, fail
 from source_billing.http.pages import LinkHeader
+from source_billing.incremental.cursors import DEFAULT_PARTITION, PartitionedCursor, parse_iso_timestamp
+from source_billing.incremental.slice_results import SliceResults
 
 # The documented bucket holds 1,000 requests and refills at 300/s; the budget spaces requests at the refill
 # rate, so the bucket never drains, and its 1,000 absorb the jitter with which the requests reach the API.
@@ -133,3 +135,22 @@ class IntegratorIoStream(ApiStream):
 
     def path(self, **_: Any) -> str:
         return self._path
+
+
+class CursoredStream(IntegratorIoStream):
+    """An integrator.io stream read in one slice per sync, whose state is the newest `cursor_field` value its
+    read reached (`reached`, kept until the slice closes: a read that breaks off commits nothing)."""
+
+    _cursor: PartitionedCursor
+
+    def __init__(self, *, api: IntegratorIoApi, name: str, path: str, cursor_field: str) -> None:
+        self._cursor = PartitionedCursor(name, cursor_field, parse_iso_timestamp)
+        self.reached = SliceResults()
+        super().__init__(api=api, name=name, path=path)
+
+    @property
+    def cursor_field(self) -> str:
+        return self._cursor.cursor_field
+
+    def close_slice(self, stream_slice: Mapping[str, Any]) -> None:
+        self._cursor.observe(DEFAULT_PARTITION, self.reached.pop(stream_slice))

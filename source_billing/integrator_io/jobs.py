@@ -23,9 +23,8 @@ from airbyte_cdk.sources.streams.core import StreamData
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_billing.http.pages import Records
-from source_billing.incremental.cursors import DEFAULT_PARTITION, PartitionedCursor, parse_iso_timestamp
-from source_billing.incremental.slice_results import SliceResults
-from source_billing.integrator_io.base import IntegratorIoApi, IntegratorIoStream
+from source_billing.incremental.cursors import DEFAULT_PARTITION
+from source_billing.integrator_io.base import CursoredStream, IntegratorIoApi
 
 # The most jobs one answer holds; an answer this long may have left older jobs out.
 JOBS_PAGE_CAP = 1001
@@ -40,7 +39,7 @@ def format_timestamp(moment: pendulum.DateTime) -> str:
     return moment.in_tz("UTC").format("YYYY-MM-DDTHH:mm:ss.SSS[Z]")
 
 
-class JobsStream(IntegratorIoStream):
+class JobsStream(CursoredStream):
     """Flow, export and import runs, in one slice per sync: the read walks back from the newest job, so only
     its end is a point a later sync can safely resume from.
 
@@ -48,16 +47,8 @@ class JobsStream(IntegratorIoStream):
     `RUNNING_JOBS_HORIZON` that has not ended, so that a running job is emitted again with its final status.
     """
 
-    _cursor: PartitionedCursor
-
     def __init__(self, *, api: IntegratorIoApi, name: str) -> None:
-        self._cursor = PartitionedCursor(name, CURSOR_FIELD, parse_iso_timestamp)
-        self._read_up_to = SliceResults()
-        super().__init__(api=api, name=name, path="jobs")
-
-    @property
-    def cursor_field(self) -> str:
-        return CURSOR_FIELD
+        super().__init__(api=api, name=name, path="jobs", cursor_field=CURSOR_FIELD)
 
     def stream_slices(
         self,
@@ -115,8 +106,7 @@ class JobsStream(IntegratorIoStream):
             if last_size < JOBS_PAGE_CAP:
                 break
             until, emitted_at_until = self._boundary(page, until)
-        # Committed by close_slice once every record is out; a read that breaks off commits nothing.
-        self._read_up_to.put(stream_slice, oldest_running or newest)
+        self.reached.put(stream_slice, oldest_running or newest)
 
     def _boundary(self, page: Records, until: str | None) -> tuple[str, frozenset[str]]:
         """Where the next answer starts: the oldest timestamp of a full answer, and the jobs it held there."""
@@ -133,6 +123,3 @@ class JobsStream(IntegratorIoStream):
                 failure_type=FailureType.system_error,
             )
         return oldest, frozenset(str(r["_id"]) for r in page if r.get(CURSOR_FIELD) == oldest)
-
-    def close_slice(self, stream_slice: Mapping[str, Any]) -> None:
-        self._cursor.observe(DEFAULT_PARTITION, self._read_up_to.pop(stream_slice))

@@ -14,31 +14,18 @@ from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams.core import StreamData
 
 from source_billing.http.pages import Records
-from source_billing.incremental.cursors import DEFAULT_PARTITION, PartitionedCursor, parse_iso_timestamp
-from source_billing.incremental.slice_results import SliceResults
-from source_billing.integrator_io.base import IntegratorIoApi, IntegratorIoStream
+from source_billing.incremental.cursors import DEFAULT_PARTITION
+from source_billing.integrator_io.base import CursoredStream, IntegratorIoApi, IntegratorIoStream
 from source_billing.integrator_io.jobs import JobsStream
 
 
-class ClientFilteredStream(IntegratorIoStream):
+class ClientFilteredStream(CursoredStream):
     """A list the API cannot filter by modification time: every sync reads it all and emits what changed.
 
     Connectors carry `lastModified` but the endpoint has no filter for it, so the cost of a sync stays a full
     read; what incremental saves is the destination's work. Records modified at the saved cursor itself are
     emitted again (>=), since two changes can share a timestamp.
     """
-
-    _cursor: PartitionedCursor
-
-    def __init__(self, *, api: IntegratorIoApi, name: str, path: str, cursor_field: str) -> None:
-        self._cursor_field = cursor_field
-        self._cursor = PartitionedCursor(name, cursor_field, parse_iso_timestamp)
-        self._newest_read = SliceResults()
-        super().__init__(api=api, name=name, path=path)
-
-    @property
-    def cursor_field(self) -> str:
-        return self._cursor_field
 
     def stream_slices(
         self,
@@ -54,17 +41,13 @@ class ClientFilteredStream(IntegratorIoStream):
         since = stream_slice.get("since")
         newest = since
         for record in super().read_slice(stream_slice):
-            value = record.get(self._cursor_field) if isinstance(record, Mapping) else None
+            value = record.get(self.cursor_field) if isinstance(record, Mapping) else None
             if since is not None and (value is None or value < since):
                 continue
             if value is not None and (newest is None or value > newest):
                 newest = value
             yield record
-        # Committed by close_slice once every record is out; a read that breaks off commits nothing.
-        self._newest_read.put(stream_slice, newest)
-
-    def close_slice(self, stream_slice: Mapping[str, Any]) -> None:
-        self._cursor.observe(DEFAULT_PARTITION, self._newest_read.pop(stream_slice))
+        self.reached.put(stream_slice, newest)
 
 
 class ConnectorChildStream(IntegratorIoStream):
