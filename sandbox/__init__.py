@@ -11,8 +11,8 @@ A test, demo and benchmark tool, not shipped in the connector image. One process
   ``GET health``; ``GET objects/{api}/{resource}[?account=]``; ``POST {api}/{resource}`` (create),
   ``POST {api}/{resource}/{id}`` (merge), ``DELETE {api}/{resource}/{id}`` (children need ``_parent``;
   Stripe changes emit events; ``?account=`` picks a Connect account); ``GET requests?since=SEQ&limit=N``,
-  ``DELETE requests``; ``GET stats``; ``GET|POST|DELETE faults``; ``GET clock``,
-  ``POST clock {"advance_seconds": N}``; ``GET|POST config {"latency_ms", "rate_limits"}``; ``POST reset``.
+  ``DELETE requests``; ``GET stats``; ``POST|DELETE faults``; ``GET clock``,
+  ``POST clock {"advance_seconds": N}``; ``POST config {"latency_ms", "rate_limits"}``.
 
 Start it with ``python -m sandbox --help`` or ``sandbox.process.SandboxProcess``. Data is deterministic
 from ``--seed`` and the scales; timestamps are relative to the start time (``--now`` fixes it).

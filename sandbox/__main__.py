@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import signal
@@ -16,7 +17,6 @@ from types import FrameType
 from sandbox.app import Sandbox, SandboxOptions
 from sandbox.faults import FAULT_KINDS
 from sandbox.server import SandboxServer, check_loopback
-from sandbox.stripe_versions import histories
 
 
 def _scale_for(text: str) -> tuple[str, int]:
@@ -43,15 +43,6 @@ def _rate(text: str) -> float:
     return value
 
 
-def _versions(text: str) -> list[str]:
-    entries = [entry.strip() for entry in text.split(",") if entry.strip()]
-    try:
-        histories(entries, 0)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-    return entries
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used by ``SandboxProcess`` documentation and tests)."""
     parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
@@ -74,34 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fault-seed", type=int, default=1, help="seed of the fault sequence")
     parser.add_argument("--integrator-page-size", type=int, default=1000, help="integrator.io page size")
     parser.add_argument("--max-seconds", type=float, help="exit by itself after this many seconds")
-    parser.add_argument(
-        "--stripe-versions", type=_versions, default=[], metavar="ACCOUNT=SPEC,...",
-        help="Stripe accounts' default API version histories, e.g. acct_sandbox=2026-10-28.endive or "
-        "acct_sandbox=2023-08-16>2026-10-28.endive@10d (upgraded 10 days before the start); defaults: "
-        "acct_sandbox 2023-08-16, acct_sandbox_a 2026-10-28.endive, acct_sandbox_b upgraded 10 days ago",
-    )  # fmt: skip
     parser.add_argument("--now", type=float, help="fixed start time in epoch seconds (default: real time)")
     return parser
 
 
 def options_from(args: argparse.Namespace) -> SandboxOptions:
-    """Turn parsed arguments into ``SandboxOptions``."""
-    return SandboxOptions(
-        host=args.host,
-        port=args.port,
-        seed=args.seed,
-        scale=args.scale,
-        scale_for=dict(args.scale_for),
-        latency_ms=args.latency_ms,
-        rate_limits=args.rate_limits,
-        fault_rate=args.fault_rate,
-        fault_kinds=args.fault_kinds,
-        fault_seed=args.fault_seed,
-        integrator_page_size=args.integrator_page_size,
-        now=args.now,
-        stripe_versions=args.stripe_versions,
-        max_seconds=args.max_seconds,
-    )
+    """Turn parsed arguments into ``SandboxOptions`` (every option field has its flag of the same name)."""
+    values = {field.name: getattr(args, field.name) for field in dataclasses.fields(SandboxOptions)}
+    return SandboxOptions(**{**values, "scale_for": dict(args.scale_for)})
 
 
 def write_ready_file(path: Path, port: int) -> None:

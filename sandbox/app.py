@@ -66,9 +66,6 @@ class SandboxOptions:
         fault_seed: Seed of the fault sequence.
         integrator_page_size: Items per integrator.io page before a ``Link`` header.
         now: Fixed start time (epoch seconds) instead of the real time.
-        stripe_versions: ``ACCOUNT=SPEC`` Stripe API version histories overriding the defaults
-            (``sandbox.stripe_versions``): ``2026-10-28.endive``, or ``2023-08-16>2026-10-28.endive@10d``
-            for an account upgraded 10 days before the start.
         max_seconds: Stop by itself after this long (None = run until stopped).
     """
 
@@ -84,7 +81,6 @@ class SandboxOptions:
     fault_seed: int = 1
     integrator_page_size: int = 1000
     now: float | None = None
-    stripe_versions: list[str] = field(default_factory=list)
     max_seconds: float | None = None
 
     @property
@@ -111,27 +107,11 @@ class Sandbox:
         self.stats = Stats()
         self.latency_ms = options.latency_ms
         self.stopping = threading.Event()
-        self.apis: dict[str, Emulator] = {}
-        self.build_apis()
-
-    def build_apis(self) -> None:
-        """(Re)generate the data of all three APIs from the options and the current clock."""
-        options = self.options
         scales = options.scales
-        self.apis = {
-            "stripe": StripeApi(
-                options.seed, scales, self.clock, self.limiter, tuple(options.stripe_versions)
-            ),
+        self.apis: dict[str, Emulator] = {
+            "stripe": StripeApi(options.seed, scales, self.clock, self.limiter),
             "orb": OrbApi(options.seed, scales, self.clock, self.limiter),
             "integrator": IntegratorApi(
                 options.seed, scales, self.clock, self.limiter, options.integrator_page_size
             ),
         }
-
-    def reset(self) -> None:
-        """Back to the start state: fresh data, no faults, empty log and counters."""
-        self.faults.clear()
-        self.limiter.reset()
-        self.log.clear()
-        self.stats.clear()
-        self.build_apis()

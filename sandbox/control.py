@@ -62,14 +62,11 @@ class Control:
             ("GET", "requests", 1): self._requests,
             ("DELETE", "requests", 1): self._clear_requests,
             ("GET", "stats", 1): self._stats,
-            ("GET", "faults", 1): self._get_faults,
             ("POST", "faults", 1): self._set_faults,
             ("DELETE", "faults", 1): self._clear_faults,
             ("GET", "clock", 1): self._get_clock,
             ("POST", "clock", 1): self._advance_clock,
-            ("GET", "config", 1): self._get_config,
             ("POST", "config", 1): self._set_config,
-            ("POST", "reset", 1): self._reset,
         }
         handler = table.get((method, head, len(parts)))
         if handler is not None:
@@ -122,9 +119,6 @@ class Control:
     def _stats(self, parts: list[str], query: Query, data: dict[str, Any]) -> ApiResponse:
         return json_response(200, {"apis": self.sandbox.stats.snapshot()})
 
-    def _get_faults(self, parts: list[str], query: Query, data: dict[str, Any]) -> ApiResponse:
-        return json_response(200, self.sandbox.faults.config.to_json())
-
     def _set_faults(self, parts: list[str], query: Query, data: dict[str, Any]) -> ApiResponse:
         self.sandbox.faults.configure(FaultConfig.from_json(data))
         return json_response(200, self.sandbox.faults.config.to_json())
@@ -141,10 +135,6 @@ class Control:
         now = self.sandbox.clock.advance(float(data.get("advance_seconds", 0)))
         return json_response(200, {"now": now, "offset": self.sandbox.clock.offset})
 
-    def _get_config(self, parts: list[str], query: Query, data: dict[str, Any]) -> ApiResponse:
-        sandbox = self.sandbox
-        return json_response(200, {"latency_ms": sandbox.latency_ms, "rate_limits": sandbox.limiter.enabled})
-
     def _set_config(self, parts: list[str], query: Query, data: dict[str, Any]) -> ApiResponse:
         unknown = set(data) - {"latency_ms", "rate_limits"}
         if unknown:
@@ -155,8 +145,4 @@ class Control:
         if "rate_limits" in data:
             sandbox.limiter.enabled = bool(data["rate_limits"])
             sandbox.limiter.reset()
-        return self._get_config(parts, query, data)
-
-    def _reset(self, parts: list[str], query: Query, data: dict[str, Any]) -> ApiResponse:
-        self.sandbox.reset()
-        return json_response(200, {"reset": True})
+        return json_response(200, {"latency_ms": sandbox.latency_ms, "rate_limits": sandbox.limiter.enabled})

@@ -3,9 +3,6 @@ writes are ``integrator_writes``'s."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import re
 import threading
 from collections.abc import Callable
@@ -17,8 +14,9 @@ from sandbox import integrator_writes
 from sandbox.clock import Clock, parse_iso
 from sandbox.faults import Limit, RateLimiter
 from sandbox.integrator_data import IntegratorData
+from sandbox.integrator_writes import integrator_error
 from sandbox.seed import EmailPool, Scales
-from sandbox.store import JsonObject, SortKey, paginate
+from sandbox.store import JsonObject, SortKey, decode_token, encode_token, paginate
 from sandbox.wire import ApiRequest, ApiResponse, json_response
 
 TOKENS = {creds.INTEGRATOR_TOKEN: "full", creds.INTEGRATOR_LIMITED_TOKEN: "limited"}
@@ -34,13 +32,6 @@ PARENT_JOB_FILTERS = (
     "createdAt_gte",
     "createdAt_lte",
 )
-
-
-def integrator_error(
-    status: int, code: str, message: str, headers: list[tuple[str, str]] | None = None
-) -> ApiResponse:
-    """integrator.io's error shape: ``{"errors": [{"code", "message"}]}``."""
-    return json_response(status, {"errors": [{"code": code, "message": message}]}, headers)
 
 
 @dataclass(frozen=True)
@@ -89,7 +80,7 @@ class IntegratorApi:
         self.page_size = max(1, page_size)
         self._clock = clock
         self._limiter = limiter
-        self._writes = integrator_writes.IntegratorWrites(self.data, clock.now_int, integrator_error)
+        self._writes = integrator_writes.IntegratorWrites(self.data, clock.now_int)
         # Control calls run on server threads; one at a time keeps seeding state and ids consistent.
         self._control_lock = threading.Lock()
 
@@ -246,14 +237,13 @@ def _created_check(op: str, bound: float) -> Callable[[JsonObject], bool]:
 
 
 def _encode(path: str, key: SortKey | None) -> str:
-    raw = json.dumps({"p": path, "k": list(key) if key else None}).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return encode_token({"p": path, "k": list(key) if key else None})
 
 
 def _decode(token: str) -> tuple[str, SortKey] | None:
     try:
-        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        data = decode_token(token)
         primary, object_id = data["k"]
         return str(data["p"]), (int(primary), str(object_id))
-    except (ValueError, KeyError, TypeError, binascii.Error):
+    except (ValueError, KeyError, TypeError):
         return None

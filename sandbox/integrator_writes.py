@@ -21,7 +21,14 @@ from sandbox.wire import ApiRequest, ApiResponse, json_response
 
 LICENSES = re.compile(r"^/v1/connectors/(?P<connector>[^/]+)/licenses(?:/(?P<license>[^/]+))?$")
 CHANGEABLE = ("expires", "trialEndDate", "opts")
-ErrorBuilder = Callable[[int, str, str], ApiResponse]
+
+
+def integrator_error(
+    status: int, code: str, message: str, headers: list[tuple[str, str]] | None = None
+) -> ApiResponse:
+    """integrator.io's error shape: ``{"errors": [{"code", "message"}]}`` (all of ``integrator_api``'s too:
+    it lives here, in the module that API imports)."""
+    return json_response(status, {"errors": [{"code": code, "message": message}]}, headers)
 
 
 def handles(request: ApiRequest) -> bool:
@@ -36,13 +43,11 @@ class IntegratorWrites:
     Args:
         data: The integrator.io objects.
         now: The sandbox time, in epoch seconds.
-        error: Builds an error answer in integrator.io's shape (status, code, message).
     """
 
-    def __init__(self, data: IntegratorData, now: Callable[[], int], error: ErrorBuilder) -> None:
+    def __init__(self, data: IntegratorData, now: Callable[[], int]) -> None:
         self._data = data
         self._now = now
-        self._error = error
 
     def handle(self, request: ApiRequest) -> ApiResponse:
         """Answer one license request (``handles`` says it is one)."""
@@ -50,21 +55,21 @@ class IntegratorWrites:
         assert match is not None
         connector_id, license_id = match.group("connector"), match.group("license")
         if self._data.collections["connectors"].get(connector_id) is None:
-            return self._error(404, "not_found", f"Connector not found: {connector_id}")
+            return integrator_error(404, "not_found", f"Connector not found: {connector_id}")
         try:
             body = (request.json_body() if request.method in ("POST", "PUT") else None) or {}
         except ValueError:
-            return self._error(400, "invalid_json", "The request body is not valid JSON.")
+            return integrator_error(400, "invalid_json", "The request body is not valid JSON.")
         if not isinstance(body, dict):
-            return self._error(400, "invalid_json", "The request body must be a JSON object.")
+            return integrator_error(400, "invalid_json", "The request body must be a JSON object.")
         if license_id is None:
             if request.method != "POST":
-                return self._error(405, "method_not_allowed", f"{request.method} is not supported here.")
+                return integrator_error(405, "method_not_allowed", f"{request.method} is not supported here.")
             return self._create(connector_id, body)
         licenses = self._data.collections["licenses"]
         found = licenses.get(license_id)
         if found is None or licenses.parent_of(license_id) != connector_id:
-            return self._error(404, "not_found", f"License not found: {license_id}")
+            return integrator_error(404, "not_found", f"License not found: {license_id}")
         if request.method == "GET":
             return json_response(200, found)
         if request.method == "PUT":
@@ -72,21 +77,21 @@ class IntegratorWrites:
         if request.method == "DELETE":
             self._data.delete("licenses", license_id)
             return ApiResponse(204)
-        return self._error(405, "method_not_allowed", f"{request.method} is not supported here.")
+        return integrator_error(405, "method_not_allowed", f"{request.method} is not supported here.")
 
     def _create(self, connector_id: str, body: dict[str, Any]) -> ApiResponse:
         email = str(body.get("email") or "").strip().lower()
         if not email:
-            return self._error(422, "missing_required_field", "email is required to create a license.")
+            return integrator_error(422, "missing_required_field", "email is required to create a license.")
         if not self._data.is_user(email):
-            return self._error(
+            return integrator_error(
                 422,
                 "invalid_user",
                 f"{email} is not an integrator.io user. The licensee must sign up to integrator.io first.",
             )
         problem = _invalid(body)
         if problem is not None:
-            return self._error(422, "invalid_value", problem)
+            return integrator_error(422, "invalid_value", problem)
         now = self._now()
         obj: JsonObject = {
             "_id": self._data.new_id("license"),
@@ -105,10 +110,10 @@ class IntegratorWrites:
 
     def _update(self, license_id: str, body: dict[str, Any]) -> ApiResponse:
         if "email" in body or "user" in body:
-            return self._error(422, "invalid_value", "The licensee of a license cannot be changed.")
+            return integrator_error(422, "invalid_value", "The licensee of a license cannot be changed.")
         problem = _invalid(body)
         if problem is not None:
-            return self._error(422, "invalid_value", problem)
+            return integrator_error(422, "invalid_value", problem)
         changes = {name: body[name] for name in CHANGEABLE if name in body}
         for name in ("expires", "trialEndDate"):
             if name in changes:

@@ -4,9 +4,7 @@ usage (``orb_usage.py``); the writes ``destination-billing`` sends are ``orb_wri
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
+import functools
 import re
 import threading
 from collections.abc import Callable
@@ -14,32 +12,25 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox import credentials as creds
+from sandbox import orb_usage
 from sandbox.clock import Clock, parse_iso
 from sandbox.faults import Limit, RateLimiter
 from sandbox.orb_data import OrbData
 from sandbox.orb_errors import OrbError, bad_request, constraint, orb_error
 from sandbox.orb_errors import epoch as _epoch
-from sandbox.orb_usage import OrbUsage
 from sandbox.orb_writes import OrbWrites
 from sandbox.seed import DAY, EmailPool, Scales
-from sandbox.store import Collection, JsonObject, SortKey, paginate
+from sandbox.store import Collection, JsonObject, SortKey, decode_token, encode_token, paginate, path_value
+from sandbox.stripe_query import normalise
 from sandbox.wire import ApiRequest, ApiResponse, dumps, json_response
 
 DEFAULT_INVOICE_STATUSES = ("issued", "paid", "synced")
-_ARRAY_KEY = re.compile(r"^(\w+)\[\d*\]$")
 _TIME_FILTER = re.compile(r"^(\w+)\[(gt|gte|lt|lte)\]$")
 Matcher = Callable[[JsonObject, list[str]], bool]
 
 
-def _path_value(obj: JsonObject, path: str) -> Any:
-    value: Any = obj
-    for part in path.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    return value
-
-
 def _equals(path: str) -> Matcher:
-    return lambda obj, values: str(_path_value(obj, path)) in values
+    return lambda obj, values: str(path_value(obj, path)) in values
 
 
 @dataclass(frozen=True)
@@ -180,7 +171,6 @@ class OrbApi:
     def __init__(self, seed: int, scales: Scales, clock: Clock, limiter: RateLimiter) -> None:
         pool = EmailPool(scales.get("stripe", "customers"), scales.get("orb", "customers"))
         self.data = OrbData(seed, clock.now_int(), scales, pool)
-        self._usage_data = OrbUsage(self.data)
         self._writes = OrbWrites(self.data, clock.now_int)
         self._clock = clock
         self._limiter = limiter
@@ -192,9 +182,11 @@ class OrbApi:
         ]
         for row in ORB_LISTS:
             list_regex = "^" + row.path.replace("{parent}", "(?P<parent>[^/]+)") + "$"
-            self._routes.append((re.compile(list_regex), self._lister(row)))
+            self._routes.append((re.compile(list_regex), functools.partial(self._list, row)))
             if row.retrieve:
-                self._routes.append((re.compile(f"^{row.path}/(?P<id>[^/]+)$"), self._retriever(row)))
+                self._routes.append(
+                    (re.compile(f"^{row.path}/(?P<id>[^/]+)$"), functools.partial(self._retrieve, row))
+                )
 
     # Entry points -----------------------------------------------------------------------------------
 
@@ -278,24 +270,15 @@ class OrbApi:
     def _ping(self, request: ApiRequest, params: dict[str, str]) -> ApiResponse:
         return json_response(200, {"response": "Orb ok"})
 
-    def _retriever(self, row: OrbList) -> Callable[[ApiRequest, dict[str, str]], ApiResponse]:
-        def retrieve(request: ApiRequest, params: dict[str, str]) -> ApiResponse:
-            collection = self.data.collections[row.resource]
-            if collection.get(params["id"]) is None:
-                detail = f"No {row.resource[:-1]} with id {params['id']} was found."
-                raise OrbError(404, "404-resource-not-found", "Resource not found", detail)
-            return ApiResponse(200, collection.json_of(params["id"]))
-
-        return retrieve
-
-    def _lister(self, row: OrbList) -> Callable[[ApiRequest, dict[str, str]], ApiResponse]:
-        def list_page(request: ApiRequest, params: dict[str, str]) -> ApiResponse:
-            return self._list(row, request, params)
-
-        return list_page
+    def _retrieve(self, row: OrbList, request: ApiRequest, params: dict[str, str]) -> ApiResponse:
+        collection = self.data.collections[row.resource]
+        if collection.get(params["id"]) is None:
+            detail = f"No {row.resource[:-1]} with id {params['id']} was found."
+            raise OrbError(404, "404-resource-not-found", "Resource not found", detail)
+        return ApiResponse(200, collection.json_of(params["id"]))
 
     def _list(self, row: OrbList, request: ApiRequest, params: dict[str, str]) -> ApiResponse:
-        query = _normalise(request.query)
+        query = normalise(request.query)
         limit = _limit(query)
         for name in row.required:
             if not query.get(name):
@@ -328,12 +311,11 @@ class OrbApi:
             if row.partition is not None:
                 name, default = row.partition
                 parent = f"{parent}|{query.get(name, [default])[0]}"
-            base = collection.children(parent)
-            allowed = {key[1] for key in base}
-            checks.append(lambda obj: obj["id"] in allowed)
             spec.append(("parent", parent))
-        if checks:
-            order = collection.view(tuple(spec), lambda _id, obj: all(check(obj) for check in checks))
+        if spec:  # a filter, a default or a parent
+            order = collection.view(
+                tuple(spec), lambda _id, obj: all(check(obj) for check in checks), parent=parent
+            )
         else:
             order = collection.order()
         after = _decode_cursor(query.get("cursor", [None])[0])
@@ -353,7 +335,7 @@ class OrbApi:
         return ApiResponse(200, body)
 
     def _usage(self, request: ApiRequest, params: dict[str, str]) -> ApiResponse:
-        body = self._usage_data.usage(params["id"], _normalise(request.query), self._clock.now())
+        body = orb_usage.usage(self.data, params["id"], normalise(request.query), self._clock.now())
         return json_response(200, body)
 
     def _search_events(self, request: ApiRequest) -> ApiResponse:
@@ -409,14 +391,6 @@ def _time_check(name: str, op: str, bound: float) -> Callable[[JsonObject], bool
     return check
 
 
-def _normalise(query: dict[str, list[str]]) -> dict[str, list[str]]:
-    merged: dict[str, list[str]] = {}
-    for key, values in query.items():
-        match = _ARRAY_KEY.match(key)
-        merged.setdefault(match.group(1) if match else key, []).extend(values)
-    return merged
-
-
 def _limit(query: dict[str, list[str]]) -> int:
     raw = query.get("limit", ["20"])[0]
     try:
@@ -429,16 +403,14 @@ def _limit(query: dict[str, list[str]]) -> int:
 
 
 def _encode_cursor(key: SortKey | None) -> str | None:
-    if key is None:
-        return None
-    return base64.urlsafe_b64encode(json.dumps(list(key)).encode()).decode().rstrip("=")
+    return None if key is None else encode_token(list(key))
 
 
 def _decode_cursor(cursor: str | None) -> SortKey | None:
     if not cursor:
         return None
     try:
-        primary, object_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        primary, object_id = decode_token(cursor)
         return int(primary), str(object_id)
-    except (ValueError, TypeError, binascii.Error):
+    except (ValueError, TypeError):
         raise bad_request("The cursor is invalid.") from None

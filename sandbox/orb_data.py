@@ -98,11 +98,6 @@ class OrbData(OrbLedger, OrbExtras):
             for obj in objects
         )
 
-    @staticmethod
-    def embedded_plan(plan: JsonObject) -> JsonObject:
-        """The plan as Orb embeds it in a subscription: whole, prices (and their metrics) included."""
-        return dict(plan)
-
     # Seeders (in dependency order) ------------------------------------------------------------------
 
     def _seed_items(self, rng: random.Random, count: int) -> list[JsonObject]:
@@ -221,7 +216,8 @@ class OrbData(OrbLedger, OrbExtras):
                     "_created": created,
                     "id": self.new_id("subscription"),
                     "customer": dict(customer),
-                    "plan": self.embedded_plan(plan),
+                    # Orb embeds the whole plan, prices (and their metrics) included.
+                    "plan": dict(plan),
                     "status": status,
                     "start_date": iso_z(start),
                     "end_date": None if end is None else iso_z(end),
@@ -427,7 +423,7 @@ class OrbData(OrbLedger, OrbExtras):
                 plan_object = self.collections["plans"].get(str(plan_id))
                 if plan_object is None:
                     raise KeyError(f"no Orb plan {plan_id}")
-                new["plan"] = self.embedded_plan(plan_object)
+                new["plan"] = dict(plan_object)  # embedded whole, as seeded
                 new.pop("plan_id", None)
             if fields.get("status") == "ended" and not new.get("end_date"):
                 new["end_date"] = iso_z(now)

@@ -12,87 +12,78 @@ from sandbox.seed import DAY, hex_id
 from sandbox.store import JsonObject
 
 
-class OrbUsage:
-    """Answers usage requests from the Orb data.
+def usage(orb: OrbData, subscription_id: str, query: dict[str, list[str]], now: float) -> JsonObject:
+    """The body of ``GET /v1/subscriptions/{id}/usage`` (``query`` with array keys merged).
 
-    Args:
-        data: The Orb objects.
+    Raises:
+        OrbError: an unknown subscription, bad parameters, or a grouping Orb refuses (a
+            non-decomposable metric grouped by other than its price's invoice grouping key).
     """
-
-    def __init__(self, data: OrbData) -> None:
-        self.data = data
-
-    def usage(self, subscription_id: str, query: dict[str, list[str]], now: float) -> JsonObject:
-        """The body of ``GET /v1/subscriptions/{id}/usage`` (``query`` with array keys merged).
-
-        Raises:
-            OrbError: an unknown subscription, bad parameters, or a grouping Orb refuses (a
-                non-decomposable metric grouped by other than its price's invoice grouping key).
-        """
-        subscription = self.data.collections["subscriptions"].get(subscription_id)
-        if subscription is None:
-            raise OrbError(
-                404, "404-resource-not-found", "Resource not found", f"No subscription {subscription_id}."
-            )
-        granularity = query.get("granularity", ["day"])[0]
-        if granularity != "day":
-            raise bad_request("granularity must be 'day'.")
-        metric_id = query.get("billable_metric_id", [None])[0]
-        group_by = query.get("group_by", [None])[0]
-        if bool(metric_id) != bool(group_by):
-            raise bad_request("billable_metric_id and group_by must be specified together.")
-        view_mode = query.get("view_mode", ["cumulative"])[0]
-        if view_mode not in ("periodic", "cumulative"):
-            raise bad_request("view_mode must be 'periodic' or 'cumulative'.")
-        start_text = query.get("timeframe_start", [subscription["current_billing_period_start_date"]])[0]
-        start = epoch(start_text, "timeframe_start")
-        end = epoch(query["timeframe_end"][0], "timeframe_end") if "timeframe_end" in query else now
-        if end <= start:
-            raise bad_request("timeframe_end must be after timeframe_start.")
-        metrics = self._metrics(subscription)
-        if metric_id:
-            metrics = [metric for metric in metrics if metric["id"] == metric_id]
-            for metric in metrics:
-                keys = _invoice_grouping_keys(subscription, metric["id"])
-                if not metric.get("decomposable", True) and group_by not in keys:
-                    raise bad_request(
-                        f"Billable metric {metric['id']} is not decomposable: its usage can only be grouped "
-                        "by its price's invoice grouping key"
-                        + (f" ({', '.join(sorted(keys))})." if keys else ", and its price has none.")
-                    )
-        groups: list[str | None] = list(GROUP_VALUES.get(group_by or "", ())) if group_by else [None]
-        windows = _windows(subscription, start, end)
-        data = []
+    subscription = orb.collections["subscriptions"].get(subscription_id)
+    if subscription is None:
+        raise OrbError(
+            404, "404-resource-not-found", "Resource not found", f"No subscription {subscription_id}."
+        )
+    granularity = query.get("granularity", ["day"])[0]
+    if granularity != "day":
+        raise bad_request("granularity must be 'day'.")
+    metric_id = query.get("billable_metric_id", [None])[0]
+    group_by = query.get("group_by", [None])[0]
+    if bool(metric_id) != bool(group_by):
+        raise bad_request("billable_metric_id and group_by must be specified together.")
+    view_mode = query.get("view_mode", ["cumulative"])[0]
+    if view_mode not in ("periodic", "cumulative"):
+        raise bad_request("view_mode must be 'periodic' or 'cumulative'.")
+    start_text = query.get("timeframe_start", [subscription["current_billing_period_start_date"]])[0]
+    start = epoch(start_text, "timeframe_start")
+    end = epoch(query["timeframe_end"][0], "timeframe_end") if "timeframe_end" in query else now
+    if end <= start:
+        raise bad_request("timeframe_end must be after timeframe_start.")
+    metrics = _metrics(orb, subscription)
+    if metric_id:
+        metrics = [metric for metric in metrics if metric["id"] == metric_id]
         for metric in metrics:
-            for group in groups:
-                usage, total = [], 0.0
-                for window_start, window_end in windows:
-                    quantity = _quantity(subscription["id"], metric["id"], window_start, window_end, group)
-                    total = total + quantity if view_mode == "cumulative" else quantity
-                    usage.append(
-                        {
-                            "quantity": total,
-                            "timeframe_start": iso_z(window_start),
-                            "timeframe_end": iso_z(window_end),
-                        }
-                    )
-                item: JsonObject = {
-                    "billable_metric": {"id": metric["id"], "name": metric["name"]},
-                    "usage": usage,
-                }
-                if group is not None:
-                    item["metric_group"] = {"property_key": group_by, "property_value": group}
-                item["view_mode"] = view_mode
-                data.append(item)
-        result: JsonObject = {"data": data}
-        if group_by:
-            result["pagination_metadata"] = {"has_more": False, "next_cursor": None}
-        return result
+            keys = _invoice_grouping_keys(subscription, metric["id"])
+            if not metric.get("decomposable", True) and group_by not in keys:
+                raise bad_request(
+                    f"Billable metric {metric['id']} is not decomposable: its usage can only be grouped "
+                    "by its price's invoice grouping key"
+                    + (f" ({', '.join(sorted(keys))})." if keys else ", and its price has none.")
+                )
+    groups: list[str | None] = list(GROUP_VALUES.get(group_by or "", ())) if group_by else [None]
+    windows = _windows(subscription, start, end)
+    data = []
+    for metric in metrics:
+        for group in groups:
+            usage, total = [], 0.0
+            for window_start, window_end in windows:
+                quantity = _quantity(subscription["id"], metric["id"], window_start, window_end, group)
+                total = total + quantity if view_mode == "cumulative" else quantity
+                usage.append(
+                    {
+                        "quantity": total,
+                        "timeframe_start": iso_z(window_start),
+                        "timeframe_end": iso_z(window_end),
+                    }
+                )
+            item: JsonObject = {
+                "billable_metric": {"id": metric["id"], "name": metric["name"]},
+                "usage": usage,
+            }
+            if group is not None:
+                item["metric_group"] = {"property_key": group_by, "property_value": group}
+            item["view_mode"] = view_mode
+            data.append(item)
+    result: JsonObject = {"data": data}
+    if group_by:
+        result["pagination_metadata"] = {"has_more": False, "next_cursor": None}
+    return result
 
-    def _metrics(self, subscription: JsonObject) -> list[JsonObject]:
-        plan = self.data.collections["plans"].get(subscription["plan"]["id"]) or {"prices": []}
-        wanted = {price["billable_metric"]["id"] for price in plan["prices"] if price.get("billable_metric")}
-        return [metric for metric in ALL_METRICS if metric["id"] in wanted]
+
+def _metrics(orb: OrbData, subscription: JsonObject) -> list[JsonObject]:
+    plan = orb.collections["plans"].get(subscription["plan"]["id"]) or {"prices": []}
+    wanted = {price["billable_metric"]["id"] for price in plan["prices"] if price.get("billable_metric")}
+    return [metric for metric in ALL_METRICS if metric["id"] in wanted]
 
 
 def _invoice_grouping_keys(subscription: JsonObject, metric_id: str) -> set[str]:

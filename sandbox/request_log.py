@@ -149,8 +149,3 @@ class Stats:
                 api: {**data, "status": dict(data["status"]), "faults": dict(data["faults"])}
                 for api, data in self._data.items()
             }
-
-    def clear(self) -> None:
-        """Reset all counters."""
-        with self._lock:
-            self._data.clear()

@@ -106,26 +106,6 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Log nothing: per-request logging to stderr would cost more than serving the page."""
 
-    def do_GET(self) -> None:
-        """Serve GET."""
-        self._dispatch()
-
-    def do_POST(self) -> None:
-        """Serve POST."""
-        self._dispatch()
-
-    def do_DELETE(self) -> None:
-        """Serve DELETE."""
-        self._dispatch()
-
-    def do_PUT(self) -> None:
-        """Serve PUT."""
-        self._dispatch()
-
-    def do_PATCH(self) -> None:
-        """Serve PATCH."""
-        self._dispatch()
-
     # Dispatch ---------------------------------------------------------------------------------------
 
     def _dispatch(self) -> None:
@@ -143,6 +123,9 @@ class Handler(BaseHTTPRequestHandler):
         self._send(
             json_response(404, {"error": f"no API under {raw_path}; use /stripe, /orb or /integrator"})
         )
+
+    # ``BaseHTTPRequestHandler`` calls ``do_<METHOD>``: every method the APIs use is served the same way.
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _dispatch
 
     def _serve_api(self, api: str, prefix: str, path: str, query: dict[str, list[str]], body: bytes) -> None:
         sandbox = self.server.sandbox

@@ -10,7 +10,9 @@ Speed matters here (the benchmark wants 1,000+ pages of 100 records a second), s
 
 from __future__ import annotations
 
+import base64
 import bisect
+import json
 import threading
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
@@ -188,12 +190,15 @@ class Collection:
             if obj is not None:
                 yield obj
 
-    def view(self, spec: Hashable, predicate: Callable[[str, JsonObject], bool]) -> list[SortKey]:
+    def view(
+        self, spec: Hashable, predicate: Callable[[str, JsonObject], bool], parent: str | None = None
+    ) -> list[SortKey]:
         """Return the keys of the objects that match a predicate, cached until the next mutation.
 
         Args:
-            spec: A hashable description of the filter (the cache key).
+            spec: A hashable description of the filter (the cache key; it must name ``parent``).
             predicate: Called with ``(id, object)``.
+            parent: Only this parent's children are candidates (only they are scanned).
 
         Returns:
             Matching keys in list order.
@@ -203,7 +208,8 @@ class Collection:
         if cached is not None and cached[0] == version:
             return cached[1]
         objects = self._objects
-        keys = [key for key in self._order if predicate(key[1], objects[key[1]])]
+        candidates = self._order if parent is None else self.children(parent)
+        keys = [key for key in candidates if predicate(key[1], objects[key[1]])]
         if len(self._views) > 20000:
             # Bound memory when clients filter by many distinct values (e.g. every customer id).
             self._views.clear()
@@ -216,6 +222,25 @@ class Collection:
         return self.view(
             ("__parent__", parent_id), lambda object_id, _obj: parents.get(object_id) == parent_id
         )
+
+
+def path_value(obj: JsonObject, path: str) -> Any:
+    """The value at a dotted path (``customer.id``); None where a step is missing or not an object."""
+    value: Any = obj
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def encode_token(value: Any) -> str:
+    """A cursor or page token: ``value`` as JSON in URL-safe base64 without padding (opaque to clients)."""
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+
+def decode_token(token: str) -> Any:
+    """The value of an ``encode_token`` token; ``ValueError`` (``binascii.Error`` is one) when the text is
+    not base64 JSON. Callers check the value's shape."""
+    return json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
 
 
 def paginate(

@@ -27,14 +27,9 @@ class StripeAccounts:
         seed: Run seed.
         scales: Object counts.
         clock: Sandbox clock.
-        versions: ``ACCOUNT=SPEC`` entries that override the accounts' default version histories
-            (``stripe_versions.DEFAULT_HISTORIES``).
-
-    Raises:
-        ValueError: A malformed version entry.
     """
 
-    def __init__(self, seed: int, scales: Scales, clock: Clock, versions: tuple[str, ...] = ()) -> None:
+    def __init__(self, seed: int, scales: Scales, clock: Clock) -> None:
         self._seed = seed
         self._scales = scales
         self._clock = clock
@@ -42,7 +37,7 @@ class StripeAccounts:
         # Connected accounts are generated on first use, but as of the start time, so their data does not
         # depend on when a client first asks (or on clock changes before that).
         self._start = clock.now_int()
-        self._histories = histories(versions, self._start)
+        self._histories = histories(self._start)
         self._lock = threading.Lock()
         self.account(creds.STRIPE_PLATFORM_ACCOUNT)
 

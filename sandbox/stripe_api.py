@@ -72,15 +72,12 @@ class StripeApi(StripeAccounts):
         scales: Object counts.
         clock: Sandbox clock.
         limiter: Shared rate limiter.
-        versions: ``ACCOUNT=SPEC`` overrides of the accounts' default API version histories.
     """
 
     name = "stripe"
 
-    def __init__(
-        self, seed: int, scales: Scales, clock: Clock, limiter: RateLimiter, versions: tuple[str, ...] = ()
-    ) -> None:
-        super().__init__(seed, scales, clock, versions)
+    def __init__(self, seed: int, scales: Scales, clock: Clock, limiter: RateLimiter) -> None:
+        super().__init__(seed, scales, clock)
         self._limiter = limiter
         self._request_ids = itertools.count(1)
         self._writes = stripe_writes.StripeWrites(clock.now_int)
@@ -103,7 +100,7 @@ class StripeApi(StripeAccounts):
         response.headers.append(("Request-Id", f"req_sandbox{next(self._request_ids):010d}"))
         if not any(name == "Stripe-Version" for name, _ in response.headers):
             # Answers refused before the account is known name the version asked for or the platform's.
-            version = request.headers.get("stripe-version") or self.platform.version_at(self._clock.now_int())
+            version = request.headers.get("stripe-version") or self.platform.history.at(self._clock.now_int())
             response.headers.append(("Stripe-Version", version))
         if "stripe-account" in request.headers:
             response.headers.append(("Stripe-Account", request.headers["stripe-account"]))
@@ -157,7 +154,7 @@ class StripeApi(StripeAccounts):
                 f"'{permission}' permission would allow this request to continue.",
             )
         data = self.account(account_id)
-        version = request.headers.get("stripe-version") or data.version_at(self._clock.now_int())
+        version = request.headers.get("stripe-version") or data.history.at(self._clock.now_int())
         caller = Caller(key, mode, restricted, data, version)
         try:
             response = self._handlers[route.kind](request, caller, route, params)
@@ -211,9 +208,7 @@ class StripeApi(StripeAccounts):
             filters[row.alt_field] = [scope]
             scope = None
         if scope is not None and row.parent is not None:
-            refused = self._missing_parent(row, caller, data, scope) or self._refused(
-                row, caller, data, scope
-            )
+            refused = self._refused(row, caller, data, scope)
             if refused is not None:
                 return refused
         elif row.link_param and row.link_resource and query.get(row.link_param):
@@ -223,15 +218,11 @@ class StripeApi(StripeAccounts):
                 raise StripeParamError(
                     f"No such {link_object}: '{scope}'", row.link_param, "resource_missing"
                 )
-        if scope is not None:
+        if scope is not None and filters:
+            spec = ("children", scope, _spec(filters))
+            order = collection.view(spec, filter_predicate(filters, ()), parent=scope)
+        elif scope is not None:
             order = collection.children(scope)
-            if filters:
-                allowed_ids = {key[1] for key in order}
-                predicate = filter_predicate(filters, ())
-                order = collection.view(
-                    ("children", scope, _spec(filters)),
-                    lambda object_id, obj: object_id in allowed_ids and predicate(object_id, obj),
-                )
         elif filters or row.hidden_statuses:
             order = collection.view(_spec(filters), filter_predicate(filters, row.hidden_statuses))
         else:
@@ -249,14 +240,25 @@ class StripeApi(StripeAccounts):
     def _refused(
         self, row: StripeResource, caller: Caller, data: StripeAccountData, parent_id: str
     ) -> ApiResponse | None:
-        """Stripe's refusal to list (or retrieve) children of this parent, if it has one.
+        """Stripe's answer instead of listing (or retrieving) children of this parent, if it has one: 404
+        when the parent does not exist (or belongs to another account), else the parent's ``row.refuse``.
 
         An account reading its own persons and external accounts is never refused.
         """
-        if row.refuse is None or row.parent is None or parent_id == caller.account.account:
-            return None
+        assert row.parent is not None
+        own = parent_id == caller.account.account
         parent = data.collections[row.parent].get(parent_id)
-        refusal = None if parent is None else row.refuse(parent)
+        if row.platform_owned:
+            # Persons and external accounts: an account's own, or the platform's connected accounts'.
+            found = own or bool(caller.account.is_platform and parent)
+        else:
+            found = parent is not None
+        if not found:
+            parent_object = RESOURCES_BY_NAME[row.parent].object
+            return stripe_error(
+                404, f"No such {parent_object}: '{parent_id}'", code="resource_missing", param="id"
+            )
+        refusal = None if row.refuse is None or own or parent is None else row.refuse(parent)
         if refusal is None:
             return None
         status, message = refusal
@@ -267,23 +269,6 @@ class StripeApi(StripeAccounts):
         if not renders_differently(object_name):
             return collection.json_of(object_id)
         return collection.rendered_json_of(object_id, shape_of(version), lambda obj: render(obj, version))
-
-    def _missing_parent(
-        self, row: StripeResource, caller: Caller, data: StripeAccountData, parent_id: str
-    ) -> ApiResponse | None:
-        """Stripe's 404 when a child list's parent does not exist (or belongs to another account)."""
-        assert row.parent is not None
-        if row.platform_owned:
-            # Persons and external accounts: an account's own, or the platform's connected accounts'.
-            own = parent_id == caller.account.account
-            if own or (caller.account.is_platform and data.collections[row.parent].get(parent_id)):
-                return None
-        elif data.collections[row.parent].get(parent_id) is not None:
-            return None
-        parent_object = RESOURCES_BY_NAME[row.parent].object
-        return stripe_error(
-            404, f"No such {parent_object}: '{parent_id}'", code="resource_missing", param="id"
-        )
 
     def _page(
         self,
@@ -358,9 +343,7 @@ class StripeApi(StripeAccounts):
         parent_id = params.get("parent")
         if obj is not None and parent_id is not None:
             # A child is found under its own parent only (Connect: the caller's or its connected accounts').
-            refused = self._missing_parent(row, caller, data, parent_id) or self._refused(
-                row, caller, data, parent_id
-            )
+            refused = self._refused(row, caller, data, parent_id)
             if refused is not None:
                 return refused
             if collection.parent_of(object_id) != parent_id:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from sandbox.seed import DAY, EmailPool
 from sandbox.store import JsonObject
-from sandbox.stripe_context import SeedContext, list_object, price_summary
+from sandbox.stripe_context import SeedContext, first_page, price_summary
 from sandbox.stripe_objects import stripe_object
 
 
@@ -113,8 +113,7 @@ def _item_price(ctx: SeedContext, index: int, parent: JsonObject) -> JsonObject 
 
 def fill_subscription(ctx: SeedContext, sub: JsonObject, items: list[JsonObject]) -> None:
     """Embed the first page of items in their subscription."""
-    url = f"/v1/subscription_items?subscription={sub['id']}"
-    sub["items"] = list_object(items[:10], url, len(items) > 10, len(items))
+    sub["items"] = first_page(items, f"/v1/subscription_items?subscription={sub['id']}")
 
 
 INVOICE_STATUSES = ("paid", "paid", "paid", "paid", "open", "draft", "void", "uncollectible")
@@ -216,7 +215,7 @@ def fill_invoice(ctx: SeedContext, inv: JsonObject, lines: list[JsonObject]) -> 
     paid = inv["status"] == "paid"
     inv.update(subtotal=total, total=total, amount_due=0 if inv["status"] == "draft" else total)
     inv.update(amount_paid=total if paid else 0, amount_remaining=0 if paid else inv["amount_due"])
-    inv["lines"] = list_object(lines[:10], f"/v1/invoices/{inv['id']}/lines", len(lines) > 10, len(lines))
+    inv["lines"] = first_page(lines, f"/v1/invoices/{inv['id']}/lines")
 
 
 def invoiceitem(ctx: SeedContext, index: int) -> JsonObject:
@@ -298,8 +297,7 @@ def fill_credit_note(ctx: SeedContext, note: JsonObject, lines: list[JsonObject]
     note.update(
         amount=total, subtotal=total, subtotal_excluding_tax=total, total=total, total_excluding_tax=total
     )
-    url = f"/v1/credit_notes/{note['id']}/lines"
-    note["lines"] = list_object(lines[:10], url, len(lines) > 10, len(lines))
+    note["lines"] = first_page(lines, f"/v1/credit_notes/{note['id']}/lines")
 
 
 def quote(ctx: SeedContext, index: int) -> JsonObject:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sandbox import credentials as creds
 from sandbox.store import JsonObject
-from sandbox.stripe_context import SeedContext, list_object
+from sandbox.stripe_context import SeedContext, first_page
 from sandbox.stripe_objects import stripe_object
 
 APPLICATION = {"id": "ca_sandbox", "object": "application", "name": "Sandbox Platform"}
@@ -115,8 +115,7 @@ def refuse_uncontrolled(acct: JsonObject) -> tuple[int, str] | None:
 
 def fill_account(ctx: SeedContext, acct: JsonObject, external: list[JsonObject]) -> None:
     """Embed the first page of an account's external accounts."""
-    url = f"/v1/accounts/{acct['id']}/external_accounts"
-    acct["external_accounts"] = list_object(external[:10], url, len(external) > 10, len(external))
+    acct["external_accounts"] = first_page(external, f"/v1/accounts/{acct['id']}/external_accounts")
 
 
 def deauthorized(acct: JsonObject) -> JsonObject:
@@ -243,11 +242,7 @@ def transfer_reversal(ctx: SeedContext, index: int, parent: JsonObject) -> JsonO
 
 def fill_transfer(ctx: SeedContext, transfer: JsonObject, reversals: list[JsonObject]) -> None:
     """A transfer's reversed amount and embedded first page of reversals."""
-    reversed_amount = sum(int(reversal["amount"]) for reversal in reversals)
-    transfer["amount_reversed"] = reversed_amount
-    transfer["reversed"] = reversed_amount >= int(transfer["amount"])
-    url = f"/v1/transfers/{transfer['id']}/reversals"
-    transfer["reversals"] = list_object(reversals[:10], url, len(reversals) > 10, len(reversals))
+    _fill_returns(transfer, reversals, "/v1/transfers", "reversals", ("amount_reversed", "reversed"))
 
 
 def fee_refund(ctx: SeedContext, index: int, parent: JsonObject) -> JsonObject:
@@ -275,8 +270,15 @@ def fee_refunds_count(ctx: SeedContext, fee: JsonObject) -> int:
 
 def fill_application_fee(ctx: SeedContext, fee: JsonObject, refunds: list[JsonObject]) -> None:
     """An application fee's refunded amount and embedded first page of refunds."""
-    refunded = sum(int(refund["amount"]) for refund in refunds)
-    fee["amount_refunded"] = refunded
-    fee["refunded"] = refunded >= int(fee["amount"])
-    url = f"/v1/application_fees/{fee['id']}/refunds"
-    fee["refunds"] = list_object(refunds[:10], url, len(refunds) > 10, len(refunds))
+    _fill_returns(fee, refunds, "/v1/application_fees", "refunds", ("amount_refunded", "refunded"))
+
+
+def _fill_returns(
+    parent: JsonObject, returns: list[JsonObject], path: str, field: str, names: tuple[str, str]
+) -> None:
+    """The returned amount and whether all of it is returned (``names``), and the first page of the
+    returns embedded as ``field`` (listed at ``{path}/{id}/{field}``)."""
+    returned = sum(int(child["amount"]) for child in returns)
+    parent[names[0]] = returned
+    parent[names[1]] = returned >= int(parent["amount"])
+    parent[field] = first_page(returns, f"{path}/{parent['id']}/{field}")

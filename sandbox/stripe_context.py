@@ -109,3 +109,8 @@ def list_object(
         value["total_count"] = total_count
     value["url"] = url
     return value
+
+
+def first_page(items: list[JsonObject], url: str) -> JsonObject:
+    """The first page (10) of all of a parent's children as Stripe embeds it, with ``total_count``."""
+    return list_object(items[:10], url, len(items) > 10, len(items))

@@ -54,7 +54,8 @@ class StripeAccountData:
         now: Sandbox time at generation.
         scales: Object counts.
         resolve: Finds another account's data by id (the platform's events about connected accounts).
-        history: The account's default API version over time (events are rendered in it).
+        history: The account's default API version over time (events are rendered in it, and requests
+            without ``Stripe-Version`` use it).
     """
 
     def __init__(
@@ -187,10 +188,6 @@ class StripeAccountData:
                 previous = {"entitlements": row.summary(str(parent["id"]), [])["entitlements"]}
                 events.append(self._event(row.events[0], when, summary, previous))
         return events
-
-    def version_at(self, when: int) -> str:
-        """The account's default API version at a time (requests without ``Stripe-Version`` use it)."""
-        return self.history.at(when)
 
     def _event(
         self, event_type: str, created: int, payload: JsonObject, previous: JsonObject | None = None

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from collections.abc import Callable
 from typing import Any
 
-from sandbox.store import JsonObject
+from sandbox.store import JsonObject, decode_token, encode_token
 from sandbox.wire import ApiResponse, json_response
 
 _ARRAY_KEY = re.compile(r"^(\w+)\[\d*\]$")
@@ -34,7 +33,7 @@ class StripeParamError(Exception):
 
 
 def normalise(query: dict[str, list[str]]) -> dict[str, list[str]]:
-    """Merge ``name[]=a`` and ``name[0]=a`` forms into ``name`` (Stripe accepts both for arrays)."""
+    """Merge ``name[]=a`` and ``name[0]=a`` forms into ``name`` (Stripe and Orb accept both for arrays)."""
     merged: dict[str, list[str]] = {}
     for key, values in query.items():
         match = _ARRAY_KEY.match(key)
@@ -84,30 +83,12 @@ def limit_of(query: dict[str, list[str]]) -> int:
 
 
 def created_range(query: dict[str, list[str]]) -> tuple[int | None, int | None]:
-    """The inclusive ``(min, max)`` creation times the ``created`` parameters ask for."""
-    low: int | None = None
-    high: int | None = None
-
-    def raise_low(value: int | None) -> None:
-        nonlocal low
-        if value is not None:
-            low = value if low is None else max(low, value)
-
-    def lower_high(value: int | None) -> None:
-        nonlocal high
-        if value is not None:
-            high = value if high is None else min(high, value)
-
-    exact = integer(query, "created")
-    raise_low(exact)
-    lower_high(exact)
-    gt = integer(query, "created[gt]")
-    raise_low(None if gt is None else gt + 1)
-    raise_low(integer(query, "created[gte]"))
-    lt = integer(query, "created[lt]")
-    lower_high(None if lt is None else lt - 1)
-    lower_high(integer(query, "created[lte]"))
-    return low, high
+    """The inclusive ``(min, max)`` creation times the ``created`` parameters ask for (bad integers are
+    reported in ``CREATED_KEYS`` order)."""
+    exact, gt, gte, lt, lte = (integer(query, key) for key in CREATED_KEYS)
+    lows = [value for value in (exact, None if gt is None else gt + 1, gte) if value is not None]
+    highs = [value for value in (exact, None if lt is None else lt - 1, lte) if value is not None]
+    return max(lows, default=None), min(highs, default=None)
 
 
 def _matches(actual: Any, wanted: str) -> bool:
@@ -274,8 +255,7 @@ def api_key(header: str) -> str | None:
 
 
 def page_token(offset: int, query: str) -> str:
-    raw = json.dumps({"o": offset, "q": query}).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return encode_token({"o": offset, "q": query})
 
 
 def page_offset(token: str | None, query: str) -> int:
@@ -287,9 +267,9 @@ def page_offset(token: str | None, query: str) -> int:
     if not token:
         return 0
     try:
-        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        data = decode_token(token)
         if data["q"] != query:
             raise ValueError("query changed")
         return int(data["o"])
-    except (ValueError, KeyError, TypeError, binascii.Error):
+    except (ValueError, KeyError, TypeError):
         raise StripeParamError(f"Invalid page: {token}", "page") from None

@@ -3,29 +3,33 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from sandbox.stripe_resources import STRIPE_RESOURCES, StripeResource
+from sandbox.stripe_resources import RESOURCES_BY_NAME, STRIPE_RESOURCES, StripeResource
 
 
 @dataclass(frozen=True)
 class Route:
-    """One routable path: a regex, its template (rate-limit key and log name) and its handler kind.
+    """One routable path: its template (rate-limit key and log name), its handler kind and the template's
+    regex.
 
     Attributes:
-        pattern: Compiled path regex with named groups (``parent``, ``id``).
         template: The path with placeholders.
         kind: Handler name (``list``, ``retrieve``, ``search``, ``events``, ``event``, ``account``,
-            ``event_summaries``).
+            ``event_summaries``, ``write``).
         row: The resource served, if any.
         implied: Filters the path itself implies (``/customers/{parent}/cards`` -> ``object=card``).
+        pattern: ``compile_path(template)``: named groups ``parent``, ``id``.
     """
 
-    pattern: re.Pattern[str]
     template: str
     kind: str
     row: StripeResource | None = None
     implied: tuple[tuple[str, str], ...] = ()
+    pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "pattern", compile_path(self.template))  # derived once; the class is frozen
 
 
 SUMMARIES = "/v1/billing/meters/{parent}/event_summaries"
@@ -39,29 +43,24 @@ def compile_path(template: str) -> re.Pattern[str]:
 
 def _routes() -> list[Route]:
     routes = [
-        Route(compile_path("/v1/events"), "/v1/events", "events"),
-        Route(compile_path("/v1/events/{id}"), "/v1/events/{id}", "event"),
-        Route(compile_path("/v1/account"), "/v1/account", "account"),
+        Route("/v1/events", "events"),
+        Route("/v1/events/{id}", "event"),
+        Route("/v1/account", "account"),
         # An account retrieves itself by id, and the platform its connected accounts.
-        Route(compile_path("/v1/accounts/{id}"), "/v1/accounts/{id}", "account"),
+        Route("/v1/accounts/{id}", "account"),
         # Computed from the subscription items on the meter, not stored (``stripe_metering``).
-        Route(
-            compile_path(SUMMARIES),
-            SUMMARIES,
-            "event_summaries",
-            next(row for row in STRIPE_RESOURCES if row.name == "billing_meters"),
-        ),
+        Route(SUMMARIES, "event_summaries", RESOURCES_BY_NAME["billing_meters"]),
     ]
     for row in STRIPE_RESOURCES:
         if row.search_fields:
-            routes.append(Route(compile_path(row.path + "/search"), row.path + "/search", "search", row))
-        routes.append(Route(compile_path(row.path), row.path, "list", row))
+            routes.append(Route(row.path + "/search", "search", row))
+        routes.append(Route(row.path, "list", row))
         if row.alt_path:
-            routes.append(Route(compile_path(row.alt_path), row.alt_path, "list", row))
-        for path, field, value in row.subset_paths:
-            routes.append(Route(compile_path(path), path, "list", row, ((field, value),)))
+            routes.append(Route(row.alt_path, "list", row))
+        for path, name, value in row.subset_paths:
+            routes.append(Route(path, "list", row, ((name, value),)))
         if row.retrieve_path:
-            routes.append(Route(compile_path(row.retrieve_path), row.retrieve_path, "retrieve", row))
+            routes.append(Route(row.retrieve_path, "retrieve", row))
     return routes
 
 

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from sandbox.store import JsonObject
+from sandbox.store import JsonObject, path_value
 
 Predicate = Callable[[JsonObject], bool]
 
@@ -29,15 +29,6 @@ class SearchQueryError(ValueError):
     """The query is not valid Stripe search syntax (or uses an unsupported field)."""
 
 
-def _lookup(obj: JsonObject, field: str) -> Any:
-    if field.startswith("metadata["):
-        return (obj.get("metadata") or {}).get(field[10:-2])
-    value: Any = obj
-    for part in field.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    return value
-
-
 def _literal(text: str) -> Any:
     if text == "null":
         return None
@@ -47,8 +38,10 @@ def _literal(text: str) -> Any:
 
 
 def _clause(field: str, op: str, value: Any, negate: bool) -> Predicate:
+    key = field[10:-2] if field.startswith("metadata[") else None  # metadata['key']
+
     def test(obj: JsonObject) -> bool:
-        actual = _lookup(obj, field)
+        actual = path_value(obj, field) if key is None else (obj.get("metadata") or {}).get(key)
         if op == ":":
             if value is None:
                 result = actual is None

@@ -55,48 +55,20 @@ class VersionHistory:
                 version = upgraded
         return version
 
-    @classmethod
-    def parse(cls, spec: str, start: int) -> VersionHistory:
-        """Read ``VERSION`` or ``OLD>NEW@Nd[>NEWER@Md]`` (upgraded N days before the sandbox's start).
 
-        Raises:
-            ValueError: A malformed spec.
-        """
-        first, *later = spec.split(">")
-        upgrades = []
-        for part in later:
-            version, sep, days = part.partition("@")
-            if not sep or not days.endswith("d") or not version:
-                raise ValueError(f"expected VERSION@Nd after '>' in {spec!r}")
-            upgrades.append((start - int(float(days[:-1]) * DAY), version))
-        if not first:
-            raise ValueError(f"no initial version in {spec!r}")
-        return cls(first, tuple(sorted(upgrades)))
+def histories(start: int) -> dict[str, VersionHistory]:
+    """The accounts' default version histories (other accounts use ``LEGACY``).
 
-
-DEFAULT_HISTORIES = {
-    "acct_sandbox": LEGACY,
-    "acct_sandbox_a": CURRENT,
-    # Upgraded mid-history: events of the last 10 days are rendered in the current version, older ones
-    # in 2023-08-16 (both inside the 30 days /v1/events lists).
-    "acct_sandbox_b": f"{LEGACY}>{CURRENT}@10d",
-}
-"""Default version histories (``--stripe-versions`` overrides them); other accounts use ``LEGACY``."""
-
-
-def histories(entries: list[str] | tuple[str, ...], start: int) -> dict[str, VersionHistory]:
-    """Each account's history: the defaults overridden by ``ACCOUNT=SPEC`` entries.
-
-    Raises:
-        ValueError: A malformed entry.
+    Args:
+        start: The sandbox's start time (epoch seconds).
     """
-    specs = dict(DEFAULT_HISTORIES)
-    for entry in entries:
-        account, sep, spec = entry.partition("=")
-        if not sep or not account.startswith("acct_"):
-            raise ValueError(f"expected ACCOUNT=SPEC (e.g. acct_sandbox={CURRENT}), got {entry!r}")
-        specs[account] = spec
-    return {account: VersionHistory.parse(spec, start) for account, spec in specs.items()}
+    return {
+        "acct_sandbox": VersionHistory(LEGACY),
+        "acct_sandbox_a": VersionHistory(CURRENT),
+        # Upgraded mid-history: events of the last 10 days are rendered in the current version, older ones
+        # in 2023-08-16 (both inside the 30 days /v1/events lists).
+        "acct_sandbox_b": VersionHistory(LEGACY, ((start - 10 * DAY, CURRENT),)),
+    }
 
 
 # Rendering ----------------------------------------------------------------------------------------
@@ -119,6 +91,22 @@ class ShapeChange:
     derive: Derive | None = None
 
 
+def _taxes(amounts: list[JsonObject] | None) -> list[JsonObject]:
+    """2023-08-16 tax amounts (an invoice's ``total_tax_amounts``, a line's ``tax_amounts``) as basil's
+    ``tax_rate_details`` taxes."""
+    return [
+        {
+            "amount": tax.get("amount", 0),
+            "tax_behavior": "inclusive" if tax.get("inclusive") else "exclusive",
+            "tax_rate_details": {"tax_rate": tax.get("tax_rate")},
+            "taxability_reason": tax.get("taxability_reason") or "standard_rated",
+            "taxable_amount": tax.get("taxable_amount"),
+            "type": "tax_rate_details",
+        }
+        for tax in amounts or []
+    ]
+
+
 def _invoice(obj: JsonObject) -> JsonObject:
     subscription = obj.get("subscription")
     details = obj.get("subscription_details") or {}
@@ -133,24 +121,13 @@ def _invoice(obj: JsonObject) -> JsonObject:
             },
             "type": "subscription_details",
         }
-    taxes = obj.get("total_tax_amounts") or []
     return {
         "parent": parent,
         "amount_overpaid": 0,
         "amount_paid_off_stripe": 0,
         "discounts": obj.get("discounts") or [],
         "total_pretax_credit_amounts": [],
-        "total_taxes": [
-            {
-                "amount": tax.get("amount", 0),
-                "tax_behavior": "inclusive" if tax.get("inclusive") else "exclusive",
-                "tax_rate_details": {"tax_rate": tax.get("tax_rate")},
-                "taxability_reason": tax.get("taxability_reason") or "standard_rated",
-                "taxable_amount": tax.get("taxable_amount"),
-                "type": "tax_rate_details",
-            }
-            for tax in taxes
-        ],
+        "total_taxes": _taxes(obj.get("total_tax_amounts")),
     }
 
 
@@ -193,23 +170,12 @@ def _line_item(obj: JsonObject) -> JsonObject:
             "subscription_item_details": None,
             "type": "invoice_item_details",
         }
-    taxes = obj.get("tax_amounts") or []
     return {
         "parent": parent,
         "pricing": _pricing(price, unit),
         "pretax_credit_amounts": [],
         "subtotal": obj.get("amount", 0),
-        "taxes": [
-            {
-                "amount": tax.get("amount", 0),
-                "tax_behavior": "inclusive" if tax.get("inclusive") else "exclusive",
-                "tax_rate_details": {"tax_rate": tax.get("tax_rate")},
-                "taxability_reason": tax.get("taxability_reason") or "standard_rated",
-                "taxable_amount": tax.get("taxable_amount"),
-                "type": "tax_rate_details",
-            }
-            for tax in taxes
-        ],
+        "taxes": _taxes(obj.get("tax_amounts")),
     }
 
 

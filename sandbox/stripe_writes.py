@@ -63,13 +63,9 @@ class Write:
     handler: str
 
     @property
-    def pattern(self) -> re.Pattern[str]:
-        return compile_path(self.template)
-
-    @property
     def route(self) -> Route:
         """The route it is served by: rate-limited as its resource's reads."""
-        return Route(self.pattern, self.template, "write", RESOURCES_BY_NAME[self.resource])
+        return Route(self.template, "write", RESOURCES_BY_NAME[self.resource])
 
 
 def _params(*names: str) -> frozenset[str]:
@@ -122,7 +118,7 @@ WRITES: tuple[Write, ...] = (
     ),
     Write("POST", "/v1/coupons/{id}", "coupons", _params("name", "metadata"), "update_object"),
 )
-PATTERNS = tuple((write, write.pattern) for write in WRITES)
+PATTERNS = tuple((write, compile_path(write.template)) for write in WRITES)
 
 
 def match_write(method: str, path: str) -> tuple[Write | None, dict[str, str]]:
