@@ -133,7 +133,7 @@ DESTINATION_SETTINGS: dict[str, Any] = {
         ),
         "type": "string",
         "pattern": "^$|^[A-Za-z_][A-Za-z0-9_]{0,39}$",
-        "pattern_descriptor": "a metadata key of letters, digits and _ (at most 40 characters)",
+        "pattern_descriptor": "account_id: letters, digits and _ (at most 40, not starting with a digit)",
         "examples": ["account_id"],
         "order": 7,
     },

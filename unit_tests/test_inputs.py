@@ -48,7 +48,7 @@ RESET = "Reset the connection's state in Airbyte (or run without --state)"
         ),
         (
             {"stripe": {**STRIPE, "account_ids": ["acct_1", SECRET]}},
-            "`stripe.account_ids[1]` must have the form acct_....",
+            "`stripe.account_ids[1]` must have the form acct_ and letters or digits (acct_1032D82eZvKYlo2C).",
         ),
         (
             {"integrator_io": {"api_token": SECRET, "region": SECRET}},

@@ -236,12 +236,13 @@ def check_apis(parsed: BillingConfig, logger: logging.Logger) -> str | None:
         try:
             problem = api.check(section, logger)
         except AirbyteTracedException as error:
-            problem = f"{name}: {error.message}"
-            if error.failure_type != FailureType.config_error:
-                problem = (
-                    f"{name}: could not get an answer from {section.api_base_url} (host unreachable, timing "
-                    f"out or failing): {error.message}"
-                )
+            unreachable = (
+                ""
+                if error.failure_type == FailureType.config_error
+                else f"could not get an answer from {section.api_base_url} (host unreachable, timing out or "
+                "failing): "
+            )
+            problem = f"{name}: {unreachable}{error.message}"
         if problem:
             problems.append(problem)
     return " ".join(problems) or None

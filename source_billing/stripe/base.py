@@ -19,7 +19,7 @@ from airbyte_cdk.sources.streams.http.error_handlers import ErrorResolution, Res
 from airbyte_cdk.sources.streams.http.http_client import HttpClient
 
 from source_billing.http.base_stream import FIRST_SPLIT_PAGES, Page, WindowedStream
-from source_billing.http.errors import REQUEST_TIMEOUT, response_json
+from source_billing.http.errors import response_json
 from source_billing.http.pages import Paginator, Request, StartingAfter
 from source_billing.incremental.cursors import (
     DEFAULT_PARTITION,
@@ -322,20 +322,14 @@ class StripeStream(WindowedStream):
     ) -> Iterator[MutableMapping[str, Any]]:
         top = self._listed()
         assert isinstance(top, Parent)
-        ancestors = (
-            (self._object(top.path, headers),)
-            if top.single
-            else self._pages(top.path, {**top.params, **window}, headers)
-        )
+        ancestors: Iterable[Mapping[str, Any]]
+        if top.single:  # an object of its own (the account): gone only if the API said 404, which fails here
+            single = self.fetch(self.url_base + top.path, headers=headers)
+            ancestors = () if single is None else (single,)
+        else:
+            ancestors = self._pages(top.path, {**top.params, **window}, headers)
         for ancestor in ancestors:
             yield from self._descendants(parent, ancestor, headers, skipped)
-
-    def _object(self, path: str, headers: Mapping[str, str]) -> MutableMapping[str, Any]:
-        _, response = self._http_client.send_request(
-            "GET", self.url_base + path, request_kwargs={"timeout": REQUEST_TIMEOUT}, headers=dict(headers)
-        )
-        found: MutableMapping[str, Any] = response_json(response)
-        return found
 
     def _reread(
         self, template: str, changed: Mapping[str, Any], params: Mapping[str, str], headers: Mapping[str, str]
